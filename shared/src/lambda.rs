@@ -1,0 +1,91 @@
+//! The boundary to the Lambda runtime: how a function's failure is reported (a stable
+//! `errorType` and a message that carries every cause), and the tracing set-up every function
+//! shares.
+
+use lambda_runtime::Diagnostic;
+use std::fmt;
+use tracing::error;
+
+use crate::error::report;
+use crate::rotation::RotationError;
+
+/// A function's failure as Lambda reports it. Its message never holds a secret: it is built
+/// from domain errors, which name fields and versions, never values.
+pub struct FunctionError {
+    error_type: &'static str,
+    message: String,
+}
+
+impl FunctionError {
+    pub fn new(error_type: &'static str, error: &(dyn std::error::Error + 'static)) -> Self {
+        Self {
+            error_type,
+            message: report(error),
+        }
+    }
+
+    pub fn error_type(&self) -> &'static str {
+        self.error_type
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Logs the failure once, with its type, where the function gives up.
+    pub fn logged(self) -> Self {
+        error!(error_type = self.error_type, "{}", self.message);
+        self
+    }
+}
+
+impl From<RotationError> for FunctionError {
+    fn from(e: RotationError) -> Self {
+        Self::new(e.error_type(), &e)
+    }
+}
+
+impl From<FunctionError> for Diagnostic {
+    fn from(e: FunctionError) -> Self {
+        Diagnostic {
+            error_type: e.error_type.to_string(),
+            error_message: e.message,
+        }
+    }
+}
+
+impl fmt::Debug for FunctionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.error_type, self.message)
+    }
+}
+
+impl fmt::Display for FunctionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for FunctionError {}
+
+/// Tracing as Lambda's advanced logging controls ask (JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`).
+pub fn init_tracing() {
+    lambda_runtime::tracing::init_default_subscriber();
+}
+
+/// The handler every rotation function shares: the payload becomes a domain request, the
+/// rotator runs it, and a failure is logged once and reported with its type.
+pub async fn handle_rotation<S, B>(
+    rotator: &crate::rotation::Rotator<S, B>,
+    event: lambda_runtime::LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, FunctionError>
+where
+    S: crate::rotation::SecretStore,
+    B: crate::rotation::CredentialBackend,
+{
+    let report = rotator
+        .handle_value(&event.payload)
+        .await
+        .map_err(|e| FunctionError::from(e).logged())?;
+    serde_json::to_value(&report).map_err(|e| FunctionError::new("InternalError", &e).logged())
+}

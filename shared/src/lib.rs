@@ -1,0 +1,12 @@
+//! The common crate of macro-ai-ops: domain logic written once (the Secrets Manager rotation
+//! protocol, the PostgreSQL credential rules), the small traits ("ports") it is written against,
+//! and the adapters that implement them for AWS services and databases.
+
+pub mod aws;
+pub mod config;
+pub mod error;
+pub mod lambda;
+pub mod postgres;
+pub mod rotation;
+pub mod secret;
+pub mod telemetry;

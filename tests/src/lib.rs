@@ -1,0 +1,340 @@
+//! The harness of the end-to-end tests: the local stack (started by `scripts/stack up` when it
+//! is not running), clients isolated per test (a moto account of their own, roles of their own),
+//! private PostgreSQL clusters for fault tests, and a log capture that lets a test prove no
+//! secret was ever logged.
+
+use anyhow::{Context as _, Result, bail};
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::config::{
+    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
+};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub mod rotation;
+
+/// The workspace root (this crate lives in `tests/`).
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The running local stack, as `scripts/stack up` describes it in `.stack/env`.
+pub struct Stack {
+    pub aws_endpoint: String,
+    pub pg_host: String,
+    pub pg_port: u16,
+    pub pg_admin_user: String,
+    pg_admin_password: String,
+}
+
+impl Stack {
+    /// The stack, started on first use (idempotent and locked across test processes).
+    pub fn get() -> &'static Stack {
+        static STACK: OnceLock<Stack> = OnceLock::new();
+        STACK.get_or_init(|| match Stack::start() {
+            Ok(s) => s,
+            Err(e) => panic!("the local stack could not be started: {e:#}"),
+        })
+    }
+
+    fn start() -> Result<Stack> {
+        let out = Command::new(root().join("scripts/stack"))
+            .arg("up")
+            .output()
+            .context("running scripts/stack up")?;
+        if !out.status.success() {
+            bail!(
+                "scripts/stack up failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let env: HashMap<String, String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("export "))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let var = |k: &str| env.get(k).cloned().with_context(|| format!("{k} missing"));
+        let password_file = var("MACRO_AI_PG_ADMIN_PASSWORD_FILE")?;
+        Ok(Stack {
+            aws_endpoint: var("AWS_ENDPOINT_URL")?,
+            pg_host: var("MACRO_AI_PG_HOST")?,
+            pg_port: var("MACRO_AI_PG_PORT")?.parse()?,
+            pg_admin_user: var("MACRO_AI_PG_ADMIN_USER")?,
+            pg_admin_password: std::fs::read_to_string(&password_file)?.trim().to_string(),
+        })
+    }
+
+    /// A Secrets Manager client confined to `account` (moto keeps each account apart).
+    pub fn secrets_manager(&self, account: &MotoAccount) -> Client {
+        secrets_manager_at(&self.aws_endpoint, account)
+    }
+
+    /// The admin password of the stack's cluster (for master secrets in tests).
+    pub fn pg_admin_password(&self) -> &str {
+        &self.pg_admin_password
+    }
+
+    /// The stack's PostgreSQL as `user`.
+    pub async fn pg_connect(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<PgConnection, sqlx::Error> {
+        pg_connect(&self.pg_host, self.pg_port, user, password, "postgres").await
+    }
+
+    /// An admin (superuser) connection to the stack's PostgreSQL.
+    pub async fn pg_admin(&self) -> Result<PgConnection> {
+        Ok(self
+            .pg_connect(&self.pg_admin_user, &self.pg_admin_password)
+            .await?)
+    }
+}
+
+/// A Secrets Manager client for `endpoint` (a dead one for fault tests), in `account`.
+pub fn secrets_manager_at(endpoint: &str, account: &MotoAccount) -> Client {
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .interceptor(account.clone())
+        .build();
+    Client::from_conf(config)
+}
+
+/// Logs in to PostgreSQL over TCP with scram (the only method the clusters accept).
+pub async fn pg_connect(
+    host: &str,
+    port: u16,
+    user: &str,
+    password: &str,
+    database: &str,
+) -> Result<PgConnection, sqlx::Error> {
+    PgConnectOptions::new_without_pgpass()
+        .host(host)
+        .port(port)
+        .username(user)
+        .password(password)
+        .database(database)
+        .ssl_mode(PgSslMode::Disable)
+        .disable_statement_logging()
+        .connect()
+        .await
+}
+
+/// True when the database's answer to a login is "wrong password".
+pub fn is_login_refused(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("28P01"))
+}
+
+/// A moto account of a test's own, sent as `x-moto-account-id` on every request.
+#[derive(Debug, Clone)]
+pub struct MotoAccount(pub String);
+
+impl MotoAccount {
+    pub fn new() -> Self {
+        let n = u64::from_le_bytes(random_bytes());
+        Self(format!("{:012}", n % 1_000_000_000_000))
+    }
+}
+
+impl Default for MotoAccount {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Intercept for MotoAccount {
+    fn name(&self) -> &'static str {
+        "MotoAccount"
+    }
+
+    fn modify_before_retry_loop(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        context
+            .request_mut()
+            .headers_mut()
+            .insert("x-moto-account-id", self.0.clone());
+        Ok(())
+    }
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).expect("the OS has randomness");
+    b
+}
+
+/// A name no other test uses: `prefix_` and 10 random lowercase letters or digits.
+pub fn unique(prefix: &str) -> String {
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let suffix: String = random_bytes::<10>()
+        .iter()
+        .map(|b| alphabet[usize::from(*b) % alphabet.len()] as char)
+        .collect();
+    format!("{prefix}_{suffix}")
+}
+
+/// A loopback endpoint where nothing listens: the AWS emulator "unreachable".
+pub fn dead_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = listener.local_addr().expect("bound").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// A PostgreSQL cluster of one test's own, to stop and restart (scripts/pg-cluster).
+pub struct PrivateCluster {
+    dir: PathBuf,
+    pub port: u16,
+    pub admin_password: String,
+}
+
+impl PrivateCluster {
+    pub fn start() -> Result<Self> {
+        Stack::get();
+        let base = std::env::temp_dir().join(unique("macro-ai-ops-fault"));
+        std::fs::create_dir_all(&base)?;
+        make_traversable(&base)?;
+        let dir = base.join("data");
+        let admin_password = unique("admin");
+        let pwfile = base.join("pw");
+        std::fs::write(&pwfile, &admin_password)?;
+        run_pg_cluster(&["init", path_str(&dir)?, path_str(&pwfile)?])?;
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+            l.local_addr()?.port()
+        };
+        let cluster = Self {
+            dir,
+            port,
+            admin_password,
+        };
+        cluster.resume()?;
+        Ok(cluster)
+    }
+
+    pub fn stop(&self) -> Result<()> {
+        run_pg_cluster(&["stop", path_str(&self.dir)?])
+    }
+
+    pub fn resume(&self) -> Result<()> {
+        run_pg_cluster(&["start", path_str(&self.dir)?, &self.port.to_string()])
+    }
+
+    pub async fn admin(&self) -> Result<PgConnection> {
+        Ok(pg_connect(
+            "127.0.0.1",
+            self.port,
+            "postgres",
+            &self.admin_password,
+            "postgres",
+        )
+        .await?)
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let _ = self.stop();
+        if let Some(base) = self.dir.parent() {
+            let _ = std::fs::remove_dir_all(base);
+        }
+    }
+}
+
+fn path_str(p: &Path) -> Result<&str> {
+    p.to_str().context("temporary paths are UTF-8")
+}
+
+fn make_traversable(p: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755))?;
+    Ok(())
+}
+
+fn run_pg_cluster(args: &[&str]) -> Result<()> {
+    let out = Command::new(root().join("scripts/pg-cluster"))
+        .args(args)
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "scripts/pg-cluster {} failed: {}",
+            args[0],
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// Every log line the code under test writes, at DEBUG and above, from every test in the process.
+pub fn captured_logs() -> String {
+    let buffer = log_buffer();
+    let bytes = buffer.lock().map(|b| b.clone()).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Installs the capture (once per process); call at the start of each test.
+pub fn capture_logs() {
+    log_buffer();
+}
+
+fn log_buffer() -> Arc<Mutex<Vec<u8>>> {
+    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    BUFFER
+        .get_or_init(|| {
+            let buffer = Arc::new(Mutex::new(Vec::new()));
+            let writer = BufferWriter(buffer.clone());
+            let _ = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::DEBUG)
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .try_init();
+            buffer
+        })
+        .clone()
+}
+
+#[derive(Clone)]
+struct BufferWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for BufferWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Fails (without printing it) when any of `secrets` appears in the captured logs or in `texts`.
+pub fn assert_never_shown(secrets: &[&str], texts: &[&str]) {
+    let logs = captured_logs();
+    for (i, secret) in secrets.iter().enumerate() {
+        assert!(!secret.is_empty(), "secret #{i} is empty");
+        assert!(
+            !logs.contains(secret),
+            "secret #{i} appears in the captured logs"
+        );
+        for (j, text) in texts.iter().enumerate() {
+            assert!(!text.contains(secret), "secret #{i} appears in output #{j}");
+        }
+    }
+}
