@@ -19,6 +19,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub mod rotation;
+pub mod runtime_api;
 
 /// The workspace root (this crate lives in `tests/`).
 pub fn root() -> PathBuf {

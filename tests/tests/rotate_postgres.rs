@@ -193,8 +193,7 @@ async fn postgres_down_at_set_secret_fails_cleanly_and_the_retry_converges() -> 
     let failed = invoke(&f, step_event("setSecret", &arn, &token)).await;
     let err = failed
         .as_ref()
-        .err()
-        .expect("setSecret must fail while PostgreSQL is down");
+        .expect_err("setSecret must fail while PostgreSQL is down");
     assert_eq!(err.error_type(), "BackendUnavailable");
     assert!(
         err.message().contains("could not reach PostgreSQL"),
@@ -256,8 +255,7 @@ async fn the_aws_emulator_unreachable_fails_cleanly_and_the_retry_converges() ->
     let r = invoke(&cut_off, step_event("createSecret", &arn, &token)).await;
     let err = r
         .as_ref()
-        .err()
-        .expect("createSecret must fail without the emulator");
+        .expect_err("createSecret must fail without the emulator");
     assert_eq!(err.error_type(), "SecretStoreUnavailable");
     assert!(
         err.message().contains("DescribeSecret"),
@@ -446,10 +444,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() -> Result<()> {
         let bad_token = start_rotation(&client, &bad_arn).await?;
         let bad_before = stages(&client, &bad_arn).await?;
         let r = invoke(&f, step_event("createSecret", &bad_arn, &bad_token)).await;
-        let e = r
-            .as_ref()
-            .err()
-            .expect("a malformed secret must be refused");
+        let e = r.as_ref().expect_err("a malformed secret must be refused");
         assert_eq!(e.error_type(), "InvalidSecret");
         assert!(e.message().contains(expect), "{}", e.message());
         assert_eq!(stages(&client, &bad_arn).await?, bad_before);
@@ -497,8 +492,7 @@ async fn validation_reports_a_working_and_a_broken_secret_and_changes_nothing() 
     let r = invoke(&f, json!({"validate": broken})).await;
     let e = r
         .as_ref()
-        .err()
-        .expect("a wrong password must fail validation");
+        .expect_err("a wrong password must fail validation");
     assert_eq!(e.error_type(), "LoginRefused");
     assert!(
         e.message()

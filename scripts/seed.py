@@ -1,0 +1,129 @@
+"""Seeds the local stack the way Macro AI runs: databases, roles and Secrets Manager secrets.
+
+    python scripts/seed.py reset     # a fresh moto, roles and secrets; rotations staged
+    python scripts/seed.py summary   # what the functions left behind, checked
+
+Runs inside the stack's venv (boto3 comes with moto) with the env of `.stack/env`. Local only:
+every endpoint is the loopback stack; passwords are made here and never printed.
+"""
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import urllib.request
+
+import boto3
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENDPOINT = os.environ["AWS_ENDPOINT_URL"]
+PG = dict(host=os.environ["MACRO_AI_PG_HOST"], port=int(os.environ["MACRO_AI_PG_PORT"]))
+with open(os.environ["MACRO_AI_PG_ADMIN_PASSWORD_FILE"]) as f:
+    ADMIN_PASSWORD = f.read().strip()
+
+# The environments of the seed, and how their database secret rotates.
+DATABASES = {
+    "dev": {"user": "macro_ai_dev_app", "db": "macro_ai_dev", "alternating": False},
+    "staging": {"user": "macro_ai_staging_app", "db": "macro_ai_staging", "alternating": True},
+}
+
+
+def sm():
+    return boto3.client("secretsmanager", endpoint_url=ENDPOINT)
+
+
+def psql(sql, user="postgres", password=None, db="postgres", check=True):
+    env = dict(os.environ, PGPASSWORD=password or ADMIN_PASSWORD, PGSSLMODE="disable")
+    return subprocess.run(
+        ["psql", "-h", PG["host"], "-p", str(PG["port"]), "-U", user, "-d", db, "-v",
+         "ON_ERROR_STOP=1", "-qtA", "-c", sql],
+        env=env, capture_output=True, text=True, check=check)
+
+
+def token_of(event_file):
+    with open(os.path.join(ROOT, "events", "rotate-postgres", event_file)) as f:
+        return json.load(f)["ClientRequestToken"]
+
+
+def stage_rotation(client, secret_id, token):
+    """What Secrets Manager does before invoking the rotation Lambda: AWSPENDING on an empty
+    version. moto then fails to invoke the (absent) Lambda, which is expected here."""
+    try:
+        client.rotate_secret(
+            SecretId=secret_id, ClientRequestToken=token,
+            RotationLambdaARN="arn:aws:lambda:us-east-1:123456789012:function:macro-ai-ops-rotate",
+            RotationRules={"AutomaticallyAfterDays": 30})
+    except client.exceptions.ResourceNotFoundException:
+        pass
+
+
+def reset():
+    urllib.request.urlopen(urllib.request.Request(f"{ENDPOINT}/moto-api/reset", method="POST"))
+    client = sm()
+    master = {"username": "postgres", "password": ADMIN_PASSWORD, "engine": "postgres",
+              "host": PG["host"], "port": PG["port"], "dbname": "postgres", "sslmode": "disable"}
+    master_arn = client.create_secret(Name="macro-ai/staging/database-master",
+                                      SecretString=json.dumps(master))["ARN"]
+    for env, d in DATABASES.items():
+        user, db = d["user"], d["db"]
+        password = secrets.token_urlsafe(24)
+        for role in (user + "_clone", user):
+            psql(f"DROP DATABASE IF EXISTS {db}")
+            psql(f"DROP ROLE IF EXISTS {role}")
+        psql(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'")
+        psql(f"CREATE DATABASE {db} OWNER {user}")
+        psql("CREATE TABLE conversations (id bigserial PRIMARY KEY, title text NOT NULL);"
+             "INSERT INTO conversations (title) VALUES ('hello, Macro AI')",
+             user=user, password=password, db=db)
+        value = {"username": user, "password": password, "engine": "postgres",
+                 "host": PG["host"], "port": PG["port"], "dbname": db, "sslmode": "disable"}
+        if d["alternating"]:
+            value["masterarn"] = master_arn
+        client.create_secret(Name=f"macro-ai/{env}/database", SecretString=json.dumps(value),
+                             Tags=[{"Key": "macro-ai:environment", "Value": env}])
+    stage_rotation(client, "macro-ai/dev/database", token_of("createSecret.json"))
+    print("seeded: moto secrets macro-ai/{dev,staging}/database (+ staging master), "
+          "PostgreSQL databases macro_ai_dev and macro_ai_staging with their app roles")
+
+
+def summary():
+    client = sm()
+    rows = []
+    ok = True
+    for env in DATABASES:
+        secret_id = f"macro-ai/{env}/database"
+        versions = client.describe_secret(SecretId=secret_id)["VersionIdsToStages"]
+        labels = sorted(l for ls in versions.values() for l in ls)
+        for stage in ("AWSCURRENT", "AWSPREVIOUS"):
+            try:
+                v = json.loads(client.get_secret_value(SecretId=secret_id,
+                                                       VersionStage=stage)["SecretString"])
+            except client.exceptions.ResourceNotFoundException:
+                continue
+            login = psql("SELECT count(*) FROM conversations", user=v["username"],
+                         password=v["password"], db=v["dbname"], check=False)
+            works = login.returncode == 0
+            # Single-user rotation retires the old password; alternating users keep it working.
+            expected = stage == "AWSCURRENT" or DATABASES[env]["alternating"]
+            ok = ok and works == expected
+            verdict = "logs in" if works else "refused"
+            verdict += " (as expected)" if works == expected else " (UNEXPECTED)"
+            rows.append((secret_id, stage, v["username"], verdict))
+        rows.append((secret_id, "labels", ",".join(labels), f"{len(versions)} versions"))
+    width = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(r, width)))
+    return ok
+
+
+if __name__ == "__main__":
+    what = sys.argv[1] if len(sys.argv) > 1 else ""
+    if what == "reset":
+        reset()
+    elif what == "summary":
+        sys.exit(0 if summary() else 1)
+    elif what == "stage":
+        stage_rotation(sm(), sys.argv[2], sys.argv[3])
+    else:
+        sys.exit("usage: seed.py reset | summary | stage SECRET_ID TOKEN")
