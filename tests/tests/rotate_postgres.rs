@@ -137,6 +137,32 @@ async fn every_step_twice_is_a_no_op_and_a_second_rotation_works() -> Result<()>
     let after_first = value_at(&client, &arn, "AWSCURRENT").await?;
     assert!(logs_in(stack, &after_first).await);
 
+    // A version that is no longer AWSPENDING (here: the one AWSPREVIOUS now labels) is refused.
+    let previous = stages(&client, &arn)
+        .await?
+        .into_iter()
+        .find(|(_, labels)| labels.iter().any(|l| l == "AWSPREVIOUS"))
+        .map(|(v, _)| v)
+        .expect("a previous version");
+    let r = invoke(&f, step_event("setSecret", &arn, &previous)).await;
+    assert_eq!(r.as_ref().err().map(|e| e.error_type()), Some("NotPending"));
+
+    // A leftover AWSPENDING on the current version (a rotation that ended without the service
+    // clearing it) is cleared by a retried finishSecret, so the next rotation can start.
+    client
+        .update_secret_version_stage()
+        .secret_id(&arn)
+        .version_stage("AWSPENDING")
+        .move_to_version_id(&token)
+        .send()
+        .await?;
+    let r = invoke(&f, step_event("finishSecret", &arn, &token)).await;
+    assert_eq!(outcome(&r), "alreadyCurrent");
+    assert_eq!(
+        stages(&client, &arn).await?[&token],
+        vec!["AWSCURRENT".to_string()]
+    );
+
     let second = rotate(&f, &client, &arn).await?;
     let versions = stages(&client, &arn).await?;
     assert_eq!(versions[&second], vec!["AWSCURRENT".to_string()]);
