@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
+pub mod openai_stub;
+pub mod redis;
 pub mod rotation;
 pub mod runtime_api;
 
@@ -33,6 +35,11 @@ pub struct Stack {
     pub pg_port: u16,
     pub pg_admin_user: String,
     pg_admin_password: String,
+    pub redis_host: String,
+    pub redis_port: u16,
+    pub redis_admin_user: String,
+    redis_admin_password: String,
+    pub openai_base_url: String,
 }
 
 impl Stack {
@@ -70,6 +77,15 @@ impl Stack {
             pg_port: var("MACRO_AI_PG_PORT")?.parse()?,
             pg_admin_user: var("MACRO_AI_PG_ADMIN_USER")?,
             pg_admin_password: std::fs::read_to_string(&password_file)?.trim().to_string(),
+            redis_host: var("MACRO_AI_REDIS_HOST")?,
+            redis_port: var("MACRO_AI_REDIS_PORT")?.parse()?,
+            redis_admin_user: var("MACRO_AI_REDIS_ADMIN_USER")?,
+            redis_admin_password: std::fs::read_to_string(var(
+                "MACRO_AI_REDIS_ADMIN_PASSWORD_FILE",
+            )?)?
+            .trim()
+            .to_string(),
+            openai_base_url: var("OPENAI_BASE_URL")?,
         })
     }
 
@@ -81,6 +97,11 @@ impl Stack {
     /// The admin password of the stack's cluster (for master secrets in tests).
     pub fn pg_admin_password(&self) -> &str {
         &self.pg_admin_password
+    }
+
+    /// The admin password of the stack's Redis (for admin secrets in tests).
+    pub fn redis_admin_password(&self) -> &str {
+        &self.redis_admin_password
     }
 
     /// The stack's PostgreSQL as `user`.

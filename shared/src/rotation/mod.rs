@@ -133,6 +133,8 @@ pub enum BackendErrorKind {
     LoginRefused,
     /// The rotation would break a rule (host changed, wrong user); refused on purpose.
     Refused,
+    /// Someone must act first (stage a candidate key); the message says exactly what to do.
+    NeedsOperator,
     Failed,
 }
 
@@ -325,6 +327,7 @@ impl RotationError {
                 BackendErrorKind::Unavailable => "BackendUnavailable",
                 BackendErrorKind::LoginRefused => "LoginRefused",
                 BackendErrorKind::Refused => "RotationRefused",
+                BackendErrorKind::NeedsOperator => "OperatorActionNeeded",
                 BackendErrorKind::Failed => "BackendError",
             },
         }

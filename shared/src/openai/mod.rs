@@ -1,0 +1,493 @@
+//! OpenAI as a rotation backend. We cannot generate OpenAI keys, so a new key comes from an
+//! operator (staged under the label `CANDIDATE`) or is minted through the Admin API as a project
+//! service account named after the rotation's token. Either way the key is promoted only after
+//! `GET /v1/models` accepts it; finishSecret revokes minted keys older than AWSPREVIOUS.
+
+pub mod key;
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+use std::time::Duration;
+use tracing::{info, warn};
+
+use crate::config::{self, ConfigError};
+use crate::rotation::{
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, BackendError, BackendErrorKind, CreateContext,
+    CredentialBackend, SecretStore, SetOutcome, Staged, VersionRef,
+};
+use crate::secret::SecretString;
+pub use key::{KeySecret, redact};
+
+/// The label an operator puts on a new key before starting a rotation.
+pub const CANDIDATE: &str = "CANDIDATE";
+/// Minted service accounts are named this plus the version (ClientRequestToken) they serve.
+pub const SERVICE_ACCOUNT_PREFIX: &str = "macro-ai-ops-";
+
+/// Where minted keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MintOptions {
+    /// A secret holding an OpenAI admin key (plain or `{"apiKey"}`).
+    pub admin_key_secret_arn: String,
+    pub project_id: String,
+}
+
+/// The function's OpenAI settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenAiOptions {
+    pub base_url: String,
+    pub timeout: Duration,
+    pub mint: Option<MintOptions>,
+}
+
+impl OpenAiOptions {
+    /// `OPENAI_BASE_URL` (default `https://api.openai.com`), `OPENAI_TIMEOUT_SECONDS` (10),
+    /// and both or neither of `OPENAI_ADMIN_KEY_SECRET_ARN` / `OPENAI_PROJECT_ID`.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let base_url = get("OPENAI_BASE_URL")
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "https://api.openai.com".into())
+            .trim_end_matches('/')
+            .to_string();
+        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
+            return Err(ConfigError::new(
+                "OPENAI_BASE_URL",
+                "must be an http(s) URL",
+            ));
+        }
+        let non_empty = |k: &str| get(k).filter(|v| !v.is_empty());
+        let mint = match (
+            non_empty("OPENAI_ADMIN_KEY_SECRET_ARN"),
+            non_empty("OPENAI_PROJECT_ID"),
+        ) {
+            (Some(admin_key_secret_arn), Some(project_id)) => Some(MintOptions {
+                admin_key_secret_arn,
+                project_id,
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "OPENAI_PROJECT_ID",
+                    "must be set with OPENAI_ADMIN_KEY_SECRET_ARN (the project to mint keys in)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    "OPENAI_ADMIN_KEY_SECRET_ARN",
+                    "must be set with OPENAI_PROJECT_ID (the admin key that mints keys)",
+                ));
+            }
+        };
+        Ok(Self {
+            base_url,
+            timeout: config::seconds(&get, "OPENAI_TIMEOUT_SECONDS", 10, 1..=60)?,
+            mint,
+        })
+    }
+}
+
+/// The OpenAI rotation backend; its HTTP client is built once, at cold start.
+#[derive(Clone)]
+pub struct OpenAiBackend {
+    http: reqwest::Client,
+    options: OpenAiOptions,
+}
+
+#[derive(Deserialize)]
+struct ServiceAccount {
+    id: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct ServiceAccountPage {
+    data: Vec<ServiceAccount>,
+    #[serde(default)]
+    has_more: bool,
+    #[serde(default)]
+    last_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct MintedKey {
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct CreatedServiceAccount {
+    id: String,
+    api_key: Option<MintedKey>,
+}
+
+impl OpenAiBackend {
+    pub fn new(options: OpenAiOptions) -> Result<Self, ConfigError> {
+        let http = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout)
+            .user_agent("macro-ai-ops")
+            .build()
+            .map_err(|e| ConfigError::new("OPENAI_BASE_URL", format!("HTTP client: {e}")))?;
+        Ok(Self { http, options })
+    }
+
+    /// The live check: `GET /v1/models` with `key` must answer 200.
+    async fn check_key(&self, key: &SecretString, label: &str) -> Result<(), BackendError> {
+        let shown = redact(key);
+        let response = self
+            .http
+            .get(format!("{}/v1/models", self.options.base_url))
+            .bearer_auth(key.expose())
+            .send()
+            .await
+            .map_err(|e| {
+                BackendError::with_source(
+                    BackendErrorKind::Unavailable,
+                    format!(
+                        "OpenAI could not be reached to check the {label} key {shown}; retry later"
+                    ),
+                    e.without_url(),
+                )
+            })?;
+        let status = response.status();
+        match status {
+            s if s.is_success() => Ok(()),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(BackendError::new(
+                BackendErrorKind::LoginRefused,
+                format!(
+                    "OpenAI refused the {label} key {shown} ({status}): it is invalid or revoked \
+                     and will not be promoted"
+                ),
+            )),
+            StatusCode::TOO_MANY_REQUESTS => Err(BackendError::new(
+                BackendErrorKind::Unavailable,
+                format!(
+                    "OpenAI rate-limited the check of the {label} key {shown} (429); retry later"
+                ),
+            )),
+            s if s.is_server_error() => Err(BackendError::new(
+                BackendErrorKind::Unavailable,
+                format!(
+                    "OpenAI failed while checking the {label} key {shown} ({status}); retry later"
+                ),
+            )),
+            _ => Err(BackendError::new(
+                BackendErrorKind::Failed,
+                format!("OpenAI answered {status} to the check of the {label} key {shown}"),
+            )),
+        }
+    }
+
+    async fn admin_key<S: SecretStore>(
+        &self,
+        store: &S,
+        mint: &MintOptions,
+    ) -> Result<SecretString, BackendError> {
+        let raw = store
+            .get(&mint.admin_key_secret_arn, VersionRef::Stage(AWSCURRENT))
+            .await?
+            .ok_or_else(|| {
+                BackendError::invalid_secret(format!(
+                    "the admin key secret `{}` has no AWSCURRENT value",
+                    mint.admin_key_secret_arn
+                ))
+            })?;
+        Ok(KeySecret::parse(&raw, "the admin key secret")?.key)
+    }
+
+    fn accounts_url(&self, mint: &MintOptions) -> String {
+        format!(
+            "{}/v1/organization/projects/{}/service_accounts",
+            self.options.base_url, mint.project_id
+        )
+    }
+
+    async fn admin_call(
+        &self,
+        request: reqwest::RequestBuilder,
+        admin: &SecretString,
+        what: &str,
+    ) -> Result<reqwest::Response, BackendError> {
+        let response = request
+            .bearer_auth(admin.expose())
+            .send()
+            .await
+            .map_err(|e| {
+                BackendError::with_source(
+                    BackendErrorKind::Unavailable,
+                    format!("OpenAI's Admin API could not be reached to {what}"),
+                    e.without_url(),
+                )
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let kind = if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            BackendErrorKind::Unavailable
+        } else {
+            BackendErrorKind::Failed
+        };
+        Err(BackendError::new(
+            kind,
+            format!("OpenAI's Admin API answered {status} when asked to {what}"),
+        ))
+    }
+
+    /// Every service account of the project (all pages).
+    async fn service_accounts(
+        &self,
+        mint: &MintOptions,
+        admin: &SecretString,
+    ) -> Result<Vec<ServiceAccount>, BackendError> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut request = self
+                .http
+                .get(self.accounts_url(mint))
+                .query(&[("limit", "100")]);
+            if let Some(a) = &after {
+                request = request.query(&[("after", a.as_str())]);
+            }
+            let page: ServiceAccountPage = self
+                .admin_call(request, admin, "list service accounts")
+                .await?
+                .json()
+                .await
+                .map_err(|e| {
+                    BackendError::with_source(
+                        BackendErrorKind::Failed,
+                        "OpenAI's service account list could not be read",
+                        e.without_url(),
+                    )
+                })?;
+            let more = page.has_more && page.last_id.is_some();
+            after = page.last_id;
+            all.extend(page.data);
+            if !more || all.len() > 10_000 {
+                return Ok(all);
+            }
+        }
+    }
+
+    async fn delete_account(
+        &self,
+        mint: &MintOptions,
+        admin: &SecretString,
+        account: &ServiceAccount,
+    ) -> Result<(), BackendError> {
+        let url = format!("{}/{}", self.accounts_url(mint), account.id);
+        self.admin_call(self.http.delete(url), admin, "delete a service account")
+            .await?;
+        Ok(())
+    }
+
+    /// A key minted for version `token`: one service account per version, however often
+    /// createSecret is retried.
+    async fn mint<S: SecretStore>(
+        &self,
+        store: &S,
+        mint: &MintOptions,
+        token: &str,
+    ) -> Result<SecretString, BackendError> {
+        let admin = self.admin_key(store, mint).await?;
+        let name = format!("{SERVICE_ACCOUNT_PREFIX}{token}");
+        // A retried createSecret that minted but could not store the key finds its account
+        // here. OpenAI shows a key only once, so that account is replaced, never duplicated.
+        for orphan in self
+            .service_accounts(mint, &admin)
+            .await?
+            .iter()
+            .filter(|a| a.name == name)
+        {
+            warn!(service_account = %orphan.id, "replacing a key minted by an interrupted createSecret");
+            self.delete_account(mint, &admin, orphan).await?;
+        }
+        let created: CreatedServiceAccount = self
+            .admin_call(
+                self.http
+                    .post(self.accounts_url(mint))
+                    .json(&serde_json::json!({"name": name})),
+                &admin,
+                "create a service account",
+            )
+            .await?
+            .json()
+            .await
+            .map_err(|e| {
+                BackendError::with_source(
+                    BackendErrorKind::Failed,
+                    "OpenAI's new service account could not be read",
+                    e.without_url(),
+                )
+            })?;
+        let key = created
+            .api_key
+            .map(|k| SecretString::new(k.value))
+            .ok_or_else(|| {
+                BackendError::new(
+                    BackendErrorKind::Failed,
+                    "OpenAI created a service account without an API key",
+                )
+            })?;
+        info!(service_account = %created.id, key = %redact(&key), "minted a project service account key");
+        Ok(key)
+    }
+
+    /// The operator's staged candidate, or an error that says exactly how to stage one.
+    async fn staged_candidate<S: SecretStore>(
+        &self,
+        store: &S,
+        secret_id: &str,
+    ) -> Result<SecretString, BackendError> {
+        let raw = store
+            .get(secret_id, VersionRef::Stage(CANDIDATE))
+            .await?
+            .ok_or_else(|| {
+                BackendError::new(
+                    BackendErrorKind::NeedsOperator,
+                    format!(
+                        "no new OpenAI key to rotate to: create one in the OpenAI dashboard, then run \
+                         `aws secretsmanager put-secret-value --secret-id {secret_id} --secret-string \
+                         <new key> --version-stages {CANDIDATE}` and `aws secretsmanager rotate-secret \
+                         --secret-id {secret_id}`; or set OPENAI_ADMIN_KEY_SECRET_ARN and \
+                         OPENAI_PROJECT_ID so keys are minted. AWSCURRENT is unchanged"
+                    ),
+                )
+            })?;
+        Ok(KeySecret::parse(&raw, "the CANDIDATE version")?.key)
+    }
+}
+
+impl CredentialBackend for OpenAiBackend {
+    fn name(&self) -> &'static str {
+        "openai"
+    }
+
+    async fn create_pending<S: SecretStore>(
+        &self,
+        ctx: &CreateContext<'_, S>,
+        current: &SecretString,
+    ) -> Result<SecretString, BackendError> {
+        let current = KeySecret::parse(current, AWSCURRENT)?;
+        let key = match &self.options.mint {
+            Some(mint) => self.mint(ctx.store, mint, ctx.token).await?,
+            None => self.staged_candidate(ctx.store, ctx.secret_id).await?,
+        };
+        if key == current.key {
+            return Err(BackendError::new(
+                BackendErrorKind::NeedsOperator,
+                format!(
+                    "the {CANDIDATE} key {} is already AWSCURRENT: stage a new key",
+                    redact(&key)
+                ),
+            ));
+        }
+        Ok(current.with_key(&key))
+    }
+
+    async fn set_pending<S: SecretStore>(
+        &self,
+        _store: &S,
+        staged: &Staged,
+    ) -> Result<SetOutcome, BackendError> {
+        // An OpenAI key is live the moment it exists; there is nothing to install. The shapes
+        // are still checked, so a broken pending value fails here and not at finish.
+        KeySecret::parse(&staged.current, AWSCURRENT)?;
+        KeySecret::parse(&staged.pending, AWSPENDING)?;
+        Ok(SetOutcome::AlreadyInPlace)
+    }
+
+    async fn test_pending(&self, pending: &SecretString) -> Result<(), BackendError> {
+        let pending = KeySecret::parse(pending, AWSPENDING)?;
+        self.check_key(&pending.key, AWSPENDING).await
+    }
+
+    async fn validate_current(&self, current: &SecretString) -> Result<(), BackendError> {
+        let current = KeySecret::parse(current, AWSCURRENT)?;
+        self.check_key(&current.key, AWSCURRENT).await
+    }
+
+    async fn after_finish<S: SecretStore>(
+        &self,
+        store: &S,
+        secret_id: &str,
+    ) -> Result<Option<String>, BackendError> {
+        let description = store.describe(secret_id).await?;
+        let Some(mint) = &self.options.mint else {
+            // Staged mode: the promoted candidate's label is spent; a newer one stays.
+            let Some(version) = description.version_with(CANDIDATE) else {
+                return Ok(None);
+            };
+            let current = store.get(secret_id, VersionRef::Stage(AWSCURRENT)).await?;
+            let candidate = store.get(secret_id, VersionRef::Stage(CANDIDATE)).await?;
+            let same = match (current, candidate) {
+                (Some(c), Some(k)) => {
+                    KeySecret::parse(&c, AWSCURRENT)?.key == KeySecret::parse(&k, CANDIDATE)?.key
+                }
+                _ => false,
+            };
+            if !same {
+                return Ok(None);
+            }
+            store
+                .move_stage(secret_id, CANDIDATE, None, Some(version))
+                .await?;
+            return Ok(Some(format!(
+                "label {CANDIDATE} removed from the promoted key's version"
+            )));
+        };
+        let keep: Vec<String> = [AWSCURRENT, AWSPREVIOUS]
+            .iter()
+            .filter_map(|stage| description.version_with(stage))
+            .map(|v| format!("{SERVICE_ACCOUNT_PREFIX}{v}"))
+            .collect();
+        let admin = self.admin_key(store, mint).await?;
+        let stale: Vec<ServiceAccount> = self
+            .service_accounts(mint, &admin)
+            .await?
+            .into_iter()
+            .filter(|a| a.name.starts_with(SERVICE_ACCOUNT_PREFIX) && !keep.contains(&a.name))
+            .collect();
+        for account in &stale {
+            self.delete_account(mint, &admin, account).await?;
+            info!(service_account = %account.id, name = %account.name, "revoked a key older than AWSPREVIOUS");
+        }
+        Ok((!stale.is_empty()).then(|| {
+            format!(
+                "{} minted key(s) older than AWSPREVIOUS revoked in project {}",
+                stale.len(),
+                mint.project_id
+            )
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_the_environment_then_options_are_read_and_half_a_mint_config_refused() {
+        let o = OpenAiOptions::from_lookup(|_| None).unwrap();
+        assert_eq!(
+            (o.base_url.as_str(), o.timeout, o.mint),
+            ("https://api.openai.com", Duration::from_secs(10), None)
+        );
+        let o = OpenAiOptions::from_lookup(|k| match k {
+            "OPENAI_BASE_URL" => Some("http://127.0.0.1:9/".into()),
+            "OPENAI_ADMIN_KEY_SECRET_ARN" => Some("arn:admin".into()),
+            "OPENAI_PROJECT_ID" => Some("proj_1".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(o.base_url, "http://127.0.0.1:9");
+        assert_eq!(o.mint.unwrap().project_id, "proj_1");
+        let err = OpenAiOptions::from_lookup(|k| (k == "OPENAI_PROJECT_ID").then(|| "p".into()))
+            .unwrap_err();
+        assert!(err.to_string().contains("OPENAI_ADMIN_KEY_SECRET_ARN"));
+        let err =
+            OpenAiOptions::from_lookup(|k| (k == "OPENAI_BASE_URL").then(|| "ftp://x".into()))
+                .unwrap_err();
+        assert!(err.to_string().contains("OPENAI_BASE_URL"));
+    }
+}
