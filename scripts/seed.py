@@ -12,6 +12,8 @@ import os
 import secrets
 import subprocess
 import sys
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import boto3
@@ -41,8 +43,36 @@ def psql(sql, user="postgres", password=None, db="postgres", check=True):
         env=env, capture_output=True, text=True, check=check)
 
 
-def token_of(event_file):
-    with open(os.path.join(ROOT, "events", "rotate-postgres", event_file)) as f:
+REDIS = dict(host=os.environ["MACRO_AI_REDIS_HOST"], port=int(os.environ["MACRO_AI_REDIS_PORT"]),
+             admin=os.environ["MACRO_AI_REDIS_ADMIN_USER"])
+with open(os.environ["MACRO_AI_REDIS_ADMIN_PASSWORD_FILE"]) as f:
+    REDIS_ADMIN_PASSWORD = f.read().strip()
+OPENAI = os.environ["OPENAI_BASE_URL"]
+
+
+def redis_cli(*args, user=None, password=None):
+    env = dict(os.environ, REDISCLI_AUTH=password or REDIS_ADMIN_PASSWORD)
+    return subprocess.run(["redis-cli", "-h", REDIS["host"], "-p", str(REDIS["port"]), "--user",
+                           user or REDIS["admin"], "--no-auth-warning", *args],
+                          env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def openai_stub(path, body):
+    req = urllib.request.Request(f"{OPENAI}{path}", data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req).read()
+
+
+def openai_models(key):
+    req = urllib.request.Request(f"{OPENAI}/v1/models", headers={"Authorization": f"Bearer {key}"})
+    try:
+        return urllib.request.urlopen(req).status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def token_of(function, event_file="createSecret.json"):
+    with open(os.path.join(ROOT, "events", function, event_file)) as f:
         return json.load(f)["ClientRequestToken"]
 
 
@@ -82,9 +112,31 @@ def reset():
             value["masterarn"] = master_arn
         client.create_secret(Name=f"macro-ai/{env}/database", SecretString=json.dumps(value),
                              Tags=[{"Key": "macro-ai:environment", "Value": env}])
-    stage_rotation(client, "macro-ai/dev/database", token_of("createSecret.json"))
-    print("seeded: moto secrets macro-ai/{dev,staging}/database (+ staging master), "
-          "PostgreSQL databases macro_ai_dev and macro_ai_staging with their app roles")
+    stage_rotation(client, "macro-ai/dev/database", token_of("rotate-postgres"))
+
+    # Redis: the app's ACL user, an admin secret, the seed's URL-shaped secret.
+    user, password = "macro_ai_dev_app", secrets.token_urlsafe(24)
+    redis_cli("ACL", "DELUSER", user)
+    redis_cli("ACL", "SETUSER", user, "on", f">{password}", "~*", "+@all")
+    admin_arn = client.create_secret(Name="macro-ai/dev/redis-admin", SecretString=json.dumps(
+        {"username": REDIS["admin"], "password": REDIS_ADMIN_PASSWORD, "host": REDIS["host"],
+         "port": REDIS["port"]}))["ARN"]
+    client.create_secret(Name="macro-ai/dev/redis", SecretString=json.dumps(
+        {"url": f"redis://{user}:{password}@{REDIS['host']}:{REDIS['port']}/0",
+         "adminarn": admin_arn}))
+    stage_rotation(client, "macro-ai/dev/redis", token_of("rotate-redis"))
+
+    # OpenAI: the current key, and a new one an operator staged as CANDIDATE.
+    current, candidate = ("sk-proj-" + secrets.token_urlsafe(32) for _ in range(2))
+    for key in (current, candidate):
+        openai_stub("/_stub/keys", {"key": key, "status": 200})
+    client.create_secret(Name="macro-ai/dev/openai-api-key", SecretString=current)
+    client.put_secret_value(SecretId="macro-ai/dev/openai-api-key", SecretString=candidate,
+                            VersionStages=["CANDIDATE"])
+    stage_rotation(client, "macro-ai/dev/openai-api-key", token_of("rotate-openai-key"))
+    print("seeded: PostgreSQL databases macro_ai_dev / macro_ai_staging with their app roles, "
+          "Redis user macro_ai_dev_app, an OpenAI key with a staged CANDIDATE, and their secrets "
+          "macro-ai/{dev,staging}/database, macro-ai/dev/redis, macro-ai/dev/openai-api-key")
 
 
 def summary():
@@ -111,6 +163,28 @@ def summary():
             verdict += " (as expected)" if works == expected else " (UNEXPECTED)"
             rows.append((secret_id, stage, v["username"], verdict))
         rows.append((secret_id, "labels", ",".join(labels), f"{len(versions)} versions"))
+    # Redis: AWSCURRENT and AWSPREVIOUS both authenticate (the overlap window).
+    for stage in ("AWSCURRENT", "AWSPREVIOUS"):
+        v = json.loads(client.get_secret_value(SecretId="macro-ai/dev/redis",
+                                               VersionStage=stage)["SecretString"])
+        url = urllib.parse.urlparse(v["url"])
+        try:
+            redis_cli("PING", user=urllib.parse.unquote(url.username),
+                      password=urllib.parse.unquote(url.password))
+            works = True
+        except subprocess.CalledProcessError:
+            works = False
+        ok = ok and works
+        rows.append(("macro-ai/dev/redis", stage, urllib.parse.unquote(url.username),
+                     "logs in (as expected)" if works else "refused (UNEXPECTED)"))
+    # OpenAI: the promoted key is the one the operator staged, and OpenAI accepts it.
+    for stage in ("AWSCURRENT", "AWSPREVIOUS"):
+        key = client.get_secret_value(SecretId="macro-ai/dev/openai-api-key",
+                                      VersionStage=stage)["SecretString"]
+        works = openai_models(key) == 200
+        ok = ok and works
+        rows.append(("macro-ai/dev/openai-api-key", stage, "sk-..." + key[-4:],
+                     "accepted (as expected)" if works else "refused (UNEXPECTED)"))
     width = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         print("  " + "  ".join(c.ljust(w) for c, w in zip(r, width)))

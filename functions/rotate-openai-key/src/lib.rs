@@ -43,44 +43,12 @@ pub fn rotator(
 
 #[cfg(test)]
 mod tests {
-    use shared::rotation::{RotationRequest, Step};
-
-    fn parse(raw: &str) -> RotationRequest {
-        let value: serde_json::Value = serde_json::from_str(raw).unwrap();
-        RotationRequest::from_value(&value).unwrap()
-    }
-
     #[test]
-    fn given_the_sample_events_then_each_parses_to_its_step() {
-        for (raw, step) in [
-            (
-                include_str!("../../../events/rotate-openai-key/createSecret.json"),
-                Step::Create,
-            ),
-            (
-                include_str!("../../../events/rotate-openai-key/setSecret.json"),
-                Step::Set,
-            ),
-            (
-                include_str!("../../../events/rotate-openai-key/testSecret.json"),
-                Step::Test,
-            ),
-            (
-                include_str!("../../../events/rotate-openai-key/finishSecret.json"),
-                Step::Finish,
-            ),
-        ] {
-            match parse(raw) {
-                RotationRequest::Rotate(r) => {
-                    assert_eq!(r.step, step);
-                    assert_eq!(r.secret_id, "macro-ai/dev/openai-api-key");
-                }
-                other => panic!("expected a rotation step, got {other:?}"),
-            }
-        }
-        assert!(matches!(
-            parse(include_str!("../../../events/rotate-openai-key/validate.json")),
-            RotationRequest::Validate { secret_id } if secret_id == "macro-ai/dev/openai-api-key"
-        ));
+    fn given_half_a_mint_configuration_then_the_missing_variable_is_named() {
+        let err = super::Config::from_lookup(|k| {
+            (k == "OPENAI_ADMIN_KEY_SECRET_ARN").then(|| "arn:aws:secretsmanager:x".to_string())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("OPENAI_PROJECT_ID"), "{err}");
     }
 }

@@ -41,46 +41,6 @@ pub fn rotator(client: aws_sdk_secretsmanager::Client, config: Config) -> Postgr
 
 #[cfg(test)]
 mod tests {
-    use shared::rotation::{RotationRequest, Step};
-
-    fn parse(raw: &str) -> RotationRequest {
-        let value: serde_json::Value = serde_json::from_str(raw).unwrap();
-        RotationRequest::from_value(&value).unwrap()
-    }
-
-    #[test]
-    fn given_the_sample_events_then_each_parses_to_its_step() {
-        for (raw, step) in [
-            (
-                include_str!("../../../events/rotate-postgres/createSecret.json"),
-                Step::Create,
-            ),
-            (
-                include_str!("../../../events/rotate-postgres/setSecret.json"),
-                Step::Set,
-            ),
-            (
-                include_str!("../../../events/rotate-postgres/testSecret.json"),
-                Step::Test,
-            ),
-            (
-                include_str!("../../../events/rotate-postgres/finishSecret.json"),
-                Step::Finish,
-            ),
-        ] {
-            match parse(raw) {
-                RotationRequest::Rotate(r) => {
-                    assert_eq!(r.step, step);
-                    assert_eq!(r.secret_id, "macro-ai/dev/database");
-                }
-                other => panic!("expected a rotation step, got {other:?}"),
-            }
-        }
-        assert!(matches!(
-            parse(include_str!("../../../events/rotate-postgres/validate.json")),
-            RotationRequest::Validate { secret_id } if secret_id == "macro-ai/dev/database"
-        ));
-    }
 
     #[test]
     fn given_a_bad_environment_then_the_variable_is_named() {

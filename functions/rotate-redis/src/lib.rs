@@ -44,46 +44,6 @@ pub fn rotator(
 
 #[cfg(test)]
 mod tests {
-    use shared::rotation::{RotationRequest, Step};
-
-    fn parse(raw: &str) -> RotationRequest {
-        let value: serde_json::Value = serde_json::from_str(raw).unwrap();
-        RotationRequest::from_value(&value).unwrap()
-    }
-
-    #[test]
-    fn given_the_sample_events_then_each_parses_to_its_step() {
-        for (raw, step) in [
-            (
-                include_str!("../../../events/rotate-redis/createSecret.json"),
-                Step::Create,
-            ),
-            (
-                include_str!("../../../events/rotate-redis/setSecret.json"),
-                Step::Set,
-            ),
-            (
-                include_str!("../../../events/rotate-redis/testSecret.json"),
-                Step::Test,
-            ),
-            (
-                include_str!("../../../events/rotate-redis/finishSecret.json"),
-                Step::Finish,
-            ),
-        ] {
-            match parse(raw) {
-                RotationRequest::Rotate(r) => {
-                    assert_eq!(r.step, step);
-                    assert_eq!(r.secret_id, "macro-ai/dev/redis");
-                }
-                other => panic!("expected a rotation step, got {other:?}"),
-            }
-        }
-        assert!(matches!(
-            parse(include_str!("../../../events/rotate-redis/validate.json")),
-            RotationRequest::Validate { secret_id } if secret_id == "macro-ai/dev/redis"
-        ));
-    }
 
     #[test]
     fn given_a_missing_ca_file_then_the_variable_is_named() {
