@@ -3,12 +3,16 @@
 //! and the adapters that implement them for AWS services and databases.
 
 pub mod aws;
+pub mod capacity;
 pub mod config;
 pub mod error;
 pub mod lambda;
+pub mod notify;
 pub mod openai;
 pub mod postgres;
 pub mod redis;
 pub mod rotation;
+pub mod scaling;
+pub mod schedule;
 pub mod secret;
 pub mod telemetry;

@@ -57,3 +57,71 @@ fn the_rotation_sample_events_parse_to_their_steps_for_their_secret() {
         }
     }
 }
+
+#[test]
+fn the_after_hours_scaling_sample_events_parse_with_their_own_time() {
+    use shared::scaling::{Mode, ScalingRequest};
+    let never =
+        || -> jiff::Timestamp { panic!("a sample event with a time must not read the clock") };
+    let clock = || "2030-01-01T00:00:00Z".parse().expect("a time");
+    for (raw, mode, at) in [
+        (
+            include_str!("../../events/after-hours-scaling/tuesday-evening.json"),
+            Mode::Reconcile,
+            "2026-11-24T19:00:00Z",
+        ),
+        (
+            include_str!("../../events/after-hours-scaling/wednesday-morning.json"),
+            Mode::Reconcile,
+            "2026-11-25T09:00:00Z",
+        ),
+        (
+            include_str!("../../events/after-hours-scaling/saturday-noon.json"),
+            Mode::Reconcile,
+            "2026-11-28T12:00:00Z",
+        ),
+        (
+            include_str!("../../events/after-hours-scaling/tuesday-late-night.json"),
+            Mode::Reconcile,
+            "2026-11-24T23:00:00Z",
+        ),
+        (
+            include_str!("../../events/after-hours-scaling/wednesday-early.json"),
+            Mode::Reconcile,
+            "2026-11-25T07:00:00Z",
+        ),
+        (
+            include_str!("../../events/after-hours-scaling/dst-change-morning.json"),
+            Mode::Reconcile,
+            "2026-10-26T08:00:00Z",
+        ),
+        (
+            include_str!("../../events/after-hours-scaling/manual-reconcile.json"),
+            Mode::Reconcile,
+            "2026-11-24T19:00:00Z",
+        ),
+    ] {
+        let r = ScalingRequest::from_value(&serde_json::from_str(raw).expect("JSON"), never)
+            .expect("parses");
+        assert_eq!((r.mode, r.at.to_string()), (mode, at.to_string()));
+    }
+    for (raw, mode, dry_run) in [
+        (
+            include_str!("../../events/after-hours-scaling/manual-scale-down-dry-run.json"),
+            Mode::ScaleDown,
+            true,
+        ),
+        (
+            include_str!("../../events/after-hours-scaling/manual-scale-up.json"),
+            Mode::ScaleUp,
+            false,
+        ),
+    ] {
+        let r = ScalingRequest::from_value(&serde_json::from_str(raw).expect("JSON"), clock)
+            .expect("parses");
+        assert_eq!(
+            (r.mode, r.dry_run, r.environment.as_deref()),
+            (mode, dry_run, Some("dev"))
+        );
+    }
+}

@@ -2,7 +2,9 @@
 //! region and credentials come from the SDK's own configuration chain (`AWS_ENDPOINT_URL` for
 //! the local stack), never from custom plumbing.
 
+pub mod ecs;
 pub mod secrets_manager;
+pub mod sns;
 
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 

@@ -1,0 +1,197 @@
+//! [`ServiceFleet`] on ECS and Application Auto Scaling. A cluster is read in batches (10
+//! services per DescribeServices, 50 per DescribeScalableTargets); the SDK's standard retry
+//! absorbs throttling.
+
+use aws_sdk_applicationautoscaling::Client as AutoScaling;
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use aws_sdk_ecs::Client as Ecs;
+use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ecs::types::{ServiceField, Tag};
+use std::collections::BTreeMap;
+
+use super::{CallFailure, call_failure, is_transient_code};
+use crate::capacity::{
+    Bounds, Capacity, FleetError, FleetErrorKind, ServiceFleet, ServiceId, ServiceState,
+};
+
+/// ECS services and their scalable targets, through clients built once per cold start.
+#[derive(Clone, Debug)]
+pub struct EcsFleet {
+    ecs: Ecs,
+    autoscaling: AutoScaling,
+}
+
+impl EcsFleet {
+    pub fn new(ecs: Ecs, autoscaling: AutoScaling) -> Self {
+        Self { ecs, autoscaling }
+    }
+}
+
+fn fleet_error<E, R>(operation: &'static str, target: &str, err: SdkError<E, R>) -> FleetError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let kind = match call_failure(&err) {
+        CallFailure::Unreachable => FleetErrorKind::Unavailable,
+        CallFailure::Service(Some(code)) => match code.as_str() {
+            "ServiceNotFoundException"
+            | "ServiceNotActiveException"
+            | "ClusterNotFoundException"
+            | "ObjectNotFoundException"
+            | "ResourceNotFoundException" => FleetErrorKind::NotFound,
+            "AccessDeniedException" | "AccessDenied" => FleetErrorKind::AccessDenied,
+            c if is_transient_code(c) || c == "ConcurrentUpdateException" => {
+                FleetErrorKind::Unavailable
+            }
+            _ => FleetErrorKind::Other,
+        },
+        _ => FleetErrorKind::Other,
+    };
+    FleetError {
+        operation,
+        target: target.to_string(),
+        kind,
+        source: Box::new(err),
+    }
+}
+
+fn resource_id(service: &ServiceId) -> String {
+    format!("service/{}/{}", service.cluster, service.name)
+}
+
+impl ServiceFleet for EcsFleet {
+    async fn list(&self, cluster: &str) -> Result<Vec<ServiceState>, FleetError> {
+        let mut arns = Vec::new();
+        let mut pages = self
+            .ecs
+            .list_services()
+            .cluster(cluster)
+            .max_results(100)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| fleet_error("ListServices", cluster, e))?;
+            arns.extend(page.service_arns().iter().cloned());
+        }
+        let mut services = Vec::with_capacity(arns.len());
+        for batch in arns.chunks(10) {
+            let out = self
+                .ecs
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(batch.to_vec()))
+                .include(ServiceField::Tags)
+                .send()
+                .await
+                .map_err(|e| fleet_error("DescribeServices", cluster, e))?;
+            for s in out.services() {
+                if s.status() != Some("ACTIVE") {
+                    continue;
+                }
+                let (Some(name), Some(arn)) = (s.service_name(), s.service_arn()) else {
+                    continue;
+                };
+                let tags: BTreeMap<String, String> = s
+                    .tags()
+                    .iter()
+                    .filter_map(|t| {
+                        Some((
+                            t.key()?.to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        ))
+                    })
+                    .collect();
+                services.push(ServiceState {
+                    id: ServiceId {
+                        cluster: cluster.to_string(),
+                        name: name.to_string(),
+                        arn: arn.to_string(),
+                    },
+                    capacity: Capacity {
+                        desired: s.desired_count(),
+                        bounds: None,
+                    },
+                    tags,
+                });
+            }
+        }
+        let ids: Vec<String> = services.iter().map(|s| resource_id(&s.id)).collect();
+        let mut bounds = BTreeMap::new();
+        for batch in ids.chunks(50) {
+            let mut pages = self
+                .autoscaling
+                .describe_scalable_targets()
+                .service_namespace(ServiceNamespace::Ecs)
+                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                .set_resource_ids(Some(batch.to_vec()))
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| fleet_error("DescribeScalableTargets", cluster, e))?;
+                for t in page.scalable_targets() {
+                    bounds.insert(
+                        t.resource_id().to_string(),
+                        Bounds {
+                            min: t.min_capacity(),
+                            max: t.max_capacity(),
+                        },
+                    );
+                }
+            }
+        }
+        for s in &mut services {
+            s.capacity.bounds = bounds.get(&resource_id(&s.id)).copied();
+        }
+        services.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(services)
+    }
+
+    async fn set_desired(&self, service: &ServiceId, desired: i32) -> Result<(), FleetError> {
+        self.ecs
+            .update_service()
+            .cluster(&service.cluster)
+            .service(&service.name)
+            .desired_count(desired)
+            .send()
+            .await
+            .map_err(|e| fleet_error("UpdateService", &service.to_string(), e))?;
+        Ok(())
+    }
+
+    async fn set_bounds(&self, service: &ServiceId, bounds: Bounds) -> Result<(), FleetError> {
+        self.autoscaling
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .resource_id(resource_id(service))
+            .min_capacity(bounds.min)
+            .max_capacity(bounds.max)
+            .send()
+            .await
+            .map_err(|e| fleet_error("RegisterScalableTarget", &service.to_string(), e))?;
+        Ok(())
+    }
+
+    async fn tag(&self, service: &ServiceId, key: &str, value: &str) -> Result<(), FleetError> {
+        self.ecs
+            .tag_resource()
+            .resource_arn(&service.arn)
+            .tags(Tag::builder().key(key).value(value).build())
+            .send()
+            .await
+            .map_err(|e| fleet_error("TagResource", &service.to_string(), e))?;
+        Ok(())
+    }
+
+    async fn untag(&self, service: &ServiceId, key: &str) -> Result<(), FleetError> {
+        self.ecs
+            .untag_resource()
+            .resource_arn(&service.arn)
+            .tag_keys(key)
+            .send()
+            .await
+            .map_err(|e| fleet_error("UntagResource", &service.to_string(), e))?;
+        Ok(())
+    }
+}
