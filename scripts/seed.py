@@ -134,9 +134,62 @@ def reset():
     client.put_secret_value(SecretId="macro-ai/dev/openai-api-key", SecretString=candidate,
                             VersionStages=["CANDIDATE"])
     stage_rotation(client, "macro-ai/dev/openai-api-key", token_of("rotate-openai-key"))
+    seed_ecs()
     print("seeded: PostgreSQL databases macro_ai_dev / macro_ai_staging with their app roles, "
-          "Redis user macro_ai_dev_app, an OpenAI key with a staged CANDIDATE, and their secrets "
-          "macro-ai/{dev,staging}/database, macro-ai/dev/redis, macro-ai/dev/openai-api-key")
+          "Redis user macro_ai_dev_app, an OpenAI key with a staged CANDIDATE, their secrets "
+          "macro-ai/{dev,staging}/database, macro-ai/dev/redis, macro-ai/dev/openai-api-key, "
+          "and the ECS clusters macro-ai-{dev,staging}-cluster with their api and ui services")
+
+
+def seed_ecs():
+    """The seed's ECS layout: api (autoscaled) and ui services in the dev and staging clusters."""
+    ecs = boto3.client("ecs", endpoint_url=ENDPOINT)
+    aas = boto3.client("application-autoscaling", endpoint_url=ENDPOINT)
+    schedules = {"dev": "dev-office-hours", "staging": "staging-nightly"}
+    for env, schedule in schedules.items():
+        cluster = f"macro-ai-{env}-cluster"
+        ecs.create_cluster(clusterName=cluster)
+        for svc, desired, bounds in (("api", 2, (1, 4)), ("ui", 2, None)):
+            td = ecs.register_task_definition(
+                family=f"macro-ai-{env}-{svc}",
+                containerDefinitions=[{"name": svc, "image": f"macro-ai/{svc}:1.0.0",
+                                       "memory": 512}])["taskDefinition"]["taskDefinitionArn"]
+            name = f"macro-ai-{env}-{svc}-service"
+            ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=td,
+                               desiredCount=desired,
+                               tags=[{"key": "macro-ai:schedule", "value": schedule},
+                                     {"key": "macro-ai:environment", "value": env}])
+            if bounds:
+                aas.register_scalable_target(
+                    ServiceNamespace="ecs", ResourceId=f"service/{cluster}/{name}",
+                    ScalableDimension="ecs:service:DesiredCount",
+                    MinCapacity=bounds[0], MaxCapacity=bounds[1])
+
+
+def services():
+    """One line per seeded service: desired count, scalable-target bounds, saved capacity."""
+    ecs = boto3.client("ecs", endpoint_url=ENDPOINT)
+    aas = boto3.client("application-autoscaling", endpoint_url=ENDPOINT)
+    for env in ("dev", "staging"):
+        cluster = f"macro-ai-{env}-cluster"
+        names = [a.rsplit("/", 1)[1] for a in ecs.list_services(cluster=cluster)["serviceArns"]]
+        for s in ecs.describe_services(cluster=cluster, services=names, include=["TAGS"])["services"]:
+            tags = {t["key"]: t["value"] for t in s.get("tags", [])}
+            t = aas.describe_scalable_targets(
+                ServiceNamespace="ecs",
+                ResourceIds=[f"service/{cluster}/{s['serviceName']}"])["ScalableTargets"]
+            bounds = f"min={t[0]['MinCapacity']} max={t[0]['MaxCapacity']}" if t else "no scalable target"
+            saved = tags.get("macro-ai:saved-capacity", "-")
+            print(f"    {s['serviceName']:30} desired={s['desiredCount']}  {bounds:20} saved: {saved}")
+
+
+def report():
+    """Condenses a function's JSON answer (on stdin) to what changed."""
+    r = json.load(sys.stdin)
+    print(f"    changed={r.get('changed')} failed={r.get('failed')} ({r.get('mode')} at {r.get('at')})")
+    for s in r.get("services", []):
+        if s["outcome"] not in ("unchanged", "skipped"):
+            print(f"    {s['service']}: {s['outcome']} ({s['why']})")
 
 
 def summary():
@@ -197,7 +250,11 @@ if __name__ == "__main__":
         reset()
     elif what == "summary":
         sys.exit(0 if summary() else 1)
+    elif what == "services":
+        services()
+    elif what == "report":
+        report()
     elif what == "stage":
         stage_rotation(sm(), sys.argv[2], sys.argv[3])
     else:
-        sys.exit("usage: seed.py reset | summary | stage SECRET_ID TOKEN")
+        sys.exit("usage: seed.py reset | summary | services | report | stage SECRET_ID TOKEN")

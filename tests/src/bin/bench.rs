@@ -1,14 +1,21 @@
 //! Benchmarks of the release `bootstrap` binaries, run as Lambda runs them (a Runtime API on
 //! loopback, the local stack behind them): binary size, cold init (process start to the first
-//! request for work, median of 20) and peak RSS (VmHWM) of one full rotation. Not a test: it
-//! prints a table. Build the binaries first: `scripts/bench` does both.
+//! request for work, median of 20) and peak RSS (VmHWM) of a full invocation; and after-hours
+//! scaling of 200 services, concurrent against one at a time. Not a test: it prints tables (on
+//! stderr; stdout carries the in-process scaler's metric lines).
+//! `scripts/bench` builds the binaries and runs this.
 
 use anyhow::{Context as _, Result, bail};
-use serde_json::json;
+use serde_json::{Value, json};
+use shared::aws::ecs::EcsFleet;
+use shared::aws::sns::SnsNotifier;
+use shared::capacity::{Bounds, FleetError, ServiceFleet, ServiceId, ServiceState};
+use shared::scaling::{Scaler, ScalingConfig, ScalingRequest};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tests::rotation::{create_secret, start_rotation, step_event};
+use tests::redis::create_user;
+use tests::rotation::{STEPS, create_secret, start_rotation, step_event};
 use tests::runtime_api::{Answer, RuntimeApi};
 use tests::{MotoAccount, Stack, root, unique};
 
@@ -19,8 +26,9 @@ fn binary(name: &str) -> PathBuf {
     root().join("target/lambda").join(name).join("bootstrap")
 }
 
-fn spawn(name: &str, api: &RuntimeApi, stack: &Stack) -> Result<Child> {
-    Command::new(binary(name))
+fn spawn(name: &str, api: &RuntimeApi, stack: &Stack, env: &[(&str, String)]) -> Result<Child> {
+    let mut command = Command::new(binary(name));
+    command
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", name)
@@ -35,14 +43,16 @@ fn spawn(name: &str, api: &RuntimeApi, stack: &Stack) -> Result<Child> {
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| {
-            format!(
-                "starting {} (run `scripts/bench`, which builds it)",
-                binary(name).display()
-            )
-        })
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.spawn().with_context(|| {
+        format!(
+            "starting {} (run `scripts/bench`, which builds it)",
+            binary(name).display()
+        )
+    })
 }
 
 fn peak_rss_kib(child: &Child) -> Result<u64> {
@@ -60,12 +70,12 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 /// Process start → first `/next`, median of `runs`.
-fn cold_init(name: &str, stack: &Stack, runs: usize) -> Result<Duration> {
+fn cold_init(name: &str, stack: &Stack, env: &[(&str, String)], runs: usize) -> Result<Duration> {
     let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
         let api = RuntimeApi::start()?;
         let started = Instant::now();
-        let mut child = spawn(name, &api, stack)?;
+        let mut child = spawn(name, &api, stack, env)?;
         let first = api.wait_first_next(Duration::from_secs(10));
         let _ = child.kill();
         let _ = child.wait();
@@ -86,11 +96,48 @@ struct Row {
     peak_rss_kib: u64,
 }
 
+/// Runs `events` through one warm process of `name`; every answer must be a response.
+fn measure(
+    name: &'static str,
+    run: &'static str,
+    stack: &Stack,
+    env: &[(&str, String)],
+    events: Vec<Value>,
+) -> Result<Row> {
+    let api = RuntimeApi::start()?;
+    let mut child = spawn(name, &api, stack, env)?;
+    api.wait_first_next(Duration::from_secs(10))
+        .context("no cold init")?;
+    let count = events.len();
+    let started = Instant::now();
+    for e in events {
+        api.push(e);
+    }
+    let answers = api.wait_answers(count, Duration::from_secs(120));
+    let run_time = started.elapsed();
+    let rss = peak_rss_kib(&child);
+    let _ = child.kill();
+    let _ = child.wait();
+    if answers.len() != count || answers.iter().any(|(_, a)| matches!(a, Answer::Error(_))) {
+        bail!("{name}: the run did not complete: {answers:?}");
+    }
+    Ok(Row {
+        function: name,
+        size_bytes: std::fs::metadata(binary(name))?.len(),
+        cold_init: cold_init(name, stack, env, 20)?,
+        run,
+        run_time,
+        peak_rss_kib: rss?,
+    })
+}
+
+fn rotation_events(arn: &str, token: &str) -> Vec<Value> {
+    STEPS.iter().map(|s| step_event(s, arn, token)).collect()
+}
+
 async fn rotate_postgres(stack: &'static Stack) -> Result<Row> {
-    let name = "rotate-postgres";
     let client = stack.secrets_manager(&MotoAccount(DEFAULT_ACCOUNT.into()));
-    let user = unique("bench");
-    let password = unique("initial");
+    let (user, password) = (unique("bench"), unique("initial"));
     let mut admin = stack.pg_admin().await?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "CREATE ROLE {user} LOGIN PASSWORD '{password}'"
@@ -102,44 +149,200 @@ async fn rotate_postgres(stack: &'static Stack) -> Result<Row> {
                         "sslmode": "disable"});
     let arn = create_secret(&client, &unique("bench/database"), &secret).await?;
     let token = start_rotation(&client, &arn).await?;
+    measure(
+        "rotate-postgres",
+        "full rotation (4 steps)",
+        stack,
+        &[],
+        rotation_events(&arn, &token),
+    )
+}
 
-    let api = RuntimeApi::start()?;
-    let mut child = spawn(name, &api, stack)?;
-    api.wait_first_next(Duration::from_secs(10))
-        .context("no cold init")?;
-    let started = Instant::now();
-    for step in tests::rotation::STEPS {
-        api.push(step_event(step, &arn, &token));
+async fn rotate_redis(stack: &'static Stack) -> Result<Row> {
+    let client = stack.secrets_manager(&MotoAccount(DEFAULT_ACCOUNT.into()));
+    let (user, password) = (unique("bench"), unique("initial"));
+    create_user(&mut stack.redis_admin().await?, &user, &password).await?;
+    let admin = json!({"username": stack.redis_admin_user, "password": stack.redis_admin_password(),
+                       "host": stack.redis_host, "port": stack.redis_port});
+    let admin_arn = create_secret(&client, &unique("bench/redis-admin"), &admin).await?;
+    let secret = json!({"url": format!("redis://{user}:{password}@{}:{}", stack.redis_host, stack.redis_port),
+                        "adminarn": admin_arn});
+    let arn = create_secret(&client, &unique("bench/redis"), &secret).await?;
+    let token = start_rotation(&client, &arn).await?;
+    measure(
+        "rotate-redis",
+        "full rotation (4 steps)",
+        stack,
+        &[],
+        rotation_events(&arn, &token),
+    )
+}
+
+async fn rotate_openai_key(stack: &'static Stack) -> Result<Row> {
+    let client = stack.secrets_manager(&MotoAccount(DEFAULT_ACCOUNT.into()));
+    let (old, new) = (
+        format!("sk-{}", unique("old")),
+        format!("sk-{}", unique("new")),
+    );
+    stack.openai_key(&old, 200).await?;
+    stack.openai_key(&new, 200).await?;
+    let arn = client
+        .create_secret()
+        .name(unique("bench/openai"))
+        .secret_string(&old)
+        .send()
+        .await?
+        .arn()
+        .unwrap_or_default()
+        .to_string();
+    client
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(&new)
+        .version_stages("CANDIDATE")
+        .send()
+        .await?;
+    let token = start_rotation(&client, &arn).await?;
+    let env = [("OPENAI_BASE_URL", stack.openai_base_url.clone())];
+    measure(
+        "rotate-openai-key",
+        "full rotation (4 steps)",
+        stack,
+        &env,
+        rotation_events(&arn, &token),
+    )
+}
+
+/// Seeds `n` services per cluster (half autoscaled), all on the dev schedule.
+async fn seed_services(aws: &tests::ecs::Aws, clusters: &[String], n: usize) -> Result<()> {
+    for cluster in clusters {
+        let td = aws.cluster(cluster).await?;
+        for i in 0..n {
+            let bounds = (i % 2 == 0).then_some((1, 3));
+            aws.service(
+                cluster,
+                &td,
+                &format!("svc-{i:03}"),
+                2,
+                &[("macro-ai:schedule", "dev-office-hours")],
+                bounds,
+            )
+            .await?;
+        }
     }
-    let answers = api.wait_answers(4, Duration::from_secs(60));
-    let run_time = started.elapsed();
-    let rss = peak_rss_kib(&child);
-    let _ = child.kill();
-    let _ = child.wait();
-    if answers.len() != 4 || answers.iter().any(|(_, a)| matches!(a, Answer::Error(_))) {
-        bail!("the rotation did not complete: {answers:?}");
+    Ok(())
+}
+
+async fn after_hours(stack: &'static Stack) -> Result<Row> {
+    let aws = stack.aws(&MotoAccount(DEFAULT_ACCOUNT.into()));
+    let clusters = vec![unique("bench-dev-cluster"), unique("bench-dev-cluster")];
+    seed_services(&aws, &clusters, 10).await?;
+    let env = [("CLUSTERS", clusters.join(","))];
+    let events = vec![json!({"action": "reconcile", "at": "2026-11-24T19:00:00Z"})];
+    measure(
+        "after-hours-scaling",
+        "20 services scaled down",
+        stack,
+        &env,
+        events,
+    )
+}
+
+/// A fleet whose every call takes `delay` longer: a real ECS round trip from Lambda is tens of
+/// milliseconds, moto's on loopback about one, so the emulator alone hides what concurrency buys.
+struct Delayed<F> {
+    inner: F,
+    delay: Duration,
+}
+
+impl<F: ServiceFleet> ServiceFleet for Delayed<F> {
+    async fn list(&self, cluster: &str) -> Result<Vec<ServiceState>, FleetError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.list(cluster).await
     }
-    Ok(Row {
-        function: name,
-        size_bytes: std::fs::metadata(binary(name))?.len(),
-        cold_init: cold_init(name, stack, 20)?,
-        run: "full rotation (4 steps)",
-        run_time,
-        peak_rss_kib: rss?,
-    })
+    async fn set_desired(&self, s: &ServiceId, d: i32) -> Result<(), FleetError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.set_desired(s, d).await
+    }
+    async fn set_bounds(&self, s: &ServiceId, b: Bounds) -> Result<(), FleetError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.set_bounds(s, b).await
+    }
+    async fn tag(&self, s: &ServiceId, k: &str, v: &str) -> Result<(), FleetError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.tag(s, k, v).await
+    }
+    async fn untag(&self, s: &ServiceId, k: &str) -> Result<(), FleetError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.untag(s, k).await
+    }
+}
+
+/// 200 services in two clusters, reduced one at a time and 8 at a time, with moto's own latency
+/// and with 40 ms added to every call.
+async fn scaling_concurrency(
+    stack: &'static Stack,
+) -> Result<Vec<(Duration, usize, Duration, usize)>> {
+    let aws = stack.aws(&MotoAccount::new());
+    let clusters = vec![
+        "macro-ai-dev-cluster".to_string(),
+        "macro-ai-staging-cluster".to_string(),
+    ];
+    seed_services(&aws, &clusters, 100).await?;
+    let night = ScalingRequest::from_value(
+        &json!({"action": "reconcile", "at": "2026-11-24T19:00:00Z"}),
+        jiff::Timestamp::now,
+    )?;
+    let morning = ScalingRequest::from_value(
+        &json!({"action": "reconcile", "at": "2026-11-25T09:00:00Z"}),
+        jiff::Timestamp::now,
+    )?;
+    let mut out = Vec::new();
+    for delay in [Duration::ZERO, Duration::from_millis(40)] {
+        for concurrency in [1usize, 8] {
+            let mut config = ScalingConfig::from_lookup(|_| None)?;
+            config.concurrency = concurrency;
+            let fleet = Delayed {
+                inner: EcsFleet::new(aws.ecs.clone(), aws.autoscaling.clone()),
+                delay,
+            };
+            let scaler = Scaler::new(fleet, SnsNotifier::new(aws.sns.clone(), None), config);
+            let started = Instant::now();
+            let report = scaler.run(&night).await;
+            let took = started.elapsed();
+            if report.changed != 200 {
+                bail!(
+                    "expected 200 services scaled down, got {} ({} failed)",
+                    report.changed,
+                    report.failed
+                );
+            }
+            out.push((delay, concurrency, took, report.changed));
+            if scaler.run(&morning).await.changed != 200 {
+                bail!("expected 200 services restored");
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let stack = Stack::get();
-    let rows = vec![rotate_postgres(stack).await?];
-    println!();
-    println!(
+    // The in-process scaler writes its EMF lines to stdout: the tables go to stderr.
+    let rows = vec![
+        rotate_postgres(stack).await?,
+        rotate_redis(stack).await?,
+        rotate_openai_key(stack).await?,
+        after_hours(stack).await?,
+    ];
+    eprintln!();
+    eprintln!(
         "| function | bootstrap size | cold init (median of 20) | run | run time | peak RSS |"
     );
-    println!("|---|---|---|---|---|---|");
+    eprintln!("|---|---|---|---|---|---|");
     for r in rows {
-        println!(
+        eprintln!(
             "| {} | {:.2} MiB | {:.1} ms | {} | {:.1} ms | {:.1} MiB |",
             r.function,
             r.size_bytes as f64 / 1048576.0,
@@ -147,6 +350,23 @@ async fn main() -> Result<()> {
             r.run,
             r.run_time.as_secs_f64() * 1000.0,
             r.peak_rss_kib as f64 / 1024.0
+        );
+    }
+    eprintln!();
+    eprintln!(
+        "| after-hours scaling, 200 services in 2 clusters | added latency per call | wall time | scaled down |"
+    );
+    eprintln!("|---|---|---|---|");
+    for (delay, concurrency, took, changed) in scaling_concurrency(stack).await? {
+        let label = if concurrency == 1 {
+            "one at a time".to_string()
+        } else {
+            format!("{concurrency} at a time")
+        };
+        eprintln!(
+            "| {label} | {} ms | {:.0} ms | {changed} |",
+            delay.as_millis(),
+            took.as_secs_f64() * 1000.0
         );
     }
     Ok(())
