@@ -11,6 +11,7 @@ pub mod notify;
 pub mod openai;
 pub mod postgres;
 pub mod redis;
+pub mod rollback;
 pub mod rotation;
 pub mod scaling;
 pub mod schedule;
