@@ -24,6 +24,14 @@ impl FunctionError {
         }
     }
 
+    /// A failure described in words only (a summary of several causes).
+    pub fn new_message(error_type: &'static str, message: String) -> Self {
+        Self {
+            error_type,
+            message,
+        }
+    }
+
     pub fn error_type(&self) -> &'static str {
         self.error_type
     }

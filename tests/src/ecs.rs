@@ -17,6 +17,7 @@ pub struct Aws {
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
     pub sns: aws_sdk_sns::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
 }
 
 macro_rules! client {
@@ -41,6 +42,7 @@ impl Stack {
             autoscaling: client!(aws_sdk_applicationautoscaling, &self.aws_endpoint, account),
             sns: client!(aws_sdk_sns, &self.aws_endpoint, account),
             sqs: client!(aws_sdk_sqs, &self.aws_endpoint, account),
+            dynamodb: client!(aws_sdk_dynamodb, &self.aws_endpoint, account),
         }
     }
 }
@@ -79,6 +81,69 @@ impl Aws {
             .and_then(|t| t.task_definition_arn())
             .map(str::to_string)
             .context("no task definition ARN")
+    }
+
+    /// The rollback ledger's table (as the template creates it).
+    pub async fn ledger_table(&self, name: &str) -> Result<()> {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        };
+        self.dynamodb
+            .create_table()
+            .table_name(name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()?,
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()?,
+            )
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Registers another revision of a family; returns its ARN.
+    pub async fn revision(&self, family: &str, image: &str) -> Result<String> {
+        let out = self
+            .ecs
+            .register_task_definition()
+            .family(family)
+            .container_definitions(
+                ContainerDefinition::builder()
+                    .name("app")
+                    .image(image)
+                    .memory(512)
+                    .build(),
+            )
+            .send()
+            .await?;
+        out.task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .map(str::to_string)
+            .context("no ARN")
+    }
+
+    /// The task definition a service runs.
+    pub async fn task_definition_of(&self, cluster: &str, name: &str) -> Result<String> {
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(name)
+            .send()
+            .await?;
+        out.services()
+            .first()
+            .and_then(|s| s.task_definition())
+            .map(str::to_string)
+            .context("no service")
     }
 
     /// A service with `desired` tasks, `tags`, and optionally a scalable target.

@@ -125,3 +125,101 @@ fn the_after_hours_scaling_sample_events_parse_with_their_own_time() {
         );
     }
 }
+
+#[test]
+fn the_alarm_rollback_sample_events_parse_to_what_they_show() {
+    use shared::rollback::{DeploymentEvent, Input, parse};
+    let alarm = |raw: &str| match parse(&serde_json::from_str(raw).expect("JSON"))
+        .expect("parses")
+        .remove(0)
+    {
+        Input::Alarm { alarm, .. } => (
+            alarm.alarm_name.clone(),
+            alarm.new_state_value.clone(),
+            alarm.kind(),
+        ),
+        other => panic!("expected an alarm, got {other:?}"),
+    };
+    assert_eq!(
+        alarm(include_str!(
+            "../../events/alarm-rollback/single-metric-alarm.json"
+        )),
+        (
+            "macro-ai-prod-api-unhealthy-hosts".into(),
+            "ALARM".into(),
+            "metric alarm"
+        )
+    );
+    assert_eq!(
+        alarm(include_str!(
+            "../../events/alarm-rollback/metric-math-alarm.json"
+        )),
+        (
+            "macro-ai-prod-api-error-rate".into(),
+            "ALARM".into(),
+            "metric-math alarm"
+        )
+    );
+    assert_eq!(
+        alarm(include_str!(
+            "../../events/alarm-rollback/ok-transition.json"
+        )),
+        (
+            "macro-ai-prod-api-error-rate".into(),
+            "OK".into(),
+            "metric-math alarm"
+        )
+    );
+    assert_eq!(
+        alarm(include_str!(
+            "../../events/alarm-rollback/composite-alarm.json"
+        )),
+        (
+            "macro-ai-prod-api-release-health".into(),
+            "ALARM".into(),
+            "composite alarm"
+        )
+    );
+    for (raw, expected) in [
+        (
+            include_str!("../../events/alarm-rollback/deployment-in-progress.json"),
+            DeploymentEvent::InProgress,
+        ),
+        (
+            include_str!("../../events/alarm-rollback/deployment-completed.json"),
+            DeploymentEvent::Completed,
+        ),
+    ] {
+        match parse(&serde_json::from_str(raw).expect("JSON"))
+            .expect("parses")
+            .remove(0)
+        {
+            Input::Deployment {
+                cluster,
+                service,
+                event,
+                ..
+            } => {
+                assert_eq!(
+                    (cluster.as_str(), service.as_str(), event),
+                    (
+                        "macro-ai-prod-cluster",
+                        "macro-ai-prod-api-service",
+                        expected
+                    )
+                );
+            }
+            other => panic!("expected a deployment event, got {other:?}"),
+        }
+    }
+    let manual = parse(
+        &serde_json::from_str(include_str!(
+            "../../events/alarm-rollback/manual-rollback.json"
+        ))
+        .expect("JSON"),
+    )
+    .expect("parses");
+    assert!(
+        matches!(&manual[0], Input::Manual { dry_run: true, service, .. } if service == "macro-ai-prod-api-service")
+    );
+}

@@ -195,3 +195,115 @@ impl ServiceFleet for EcsFleet {
         Ok(())
     }
 }
+
+impl crate::rollback::ReleaseFleet for EcsFleet {
+    async fn describe(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<crate::rollback::ServiceRelease, FleetError> {
+        let target = format!("{cluster}/{service}");
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .include(ServiceField::Tags)
+            .send()
+            .await
+            .map_err(|e| fleet_error("DescribeServices", &target, e))?;
+        let s = out
+            .services()
+            .iter()
+            .find(|s| s.status() == Some("ACTIVE"))
+            .ok_or_else(|| FleetError {
+                operation: "DescribeServices",
+                target: target.clone(),
+                kind: FleetErrorKind::NotFound,
+                source: "no ACTIVE service of that name in the cluster".into(),
+            })?;
+        let current = s.task_definition().unwrap_or_default().to_string();
+        Ok(crate::rollback::ServiceRelease {
+            id: ServiceId {
+                cluster: cluster.to_string(),
+                name: service.to_string(),
+                arn: s.service_arn().unwrap_or_default().to_string(),
+            },
+            desired: s.desired_count(),
+            other_active_deployments: s
+                .deployments()
+                .iter()
+                .filter(|d| d.status() == Some("ACTIVE"))
+                .filter_map(|d| d.task_definition())
+                .filter(|t| *t != current)
+                .map(str::to_string)
+                .collect(),
+            task_definition: current,
+            tags: s
+                .tags()
+                .iter()
+                .filter_map(|t| {
+                    Some((
+                        t.key()?.to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect(),
+        })
+    }
+
+    async fn revisions(&self, family: &str) -> Result<Vec<String>, FleetError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(aws_sdk_ecs::types::TaskDefinitionStatus::Active)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| fleet_error("ListTaskDefinitions", family, e))?;
+            // familyPrefix matches prefixes: keep this family only.
+            out.extend(
+                page.task_definition_arns()
+                    .iter()
+                    .filter(|a| {
+                        crate::rollback::short_name(a)
+                            .rsplit_once(':')
+                            .map(|(f, _)| f)
+                            == Some(family)
+                    })
+                    .cloned(),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn deploy(&self, service: &ServiceId, task_definition: &str) -> Result<(), FleetError> {
+        self.ecs
+            .update_service()
+            .cluster(&service.cluster)
+            .service(&service.name)
+            .task_definition(task_definition)
+            .send()
+            .await
+            .map_err(|e| fleet_error("UpdateService", &service.to_string(), e))?;
+        Ok(())
+    }
+
+    async fn tag_many(
+        &self,
+        service: &ServiceId,
+        tags: &[(&str, String)],
+    ) -> Result<(), FleetError> {
+        let mut request = self.ecs.tag_resource().resource_arn(&service.arn);
+        for (k, v) in tags {
+            request = request.tags(Tag::builder().key(*k).value(v).build());
+        }
+        request
+            .send()
+            .await
+            .map_err(|e| fleet_error("TagResource", &service.to_string(), e))?;
+        Ok(())
+    }
+}

@@ -2,6 +2,7 @@
 //! region and credentials come from the SDK's own configuration chain (`AWS_ENDPOINT_URL` for
 //! the local stack), never from custom plumbing.
 
+pub mod dynamodb;
 pub mod ecs;
 pub mod secrets_manager;
 pub mod sns;

@@ -75,9 +75,22 @@ pub enum DeploymentEvent {
 /// One thing to handle.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
-    Alarm { message_id: String, alarm: AlarmNotification },
-    Deployment { cluster: String, service: String, event: DeploymentEvent, at: Timestamp },
-    Manual { cluster: String, service: String, reason: String, dry_run: bool },
+    Alarm {
+        message_id: String,
+        alarm: Box<AlarmNotification>,
+    },
+    Deployment {
+        cluster: String,
+        service: String,
+        event: DeploymentEvent,
+        at: Timestamp,
+    },
+    Manual {
+        cluster: String,
+        service: String,
+        reason: String,
+        dry_run: bool,
+    },
 }
 
 /// A payload that cannot be handled; nothing was changed.
@@ -87,23 +100,42 @@ pub struct InvalidEvent(pub String);
 
 /// Reads a payload into the triggers it carries (an SNS batch can carry several alarms).
 pub fn parse(event: &Value) -> Result<Vec<Input>, InvalidEvent> {
-    let obj = event
-        .as_object()
-        .ok_or_else(|| InvalidEvent("expected a JSON object (SNS records, an ECS deployment event or {\"rollback\": ...})".into()))?;
+    let obj = event.as_object().ok_or_else(|| {
+        InvalidEvent(
+            "expected a JSON object (SNS records, an ECS deployment event or {\"rollback\": ...})"
+                .into(),
+        )
+    })?;
     if let Some(records) = obj.get("Records") {
-        let records = records.as_array().ok_or_else(|| InvalidEvent("`Records` must be an array".into()))?;
+        let records = records
+            .as_array()
+            .ok_or_else(|| InvalidEvent("`Records` must be an array".into()))?;
         if records.is_empty() {
             return Err(InvalidEvent("`Records` is empty".into()));
         }
-        return records.iter().enumerate().map(|(i, r)| sns_record(i, r)).collect();
+        return records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| sns_record(i, r))
+            .collect();
     }
     if let Some(target) = obj.get("rollback") {
-        let target = target.as_str().ok_or_else(|| InvalidEvent("`rollback` must be \"<cluster>/<service>\"".into()))?;
-        let (cluster, service) = split_target(target)
-            .ok_or_else(|| InvalidEvent(format!("`rollback` must be \"<cluster>/<service>\", got `{}`", short(target))))?;
+        let target = target
+            .as_str()
+            .ok_or_else(|| InvalidEvent("`rollback` must be \"<cluster>/<service>\"".into()))?;
+        let (cluster, service) = split_target(target).ok_or_else(|| {
+            InvalidEvent(format!(
+                "`rollback` must be \"<cluster>/<service>\", got `{}`",
+                short(target)
+            ))
+        })?;
         let reason = match obj.get("reason") {
             Some(Value::String(r)) if !r.trim().is_empty() => r.trim().to_string(),
-            None | Some(Value::Null) => return Err(InvalidEvent("a manual rollback needs a `reason` (it is audited)".into())),
+            None | Some(Value::Null) => {
+                return Err(InvalidEvent(
+                    "a manual rollback needs a `reason` (it is audited)".into(),
+                ));
+            }
             Some(_) => return Err(InvalidEvent("`reason` must be a non-empty string".into())),
         };
         let dry_run = match obj.get("dryRun") {
@@ -111,7 +143,12 @@ pub fn parse(event: &Value) -> Result<Vec<Input>, InvalidEvent> {
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(InvalidEvent("`dryRun` must be true or false".into())),
         };
-        return Ok(vec![Input::Manual { cluster, service, reason, dry_run }]);
+        return Ok(vec![Input::Manual {
+            cluster,
+            service,
+            reason,
+            dry_run,
+        }]);
     }
     if obj.get("source").and_then(Value::as_str) == Some("aws.ecs") {
         return deployment(obj).map(|t| vec![t]);
@@ -129,7 +166,11 @@ fn sns_record(i: usize, record: &Value) -> Result<Input, InvalidEvent> {
         .get("Message")
         .and_then(Value::as_str)
         .ok_or_else(|| InvalidEvent(format!("record {i} has no `Sns.Message` string")))?;
-    let message_id = sns.get("MessageId").and_then(Value::as_str).unwrap_or_default().to_string();
+    let message_id = sns
+        .get("MessageId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let alarm: AlarmNotification = serde_json::from_str(message).map_err(|e| {
         InvalidEvent(format!(
             "record {i}: `Sns.Message` is not a CloudWatch alarm notification (AlarmName, NewStateValue, …): {}",
@@ -137,14 +178,21 @@ fn sns_record(i: usize, record: &Value) -> Result<Input, InvalidEvent> {
         ))
     })?;
     if alarm.alarm_name.trim().is_empty() {
-        return Err(InvalidEvent(format!("record {i}: the alarm has an empty AlarmName")));
+        return Err(InvalidEvent(format!(
+            "record {i}: the alarm has an empty AlarmName"
+        )));
     }
-    Ok(Input::Alarm { message_id, alarm })
+    Ok(Input::Alarm {
+        message_id,
+        alarm: Box::new(alarm),
+    })
 }
 
 fn deployment(obj: &serde_json::Map<String, Value>) -> Result<Input, InvalidEvent> {
     if obj.get("detail-type").and_then(Value::as_str) != Some("ECS Deployment State Change") {
-        return Err(InvalidEvent("an aws.ecs event other than \"ECS Deployment State Change\"".into()));
+        return Err(InvalidEvent(
+            "an aws.ecs event other than \"ECS Deployment State Change\"".into(),
+        ));
     }
     let name = obj
         .get("detail")
@@ -155,18 +203,30 @@ fn deployment(obj: &serde_json::Map<String, Value>) -> Result<Input, InvalidEven
         "SERVICE_DEPLOYMENT_IN_PROGRESS" => DeploymentEvent::InProgress,
         "SERVICE_DEPLOYMENT_COMPLETED" => DeploymentEvent::Completed,
         "SERVICE_DEPLOYMENT_FAILED" => DeploymentEvent::Failed,
-        other => return Err(InvalidEvent(format!("unknown deployment event `{}`", short(other)))),
+        other => {
+            return Err(InvalidEvent(format!(
+                "unknown deployment event `{}`",
+                short(other)
+            )));
+        }
     };
     let arn = obj
         .get("resources")
         .and_then(Value::as_array)
         .and_then(|r| r.first())
         .and_then(Value::as_str)
-        .ok_or_else(|| InvalidEvent("the deployment event names no service in `resources`".into()))?;
+        .ok_or_else(|| {
+            InvalidEvent("the deployment event names no service in `resources`".into())
+        })?;
     let (cluster, service) = arn
         .split_once(":service/")
         .and_then(|(_, rest)| split_target(rest))
-        .ok_or_else(|| InvalidEvent(format!("`{}` is not an ECS service ARN with its cluster", short(arn))))?;
+        .ok_or_else(|| {
+            InvalidEvent(format!(
+                "`{}` is not an ECS service ARN with its cluster",
+                short(arn)
+            ))
+        })?;
     let at = obj
         .get("detail")
         .and_then(|d| d.get("updatedAt"))
@@ -174,7 +234,12 @@ fn deployment(obj: &serde_json::Map<String, Value>) -> Result<Input, InvalidEven
         .and_then(Value::as_str)
         .and_then(|t| t.parse::<Timestamp>().ok())
         .ok_or_else(|| InvalidEvent("the deployment event has no RFC 3339 `time`".into()))?;
-    Ok(Input::Deployment { cluster, service, event, at })
+    Ok(Input::Deployment {
+        cluster,
+        service,
+        event,
+        at,
+    })
 }
 
 /// `cluster/service` → its two parts, both non-empty.
@@ -216,10 +281,19 @@ mod tests {
                         "Period": 60, "EvaluationPeriods": 5, "Threshold": 5.0, "Unit": null}});
         let composite = json!({"AlarmName": "macro-ai-prod-api-composite", "AlarmDescription": "x",
             "NewStateValue": "ALARM", "AlarmRule": "ALARM(a) OR ALARM(b)"});
-        for (m, kind) in [(single, "metric alarm"), (math, "metric-math alarm"), (composite, "composite alarm")] {
+        for (m, kind) in [
+            (single, "metric alarm"),
+            (math, "metric-math alarm"),
+            (composite, "composite alarm"),
+        ] {
             let t = parse(&sns(m)).unwrap();
-            let Input::Alarm { alarm, message_id } = &t[0] else { panic!("an alarm") };
-            assert_eq!((alarm.kind(), alarm.is_alarm(), message_id.as_str()), (kind, true, "m-1"));
+            let Input::Alarm { alarm, message_id } = &t[0] else {
+                panic!("an alarm")
+            };
+            assert_eq!(
+                (alarm.kind(), alarm.is_alarm(), message_id.as_str()),
+                (kind, true, "m-1")
+            );
         }
     }
 
@@ -229,11 +303,20 @@ mod tests {
             "resources": ["arn:aws:ecs:us-east-1:123456789012:service/macro-ai-dev-cluster/macro-ai-dev-api-service"],
             "detail": {"eventType": "INFO", "eventName": "SERVICE_DEPLOYMENT_COMPLETED", "deploymentId": "ecs-svc/1",
                        "updatedAt": "2026-11-25T10:05:00Z"}});
-        assert_eq!(parse(&e).unwrap(), vec![Input::Deployment {
-            cluster: "macro-ai-dev-cluster".into(), service: "macro-ai-dev-api-service".into(),
-            event: DeploymentEvent::Completed, at: "2026-11-25T10:05:00Z".parse().unwrap() }]);
+        assert_eq!(
+            parse(&e).unwrap(),
+            vec![Input::Deployment {
+                cluster: "macro-ai-dev-cluster".into(),
+                service: "macro-ai-dev-api-service".into(),
+                event: DeploymentEvent::Completed,
+                at: "2026-11-25T10:05:00Z".parse().unwrap()
+            }]
+        );
         let m = json!({"rollback": "macro-ai-prod-cluster/macro-ai-prod-api-service", "reason": "bad deploy"});
-        assert!(matches!(&parse(&m).unwrap()[0], Input::Manual { dry_run: false, .. }));
+        assert!(matches!(
+            &parse(&m).unwrap()[0],
+            Input::Manual { dry_run: false, .. }
+        ));
     }
 
     #[test]
@@ -241,13 +324,28 @@ mod tests {
         for (e, expect) in [
             (json!("ALARM"), "expected a JSON object"),
             (json!({"Records": []}), "`Records` is empty"),
-            (json!({"Records": [{"Sns": {"Message": "not json"}}]}), "not a CloudWatch alarm notification"),
-            (json!({"Records": [{"Sns": {"Message": "{\"AlarmName\": \"x\"}"}}]}), "NewStateValue"),
+            (
+                json!({"Records": [{"Sns": {"Message": "not json"}}]}),
+                "not a CloudWatch alarm notification",
+            ),
+            (
+                json!({"Records": [{"Sns": {"Message": "{\"AlarmName\": \"x\"}"}}]}),
+                "NewStateValue",
+            ),
             (json!({"Records": [{}]}), "no `Sns` object"),
-            (json!({"rollback": "just-a-service", "reason": "x"}), "<cluster>/<service>"),
+            (
+                json!({"rollback": "just-a-service", "reason": "x"}),
+                "<cluster>/<service>",
+            ),
             (json!({"rollback": "c/s"}), "needs a `reason`"),
-            (json!({"source": "aws.ecs", "detail-type": "ECS Task State Change"}), "other than"),
-            (json!({"source": "aws.ecs", "detail-type": "ECS Deployment State Change", "detail": {"eventName": "SERVICE_DEPLOYMENT_COMPLETED"}, "resources": ["arn:aws:ecs:x:1:cluster/c"], "time": "2026-11-25T10:00:00Z"}), "not an ECS service ARN"),
+            (
+                json!({"source": "aws.ecs", "detail-type": "ECS Task State Change"}),
+                "other than",
+            ),
+            (
+                json!({"source": "aws.ecs", "detail-type": "ECS Deployment State Change", "detail": {"eventName": "SERVICE_DEPLOYMENT_COMPLETED"}, "resources": ["arn:aws:ecs:x:1:cluster/c"], "time": "2026-11-25T10:00:00Z"}),
+                "not an ECS service ARN",
+            ),
             (json!({"hello": 1}), "not SNS records"),
         ] {
             let err = parse(&e).unwrap_err();

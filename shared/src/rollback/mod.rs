@@ -62,11 +62,26 @@ impl ServiceRelease {
 
 /// The port to ECS for releases.
 pub trait ReleaseFleet: Send + Sync {
-    fn describe(&self, cluster: &str, service: &str) -> impl Future<Output = Result<ServiceRelease, FleetError>> + Send;
+    fn describe(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> impl Future<Output = Result<ServiceRelease, FleetError>> + Send;
     /// ACTIVE task definition ARNs of `family`, any order.
-    fn revisions(&self, family: &str) -> impl Future<Output = Result<Vec<String>, FleetError>> + Send;
-    fn deploy(&self, service: &ServiceId, task_definition: &str) -> impl Future<Output = Result<(), FleetError>> + Send;
-    fn tag_many(&self, service: &ServiceId, tags: &[(&str, String)]) -> impl Future<Output = Result<(), FleetError>> + Send;
+    fn revisions(
+        &self,
+        family: &str,
+    ) -> impl Future<Output = Result<Vec<String>, FleetError>> + Send;
+    fn deploy(
+        &self,
+        service: &ServiceId,
+        task_definition: &str,
+    ) -> impl Future<Output = Result<(), FleetError>> + Send;
+    fn tag_many(
+        &self,
+        service: &ServiceId,
+        tags: &[(&str, String)],
+    ) -> impl Future<Output = Result<(), FleetError>> + Send;
 }
 
 /// One rollback, as the ledger keeps it.
@@ -103,7 +118,12 @@ pub trait RollbackLedger: Send + Sync {
     fn read(&self, service: &str) -> impl Future<Output = Result<LedgerEntry, LedgerError>> + Send;
     /// Writes `next` if the entry is still at `expected_version`; `Ok(false)` if someone else
     /// wrote first.
-    fn commit(&self, service: &str, expected_version: u64, next: &LedgerEntry) -> impl Future<Output = Result<bool, LedgerError>> + Send;
+    fn commit(
+        &self,
+        service: &str,
+        expected_version: u64,
+        next: &LedgerEntry,
+    ) -> impl Future<Output = Result<bool, LedgerError>> + Send;
 }
 
 /// The function's settings.
@@ -125,19 +145,31 @@ impl RollbackConfig {
         let minutes = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
             match get(name) {
                 None => Ok(Duration::from_secs(default * 60)),
-                Some(v) => v.trim().parse::<u64>().ok().filter(|m| (1..=10_080).contains(m))
+                Some(v) => v
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|m| (1..=10_080).contains(m))
                     .map(|m| Duration::from_secs(m * 60))
-                    .ok_or_else(|| ConfigError::new(name, "must be a whole number of minutes from 1 to 10080")),
+                    .ok_or_else(|| {
+                        ConfigError::new(name, "must be a whole number of minutes from 1 to 10080")
+                    }),
             }
         };
         let mut alarm_targets = BTreeMap::new();
         if let Some(raw) = get("ALARM_TARGETS").filter(|v| !v.trim().is_empty()) {
             let map: BTreeMap<String, String> = serde_json::from_str(&raw).map_err(|_| {
-                ConfigError::new("ALARM_TARGETS", "must be a JSON object of alarm name → \"<cluster>/<service>\"")
+                ConfigError::new(
+                    "ALARM_TARGETS",
+                    "must be a JSON object of alarm name → \"<cluster>/<service>\"",
+                )
             })?;
             for (alarm, target) in map {
                 let parts = event::split_target(&target).ok_or_else(|| {
-                    ConfigError::new("ALARM_TARGETS", format!("maps `{alarm}` to `{target}`, not \"<cluster>/<service>\""))
+                    ConfigError::new(
+                        "ALARM_TARGETS",
+                        format!("maps `{alarm}` to `{target}`, not \"<cluster>/<service>\""),
+                    )
                 })?;
                 alarm_targets.insert(alarm, parts);
             }
@@ -158,8 +190,12 @@ impl RollbackConfig {
         let rest = alarm.strip_prefix("macro-ai-")?;
         let mut parts = rest.splitn(3, '-');
         let (env, svc, tail) = (parts.next()?, parts.next()?, parts.next()?);
-        (!env.is_empty() && !svc.is_empty() && !tail.is_empty())
-            .then(|| (format!("macro-ai-{env}-cluster"), format!("macro-ai-{env}-{svc}-service")))
+        (!env.is_empty() && !svc.is_empty() && !tail.is_empty()).then(|| {
+            (
+                format!("macro-ai-{env}-cluster"),
+                format!("macro-ai-{env}-{svc}-service"),
+            )
+        })
     }
 }
 
@@ -176,7 +212,10 @@ fn hold(why: impl Into<String>) -> Verdict {
 
 /// `family:rev` of a task definition ARN (or of `family:rev` itself).
 pub fn short_name(task_definition: &str) -> &str {
-    task_definition.rsplit_once("task-definition/").map(|(_, r)| r).unwrap_or(task_definition)
+    task_definition
+        .rsplit_once("task-definition/")
+        .map(|(_, r)| r)
+        .unwrap_or(task_definition)
 }
 
 fn family_and_revision(task_definition: &str) -> Option<(&str, u32)> {
@@ -187,10 +226,21 @@ fn family_and_revision(task_definition: &str) -> Option<(&str, u32)> {
 /// The known-good revision at `now`: a release completed more than `window` ago that is still
 /// running is known-good; otherwise the recorded one.
 pub fn known_good(release: &ServiceRelease, now: Timestamp, window: Duration) -> Option<String> {
-    let settled = release.tag(RELEASE_TAG).filter(|r| *r == release.task_definition).and_then(|r| {
-        let completed = release.time_tag(RELEASE_COMPLETED_TAG)?;
-        (now.duration_since(completed) >= SignedDuration::try_from(window).ok()?).then(|| r.to_string())
-    });
+    let settled = release
+        .tag(RELEASE_TAG)
+        .filter(|r| *r == release.task_definition)
+        .and_then(|r| {
+            let completed = release.time_tag(RELEASE_COMPLETED_TAG)?;
+            // A completion older than the release's start belongs to an earlier release.
+            if release
+                .time_tag(RELEASE_STARTED_TAG)
+                .is_some_and(|s| completed < s)
+            {
+                return None;
+            }
+            (now.duration_since(completed) >= SignedDuration::try_from(window).ok()?)
+                .then(|| r.to_string())
+        });
     settled.or_else(|| release.tag(KNOWN_GOOD_TAG).map(str::to_string))
 }
 
@@ -207,8 +257,13 @@ pub fn decide(
     window: Duration,
     cooldown: Duration,
 ) -> Verdict {
-    if release.tag(SAVED_CAPACITY_TAG).is_some() || release.tag(BUDGET_HOLD_TAG).is_some() || release.desired == 0 {
-        return hold("the service is scaled down on purpose (after hours, a budget hold or 0 tasks): its alarms are expected");
+    if release.tag(SAVED_CAPACITY_TAG).is_some()
+        || release.tag(BUDGET_HOLD_TAG).is_some()
+        || release.desired == 0
+    {
+        return hold(
+            "the service is scaled down on purpose (after hours, a budget hold or 0 tasks): its alarms are expected",
+        );
     }
     let current = release.task_definition.as_str();
     let good = known_good(release, now, window);
@@ -238,7 +293,8 @@ pub fn decide(
     }
     if let Some(last) = &ledger.last
         && let Ok(at) = last.at.parse::<Timestamp>()
-        && now.duration_since(at) < SignedDuration::try_from(cooldown).unwrap_or(SignedDuration::MAX)
+        && now.duration_since(at)
+            < SignedDuration::try_from(cooldown).unwrap_or(SignedDuration::MAX)
     {
         return hold(format!(
             "it was rolled back {} min ago ({} → {}); cooldown {} min",
@@ -250,28 +306,43 @@ pub fn decide(
     }
     let allowed = |t: &str| t != current && !ledger.rolled_away.iter().any(|r| r == t);
     if let Some(g) = good.filter(|g| allowed(g)) {
-        return Verdict::Rollback { to: g.clone(), why: format!("roll back to the known-good revision {}", short_name(&g)) };
+        return Verdict::Rollback {
+            to: g.clone(),
+            why: format!("roll back to the known-good revision {}", short_name(&g)),
+        };
     }
     if let Some(d) = release.other_active_deployments.iter().find(|d| allowed(d)) {
         return Verdict::Rollback {
             to: d.clone(),
-            why: format!("mid-deployment: roll back to the older active deployment's {}", short_name(d)),
+            why: format!(
+                "mid-deployment: roll back to the older active deployment's {}",
+                short_name(d)
+            ),
         };
     }
     if let Some((family, rev)) = family_and_revision(current) {
         let older = revisions
             .iter()
-            .filter_map(|r| family_and_revision(r).filter(|(f, n)| *f == family && *n < rev).map(|(_, n)| (n, r)))
+            .filter_map(|r| {
+                family_and_revision(r)
+                    .filter(|(f, n)| *f == family && *n < rev)
+                    .map(|(_, n)| (n, r))
+            })
             .filter(|(_, r)| allowed(r))
             .max_by_key(|(n, _)| *n);
         if let Some((_, r)) = older {
             return Verdict::Rollback {
                 to: r.clone(),
-                why: format!("no known-good on record: roll back to the newest earlier revision {}", short_name(r)),
+                why: format!(
+                    "no known-good on record: roll back to the newest earlier revision {}",
+                    short_name(r)
+                ),
             };
         }
     }
-    hold("there is no earlier revision to roll back to (none known-good, none active, none older that was not rolled away from)")
+    hold(
+        "there is no earlier revision to roll back to (none known-good, none active, none older that was not rolled away from)",
+    )
 }
 
 /// What happened to one input.
@@ -309,18 +380,34 @@ pub struct Rollbacker<F, L, N> {
 
 impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
     pub fn new(fleet: F, ledger: L, notifier: N, config: RollbackConfig) -> Self {
-        Self { fleet, ledger, notifier, config }
+        Self {
+            fleet,
+            ledger,
+            notifier,
+            config,
+        }
     }
 
     /// Handles every input; the first failure is returned after all were tried.
-    pub async fn handle(&self, inputs: Vec<Input>, now: Timestamp) -> (Vec<Outcome>, Vec<(String, RollbackError)>) {
+    pub async fn handle(
+        &self,
+        inputs: Vec<Input>,
+        now: Timestamp,
+    ) -> (Vec<Outcome>, Vec<(String, RollbackError)>) {
         let mut outcomes = Vec::new();
         let mut failures = Vec::new();
         for input in inputs {
             let label = match &input {
                 Input::Alarm { alarm, .. } => format!("alarm {}", alarm.alarm_name),
-                Input::Deployment { cluster, service, event, .. } => format!("{event:?} of {cluster}/{service}"),
-                Input::Manual { cluster, service, .. } => format!("manual rollback of {cluster}/{service}"),
+                Input::Deployment {
+                    cluster,
+                    service,
+                    event,
+                    ..
+                } => format!("{event:?} of {cluster}/{service}"),
+                Input::Manual {
+                    cluster, service, ..
+                } => format!("manual rollback of {cluster}/{service}"),
             };
             match self.one(input, &label, now).await {
                 Ok(o) => outcomes.push(o),
@@ -333,7 +420,12 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
         (outcomes, failures)
     }
 
-    async fn one(&self, input: Input, label: &str, now: Timestamp) -> Result<Outcome, RollbackError> {
+    async fn one(
+        &self,
+        input: Input,
+        label: &str,
+        now: Timestamp,
+    ) -> Result<Outcome, RollbackError> {
         let outcome = |service: Option<String>, action, why: String| Outcome {
             input: label.to_string(),
             service,
@@ -343,12 +435,19 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
             to: None,
         };
         match input {
-            Input::Deployment { cluster, service, event, at } => {
-                self.record_deployment(&cluster, &service, event, at).await
-            }
+            Input::Deployment {
+                cluster,
+                service,
+                event,
+                at,
+            } => self.record_deployment(&cluster, &service, event, at).await,
             Input::Alarm { alarm, .. } if !alarm.is_alarm() => {
                 info!(alarm = %alarm.alarm_name, state = %alarm.new_state_value, "not an ALARM transition: nothing to do");
-                Ok(outcome(None, "ignored", format!("state {} does not act", alarm.new_state_value)))
+                Ok(outcome(
+                    None,
+                    "ignored",
+                    format!("state {} does not act", alarm.new_state_value),
+                ))
             }
             Input::Alarm { alarm, .. } => {
                 let Some((cluster, service)) = self.config.target_of(&alarm.alarm_name) else {
@@ -356,24 +455,48 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
                         "alarm `{}` maps to no service (ALARM_TARGETS, or a name like macro-ai-<env>-<svc>-…): no action",
                         alarm.alarm_name
                     );
-                    self.notify(&format!("alarm {} is unmapped", alarm.alarm_name), &why).await;
+                    self.notify(&format!("alarm {} is unmapped", alarm.alarm_name), &why)
+                        .await;
                     return Ok(outcome(None, "unmapped", why));
                 };
                 let cause = format!(
                     "{} `{}`: {}",
                     alarm.kind(),
                     alarm.alarm_name,
-                    alarm.new_state_reason.clone().unwrap_or_else(|| "no reason given".into())
+                    alarm
+                        .new_state_reason
+                        .clone()
+                        .unwrap_or_else(|| "no reason given".into())
                 );
-                self.consider(&cluster, &service, &cause, false, label, now).await
+                self.consider(&cluster, &service, &cause, false, label, now)
+                    .await
             }
-            Input::Manual { cluster, service, reason, dry_run } => {
-                self.consider(&cluster, &service, &format!("manual rollback: {reason}"), dry_run, label, now).await
+            Input::Manual {
+                cluster,
+                service,
+                reason,
+                dry_run,
+            } => {
+                self.consider(
+                    &cluster,
+                    &service,
+                    &format!("manual rollback: {reason}"),
+                    dry_run,
+                    label,
+                    now,
+                )
+                .await
             }
         }
     }
 
-    async fn record_deployment(&self, cluster: &str, service: &str, event: DeploymentEvent, at: Timestamp) -> Result<Outcome, RollbackError> {
+    async fn record_deployment(
+        &self,
+        cluster: &str,
+        service: &str,
+        event: DeploymentEvent,
+        at: Timestamp,
+    ) -> Result<Outcome, RollbackError> {
         let release = self.fleet.describe(cluster, service).await?;
         let current = release.task_definition.clone();
         let mut tags: Vec<(&str, String)> = Vec::new();
@@ -388,6 +511,8 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
             DeploymentEvent::InProgress => {
                 tags.push((RELEASE_TAG, current.clone()));
                 tags.push((RELEASE_STARTED_TAG, at.to_string()));
+                // Not completed yet: an earlier release's completion must not count for this one.
+                tags.push((RELEASE_COMPLETED_TAG, String::new()));
                 format!("release of {} started", short_name(&current))
             }
             DeploymentEvent::Completed => {
@@ -401,25 +526,59 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
                     tags.push((KNOWN_GOOD_TAG, current.clone()));
                     tags.push((KNOWN_GOOD_AT_TAG, at.to_string()));
                 }
-                format!("release of {} completed; known-good after {} min without a rollback",
-                        short_name(&current), self.config.window.as_secs() / 60)
+                format!(
+                    "release of {} completed; known-good after {} min without a rollback",
+                    short_name(&current),
+                    self.config.window.as_secs() / 60
+                )
             }
-            DeploymentEvent::Failed => format!("deployment of {} failed (ECS's circuit breaker handles it)", short_name(&current)),
+            DeploymentEvent::Failed => format!(
+                "deployment of {} failed (ECS's circuit breaker handles it)",
+                short_name(&current)
+            ),
         };
         if !tags.is_empty() {
             self.fleet.tag_many(&release.id, &tags).await?;
         }
         info!(service = %release.id, "{why}");
-        Ok(Outcome { input: format!("{event:?}"), service: Some(release.id.to_string()), action: "recorded", why, from: None, to: None })
+        Ok(Outcome {
+            input: format!("{event:?}"),
+            service: Some(release.id.to_string()),
+            action: "recorded",
+            why,
+            from: None,
+            to: None,
+        })
     }
 
-    async fn consider(&self, cluster: &str, service: &str, cause: &str, dry_run: bool, label: &str, now: Timestamp) -> Result<Outcome, RollbackError> {
+    async fn consider(
+        &self,
+        cluster: &str,
+        service: &str,
+        cause: &str,
+        dry_run: bool,
+        label: &str,
+        now: Timestamp,
+    ) -> Result<Outcome, RollbackError> {
         let release = self.fleet.describe(cluster, service).await?;
         let key = release.id.to_string();
         let ledger = self.ledger.read(&key).await?;
-        let family = family_and_revision(&release.task_definition).map(|(f, _)| f.to_string()).unwrap_or_default();
-        let revisions = if family.is_empty() { Vec::new() } else { self.fleet.revisions(&family).await? };
-        let verdict = decide(&release, &ledger, &revisions, now, self.config.window, self.config.cooldown);
+        let family = family_and_revision(&release.task_definition)
+            .map(|(f, _)| f.to_string())
+            .unwrap_or_default();
+        let revisions = if family.is_empty() {
+            Vec::new()
+        } else {
+            self.fleet.revisions(&family).await?
+        };
+        let verdict = decide(
+            &release,
+            &ledger,
+            &revisions,
+            now,
+            self.config.window,
+            self.config.cooldown,
+        );
         let from = release.task_definition.clone();
         let base = |action, why: String, to: Option<String>| Outcome {
             input: label.to_string(),
@@ -431,7 +590,11 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
         };
         let (to, why) = match verdict {
             Verdict::Hold { why } => {
-                self.notify(&format!("{key}: no rollback"), &format!("{cause}\nNo rollback of {key}: {why}.")).await;
+                self.notify(
+                    &format!("{key}: no rollback"),
+                    &format!("{cause}\nNo rollback of {key}: {why}."),
+                )
+                .await;
                 return Ok(base("held", why, None));
             }
             Verdict::Rollback { to, why } => (to, why),
@@ -444,29 +607,63 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
         let keep_from = rolled_away.len().saturating_sub(20);
         let next = LedgerEntry {
             version: ledger.version + 1,
-            last: Some(RollbackRecord { from: from.clone(), to: to.clone(), at: now.to_string(), cause: cause.to_string() }),
+            last: Some(RollbackRecord {
+                from: from.clone(),
+                to: to.clone(),
+                at: now.to_string(),
+                cause: cause.to_string(),
+            }),
             rolled_away: rolled_away.split_off(keep_from),
         };
         if !self.ledger.commit(&key, ledger.version, &next).await? {
             info!(service = %key, "another invocation decided for this service first: no action");
-            return Ok(base("lost-race", "another invocation rolled this service back (or decided to) at the same moment".into(), None));
+            return Ok(base(
+                "lost-race",
+                "another invocation rolled this service back (or decided to) at the same moment"
+                    .into(),
+                None,
+            ));
         }
         if let Err(e) = self.fleet.deploy(&release.id, &to).await {
             // Give the claim back, so the retry of this invocation is not blocked by its own cooldown.
-            if let Err(undo) = self.ledger.commit(&key, next.version, &LedgerEntry { version: next.version + 1, ..ledger.clone() }).await {
+            if let Err(undo) = self
+                .ledger
+                .commit(
+                    &key,
+                    next.version,
+                    &LedgerEntry {
+                        version: next.version + 1,
+                        ..ledger.clone()
+                    },
+                )
+                .await
+            {
                 warn!(service = %key, error = %report(&undo), "the rollback claim could not be released");
             }
             return Err(e.into());
         }
-        let record = format!("from={} to={} at={}", short_name(&from), short_name(&to), now);
-        if let Err(e) = self.fleet.tag_many(&release.id, &[(LAST_ROLLBACK_TAG, record)]).await {
+        let record = format!(
+            "from={} to={} at={}",
+            short_name(&from),
+            short_name(&to),
+            now
+        );
+        if let Err(e) = self
+            .fleet
+            .tag_many(&release.id, &[(LAST_ROLLBACK_TAG, record)])
+            .await
+        {
             warn!(service = %key, error = %report(&e), "the rollback was done but could not be tagged on the service");
         }
         telemetry::audit(&AuditRecord {
             service: "alarm-rollback",
             action: "rollback",
             target: &key,
-            what: &format!("{key} rolled back from {} to {}", short_name(&from), short_name(&to)),
+            what: &format!(
+                "{key} rolled back from {} to {}",
+                short_name(&from),
+                short_name(&to)
+            ),
             why: cause,
             before: short_name(&from),
             after: short_name(&to),
@@ -481,7 +678,11 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
     }
 
     async fn notify(&self, subject: &str, message: &str) {
-        if let Err(e) = self.notifier.publish(&format!("macro-ai-ops alarm-rollback: {subject}"), message).await {
+        if let Err(e) = self
+            .notifier
+            .publish(&format!("macro-ai-ops alarm-rollback: {subject}"), message)
+            .await
+        {
             warn!(error = %report(&e), "notification failed");
         }
     }
@@ -503,11 +704,18 @@ mod tests {
 
     fn service(current: u32, tags: &[(&str, String)]) -> ServiceRelease {
         ServiceRelease {
-            id: ServiceId { cluster: "c".into(), name: "s".into(), arn: "a".into() },
+            id: ServiceId {
+                cluster: "c".into(),
+                name: "s".into(),
+                arn: "a".into(),
+            },
             task_definition: rev(current),
             desired: 2,
             other_active_deployments: vec![],
-            tags: tags.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
         }
     }
 
@@ -515,27 +723,93 @@ mod tests {
     const HALF: Duration = Duration::from_secs(1800);
 
     fn released(current: u32, good: u32, started: &str) -> ServiceRelease {
-        service(current, &[(KNOWN_GOOD_TAG, rev(good)), (RELEASE_TAG, rev(current)), (RELEASE_STARTED_TAG, started.into())])
+        service(
+            current,
+            &[
+                (KNOWN_GOOD_TAG, rev(good)),
+                (RELEASE_TAG, rev(current)),
+                (RELEASE_STARTED_TAG, started.into()),
+            ],
+        )
     }
 
     #[test]
     fn given_a_recent_release_that_is_not_known_good_then_it_rolls_back_to_known_good() {
         let s = released(2, 1, "2026-11-25T10:00:00Z");
-        let v = decide(&s, &LedgerEntry::default(), &[rev(1), rev(2)], at("2026-11-25T10:10:00Z"), HOUR, HALF);
-        assert!(matches!(v, Verdict::Rollback { ref to, .. } if *to == rev(1)), "{v:?}");
+        let v = decide(
+            &s,
+            &LedgerEntry::default(),
+            &[rev(1), rev(2)],
+            at("2026-11-25T10:10:00Z"),
+            HOUR,
+            HALF,
+        );
+        assert!(
+            matches!(v, Verdict::Rollback { ref to, .. } if *to == rev(1)),
+            "{v:?}"
+        );
     }
 
     #[test]
     fn given_each_guard_then_it_holds() {
         let now = at("2026-11-25T10:10:00Z");
         let cases = [
-            (service(1, &[(KNOWN_GOOD_TAG, rev(1))]), LedgerEntry::default(), "known-good"),
-            (released(2, 1, "2026-11-25T08:00:00Z"), LedgerEntry::default(), "outside the 60 min window"),
-            (service(2, &[(KNOWN_GOOD_TAG, rev(1))]), LedgerEntry::default(), "no deployment"),
-            (released(2, 1, "2026-11-25T10:00:00Z"), LedgerEntry { version: 1, rolled_away: vec![], last: Some(RollbackRecord { from: rev(3), to: rev(2), at: "2026-11-25T09:55:00Z".into(), cause: "x".into() }) }, "cooldown"),
-            ({ let mut s = released(2, 1, "2026-11-25T10:00:00Z"); s.tags.insert(SAVED_CAPACITY_TAG.into(), "desired=2".into()); s }, LedgerEntry::default(), "scaled down on purpose"),
-            ({ let mut s = released(2, 1, "2026-11-25T10:00:00Z"); s.desired = 0; s }, LedgerEntry::default(), "scaled down on purpose"),
-            (released(2, 1, "2026-11-25T10:00:00Z"), LedgerEntry { version: 1, last: None, rolled_away: vec![rev(1)] }, "no earlier revision"),
+            (
+                service(1, &[(KNOWN_GOOD_TAG, rev(1))]),
+                LedgerEntry::default(),
+                "known-good",
+            ),
+            (
+                released(2, 1, "2026-11-25T08:00:00Z"),
+                LedgerEntry::default(),
+                "outside the 60 min window",
+            ),
+            (
+                service(2, &[(KNOWN_GOOD_TAG, rev(1))]),
+                LedgerEntry::default(),
+                "no deployment",
+            ),
+            (
+                released(2, 1, "2026-11-25T10:00:00Z"),
+                LedgerEntry {
+                    version: 1,
+                    rolled_away: vec![],
+                    last: Some(RollbackRecord {
+                        from: rev(3),
+                        to: rev(2),
+                        at: "2026-11-25T09:55:00Z".into(),
+                        cause: "x".into(),
+                    }),
+                },
+                "cooldown",
+            ),
+            (
+                {
+                    let mut s = released(2, 1, "2026-11-25T10:00:00Z");
+                    s.tags.insert(SAVED_CAPACITY_TAG.into(), "desired=2".into());
+                    s
+                },
+                LedgerEntry::default(),
+                "scaled down on purpose",
+            ),
+            (
+                {
+                    let mut s = released(2, 1, "2026-11-25T10:00:00Z");
+                    s.desired = 0;
+                    s
+                },
+                LedgerEntry::default(),
+                "scaled down on purpose",
+            ),
+            (
+                released(2, 1, "2026-11-25T10:00:00Z"),
+                LedgerEntry {
+                    version: 1,
+                    last: None,
+                    rolled_away: vec![rev(1)],
+                },
+                "no earlier revision",
+            ),
         ];
         for (s, ledger, expect) in cases {
             match decide(&s, &ledger, &[rev(2)], now, HOUR, HALF) {
@@ -548,35 +822,82 @@ mod tests {
     #[test]
     fn given_no_known_good_then_an_active_deployment_or_the_newest_older_revision_is_the_target() {
         let now = at("2026-11-25T10:10:00Z");
-        let mut s = service(5, &[(RELEASE_TAG, rev(5)), (RELEASE_STARTED_TAG, "2026-11-25T10:00:00Z".into())]);
+        let mut s = service(
+            5,
+            &[
+                (RELEASE_TAG, rev(5)),
+                (RELEASE_STARTED_TAG, "2026-11-25T10:00:00Z".into()),
+            ],
+        );
         s.other_active_deployments = vec![rev(3)];
-        assert!(matches!(decide(&s, &LedgerEntry::default(), &[], now, HOUR, HALF), Verdict::Rollback { ref to, .. } if *to == rev(3)));
+        assert!(
+            matches!(decide(&s, &LedgerEntry::default(), &[], now, HOUR, HALF), Verdict::Rollback { ref to, .. } if *to == rev(3))
+        );
         s.other_active_deployments.clear();
-        let ledger = LedgerEntry { version: 2, last: None, rolled_away: vec![rev(4)] };
+        let ledger = LedgerEntry {
+            version: 2,
+            last: None,
+            rolled_away: vec![rev(4)],
+        };
         let revisions = [rev(1), rev(2), rev(4), rev(5), rev(6)];
         // rev 4 was rolled away from: never again; rev 6 is newer; rev 2 it is.
-        assert!(matches!(decide(&s, &ledger, &revisions, now, HOUR, HALF), Verdict::Rollback { ref to, .. } if *to == rev(2)));
+        assert!(
+            matches!(decide(&s, &ledger, &revisions, now, HOUR, HALF), Verdict::Rollback { ref to, .. } if *to == rev(2))
+        );
     }
 
     #[test]
     fn given_a_release_completed_longer_than_the_window_ago_then_it_is_known_good() {
-        let s = service(2, &[(KNOWN_GOOD_TAG, rev(1)), (RELEASE_TAG, rev(2)),
-                             (RELEASE_STARTED_TAG, "2026-11-25T09:00:00Z".into()),
-                             (RELEASE_COMPLETED_TAG, "2026-11-25T09:05:00Z".into())]);
-        assert_eq!(known_good(&s, at("2026-11-25T09:30:00Z"), HOUR), Some(rev(1)));
-        assert_eq!(known_good(&s, at("2026-11-25T10:06:00Z"), HOUR), Some(rev(2)));
+        let s = service(
+            2,
+            &[
+                (KNOWN_GOOD_TAG, rev(1)),
+                (RELEASE_TAG, rev(2)),
+                (RELEASE_STARTED_TAG, "2026-11-25T09:00:00Z".into()),
+                (RELEASE_COMPLETED_TAG, "2026-11-25T09:05:00Z".into()),
+            ],
+        );
+        assert_eq!(
+            known_good(&s, at("2026-11-25T09:30:00Z"), HOUR),
+            Some(rev(1))
+        );
+        assert_eq!(
+            known_good(&s, at("2026-11-25T10:06:00Z"), HOUR),
+            Some(rev(2))
+        );
     }
 
     #[test]
     fn given_alarm_names_then_targets_follow_the_map_or_the_convention() {
-        let c = RollbackConfig::from_lookup(|k| (k == "ALARM_TARGETS").then(|| r#"{"Api5xx": "macro-ai-prod-cluster/macro-ai-prod-api-service"}"#.into())).unwrap();
-        assert_eq!(c.target_of("Api5xx"), Some(("macro-ai-prod-cluster".into(), "macro-ai-prod-api-service".into())));
-        assert_eq!(c.target_of("macro-ai-dev-api-error-rate"), Some(("macro-ai-dev-cluster".into(), "macro-ai-dev-api-service".into())));
+        let c = RollbackConfig::from_lookup(|k| {
+            (k == "ALARM_TARGETS")
+                .then(|| r#"{"Api5xx": "macro-ai-prod-cluster/macro-ai-prod-api-service"}"#.into())
+        })
+        .unwrap();
+        assert_eq!(
+            c.target_of("Api5xx"),
+            Some((
+                "macro-ai-prod-cluster".into(),
+                "macro-ai-prod-api-service".into()
+            ))
+        );
+        assert_eq!(
+            c.target_of("macro-ai-dev-api-error-rate"),
+            Some((
+                "macro-ai-dev-cluster".into(),
+                "macro-ai-dev-api-service".into()
+            ))
+        );
         assert_eq!(c.target_of("billing-alarm"), None);
         assert_eq!(c.target_of("macro-ai-dev-api"), None);
-        let err = RollbackConfig::from_lookup(|k| (k == "ALARM_TARGETS").then(|| r#"{"a": "nocluster"}"#.into())).unwrap_err();
+        let err = RollbackConfig::from_lookup(|k| {
+            (k == "ALARM_TARGETS").then(|| r#"{"a": "nocluster"}"#.into())
+        })
+        .unwrap_err();
         assert!(err.to_string().contains("ALARM_TARGETS"));
-        let err = RollbackConfig::from_lookup(|k| (k == "ROLLBACK_COOLDOWN_MINUTES").then(|| "0".into())).unwrap_err();
+        let err =
+            RollbackConfig::from_lookup(|k| (k == "ROLLBACK_COOLDOWN_MINUTES").then(|| "0".into()))
+                .unwrap_err();
         assert!(err.to_string().contains("ROLLBACK_COOLDOWN_MINUTES"));
     }
 }

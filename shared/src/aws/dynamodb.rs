@@ -1,0 +1,133 @@
+//! [`RollbackLedger`] on DynamoDB: one item per service, written with a condition on its version
+//! (optimistic concurrency), so of several invocations deciding at once exactly one commits.
+//! Chosen over a lock with expiry because the commit *is* the record: there is nothing to
+//! release and nothing to expire, and a crashed invocation leaves no lock behind.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+use super::{CallFailure, call_failure};
+use crate::rollback::{LedgerEntry, LedgerError, RollbackLedger, RollbackRecord};
+
+#[derive(Clone, Debug)]
+pub struct DynamoLedger {
+    client: Client,
+    table: String,
+}
+
+impl DynamoLedger {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+fn text(item: &HashMap<String, AttributeValue>, key: &str) -> Option<String> {
+    item.get(key).and_then(|v| v.as_s().ok()).cloned()
+}
+
+impl RollbackLedger for DynamoLedger {
+    async fn read(&self, service: &str) -> Result<LedgerEntry, LedgerError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(service.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| LedgerError {
+                operation: "read",
+                service: service.to_string(),
+                source: Box::new(e),
+            })?;
+        let Some(item) = out.item() else {
+            return Ok(LedgerEntry::default());
+        };
+        let version = item
+            .get("version")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let last = match (
+            text(item, "last_from"),
+            text(item, "last_to"),
+            text(item, "last_at"),
+        ) {
+            (Some(from), Some(to), Some(at)) => Some(RollbackRecord {
+                from,
+                to,
+                at,
+                cause: text(item, "last_cause").unwrap_or_default(),
+            }),
+            _ => None,
+        };
+        let rolled_away = item
+            .get("rolled_away")
+            .and_then(|v| v.as_l().ok())
+            .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+            .unwrap_or_default();
+        Ok(LedgerEntry {
+            version,
+            last,
+            rolled_away,
+        })
+    }
+
+    async fn commit(
+        &self,
+        service: &str,
+        expected_version: u64,
+        next: &LedgerEntry,
+    ) -> Result<bool, LedgerError> {
+        let mut item = HashMap::from([
+            ("pk".to_string(), AttributeValue::S(service.to_string())),
+            (
+                "version".to_string(),
+                AttributeValue::N(next.version.to_string()),
+            ),
+            (
+                "rolled_away".to_string(),
+                AttributeValue::L(
+                    next.rolled_away
+                        .iter()
+                        .cloned()
+                        .map(AttributeValue::S)
+                        .collect(),
+                ),
+            ),
+        ]);
+        if let Some(last) = &next.last {
+            item.insert("last_from".into(), AttributeValue::S(last.from.clone()));
+            item.insert("last_to".into(), AttributeValue::S(last.to.clone()));
+            item.insert("last_at".into(), AttributeValue::S(last.at.clone()));
+            item.insert("last_cause".into(), AttributeValue::S(last.cause.clone()));
+        }
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let request = if expected_version == 0 {
+            request.condition_expression("attribute_not_exists(pk)")
+        } else {
+            request
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", AttributeValue::N(expected_version.to_string()))
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(call_failure(&e), CallFailure::Service(Some(ref c)) if c == "ConditionalCheckFailedException") => {
+                Ok(false)
+            }
+            Err(e) => Err(LedgerError {
+                operation: "commit",
+                service: service.to_string(),
+                source: Box::new(e),
+            }),
+        }
+    }
+}

@@ -1,0 +1,546 @@
+//! alarm-rollback end to end: moto's ECS, DynamoDB (the ledger), SNS and SQS through the real SDK.
+//! Each test has its own moto account. moto does not model ECS deployments after UpdateService
+//! (the old deployment stays PRIMARY); the one test that needs an ACTIVE older deployment wraps
+//! the real fleet with an in-process stand-in for exactly that, and says so.
+
+use alarm_rollback::{Config, handle};
+use anyhow::Result;
+use aws_sdk_dynamodb::types::AttributeValue;
+use jiff::{SignedDuration, Timestamp};
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+use shared::aws::dynamodb::DynamoLedger;
+use shared::aws::ecs::EcsFleet;
+use shared::aws::sns::SnsNotifier;
+use shared::capacity::{FleetError, ServiceId};
+use shared::lambda::FunctionError;
+use shared::notify::Notifier;
+use shared::rollback::{ReleaseFleet, RollbackLedger, Rollbacker, ServiceRelease};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tests::ecs::Aws;
+use tests::{MotoAccount, Stack, capture_logs, unique};
+
+const CLUSTER: &str = "macro-ai-prod-cluster";
+const SERVICE: &str = "macro-ai-prod-api-service";
+const FAMILY: &str = "macro-ai-prod-api";
+
+/// The real ECS fleet, counting UpdateService calls (observation only), optionally reporting an
+/// older ACTIVE deployment the way ECS does mid-deployment (which moto does not model).
+#[derive(Clone)]
+struct Observed {
+    inner: EcsFleet,
+    deploys: Arc<AtomicUsize>,
+    active_deployment: Option<String>,
+}
+
+impl ReleaseFleet for Observed {
+    async fn describe(&self, cluster: &str, service: &str) -> Result<ServiceRelease, FleetError> {
+        let mut r = self.inner.describe(cluster, service).await?;
+        if let Some(d) = &self.active_deployment {
+            r.other_active_deployments = vec![d.clone()];
+        }
+        Ok(r)
+    }
+    async fn revisions(&self, family: &str) -> Result<Vec<String>, FleetError> {
+        self.inner.revisions(family).await
+    }
+    async fn deploy(&self, s: &ServiceId, td: &str) -> Result<(), FleetError> {
+        self.deploys.fetch_add(1, Ordering::SeqCst);
+        self.inner.deploy(s, td).await
+    }
+    async fn tag_many(&self, s: &ServiceId, tags: &[(&str, String)]) -> Result<(), FleetError> {
+        self.inner.tag_many(s, tags).await
+    }
+}
+
+struct World {
+    aws: Aws,
+    queue: String,
+    rollbacker: Rollbacker<Observed, DynamoLedger, SnsNotifier>,
+    deploys: Arc<AtomicUsize>,
+    revs: Vec<String>,
+    table: String,
+}
+
+async fn world(active_deployment: bool) -> Result<World> {
+    let aws = Stack::get().aws(&MotoAccount::new());
+    aws.cluster(CLUSTER).await?;
+    let revs = vec![
+        aws.revision(FAMILY, "macro-ai/api:1.4.0").await?,
+        aws.revision(FAMILY, "macro-ai/api:1.4.1").await?,
+        aws.revision(FAMILY, "macro-ai/api:1.4.2").await?,
+    ];
+    aws.ecs
+        .create_service()
+        .cluster(CLUSTER)
+        .service_name(SERVICE)
+        .task_definition(&revs[0])
+        .desired_count(4)
+        .send()
+        .await?;
+    let table = unique("macro-ai-ops-rollbacks");
+    aws.ledger_table(&table).await?;
+    let (topic, queue) = aws.topic_with_queue("macro-ai-ops-notifications").await?;
+    let mut config = Config::from_lookup(|k| (k == "ROLLBACK_TABLE").then(|| table.clone()))?;
+    config.notify_topic_arn = Some(topic);
+    let deploys = Arc::new(AtomicUsize::new(0));
+    let fleet = Observed {
+        inner: EcsFleet::new(aws.ecs.clone(), aws.autoscaling.clone()),
+        deploys: deploys.clone(),
+        active_deployment: active_deployment.then(|| revs[1].clone()),
+    };
+    let rollbacker = Rollbacker::new(
+        fleet,
+        DynamoLedger::new(aws.dynamodb.clone(), config.table.clone()),
+        SnsNotifier::new(aws.sns.clone(), config.notify_topic_arn.clone()),
+        config.rollback,
+    );
+    Ok(World {
+        aws,
+        queue,
+        rollbacker,
+        deploys,
+        revs,
+        table: table.clone(),
+    })
+}
+
+async fn invoke<F: ReleaseFleet, L: RollbackLedger, N: Notifier>(
+    r: &Rollbacker<F, L, N>,
+    event: Value,
+) -> Result<Value, FunctionError> {
+    handle(r, LambdaEvent::new(event, Context::default())).await
+}
+
+fn ago(minutes: i64) -> String {
+    (Timestamp::now() - SignedDuration::from_mins(minutes)).to_string()
+}
+
+fn deployment(name: &str, at: &str) -> Value {
+    json!({"version": "0", "id": unique("e"), "detail-type": "ECS Deployment State Change", "source": "aws.ecs",
+           "account": "123456789012", "time": at, "region": "us-east-1",
+           "resources": [format!("arn:aws:ecs:us-east-1:123456789012:service/{CLUSTER}/{SERVICE}")],
+           "detail": {"eventType": "INFO", "eventName": name, "deploymentId": "ecs-svc/1", "updatedAt": at}})
+}
+
+/// An SNS delivery of a CloudWatch alarm; `sample` is a file under events/alarm-rollback/.
+fn alarm_from(sample: &str, alarm_name: &str, state: &str, message_id: &str) -> Value {
+    let mut event: Value = serde_json::from_str(sample).expect("sample JSON");
+    let mut message: Value = serde_json::from_str(
+        event["Records"][0]["Sns"]["Message"]
+            .as_str()
+            .expect("a message"),
+    )
+    .expect("alarm JSON");
+    message["AlarmName"] = json!(alarm_name);
+    message["NewStateValue"] = json!(state);
+    event["Records"][0]["Sns"]["Message"] = json!(message.to_string());
+    event["Records"][0]["Sns"]["MessageId"] = json!(message_id);
+    event
+}
+
+const MATH: &str = include_str!("../../events/alarm-rollback/metric-math-alarm.json");
+const SINGLE: &str = include_str!("../../events/alarm-rollback/single-metric-alarm.json");
+const COMPOSITE: &str = include_str!("../../events/alarm-rollback/composite-alarm.json");
+
+/// rev1 deployed and completed long ago (known-good); rev2 deployed 5 minutes ago.
+async fn release_rev2(w: &World) -> Result<()> {
+    invoke(
+        &w.rollbacker,
+        deployment("SERVICE_DEPLOYMENT_COMPLETED", &ago(180)),
+    )
+    .await?;
+    w.aws
+        .ecs
+        .update_service()
+        .cluster(CLUSTER)
+        .service(SERVICE)
+        .task_definition(&w.revs[1])
+        .send()
+        .await?;
+    invoke(
+        &w.rollbacker,
+        deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", &ago(5)),
+    )
+    .await?;
+    invoke(
+        &w.rollbacker,
+        deployment("SERVICE_DEPLOYMENT_COMPLETED", &ago(2)),
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_bad_release_is_rolled_back_to_known_good_with_a_notification_and_a_record() -> Result<()>
+{
+    capture_logs();
+    let w = world(false).await?;
+    release_rev2(&w).await?;
+    let r = invoke(
+        &w.rollbacker,
+        alarm_from(MATH, "macro-ai-prod-api-error-rate", "ALARM", "m-1"),
+    )
+    .await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("rolled-back"), "{r}");
+    assert_eq!(
+        w.aws.task_definition_of(CLUSTER, SERVICE).await?,
+        w.revs[0],
+        "back on rev1"
+    );
+    assert_eq!(w.deploys.load(Ordering::SeqCst), 1);
+    let tags = w.aws.observe(CLUSTER, SERVICE).await?.tags;
+    assert!(
+        tags["macro-ai:last-rollback"]
+            .starts_with("from=macro-ai-prod-api:2 to=macro-ai-prod-api:1 at="),
+        "{tags:?}"
+    );
+    let notes = w.aws.notifications(&w.queue).await?;
+    let rolled = notes
+        .iter()
+        .find(|(s, _)| s.contains("rolled back"))
+        .expect("a rollback notification");
+    assert!(
+        rolled
+            .1
+            .contains("macro-ai-prod-api:2 to macro-ai-prod-api:1")
+            && rolled.1.contains("macro-ai-prod-api-error-rate")
+            && rolled.1.contains("Threshold Crossed"),
+        "{rolled:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_alarm_on_the_known_good_revision_notifies_why_and_rolls_nothing_back() -> Result<()> {
+    capture_logs();
+    let w = world(false).await?;
+    invoke(
+        &w.rollbacker,
+        deployment("SERVICE_DEPLOYMENT_COMPLETED", &ago(180)),
+    )
+    .await?;
+    let r = invoke(
+        &w.rollbacker,
+        alarm_from(SINGLE, "macro-ai-prod-api-unhealthy-hosts", "ALARM", "m-1"),
+    )
+    .await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("held"));
+    assert_eq!(w.deploys.load(Ordering::SeqCst), 0);
+    let notes = w.aws.notifications(&w.queue).await?;
+    assert!(
+        notes.iter().any(|(s, m)| s.contains("no rollback")
+            && m.contains("known-good revision macro-ai-prod-api:1")),
+        "{notes:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn ok_and_insufficient_data_do_nothing_and_an_unmapped_alarm_only_notifies() -> Result<()> {
+    capture_logs();
+    let w = world(false).await?;
+    release_rev2(&w).await?;
+    w.aws.notifications(&w.queue).await?;
+    for state in ["OK", "INSUFFICIENT_DATA"] {
+        let r = invoke(
+            &w.rollbacker,
+            alarm_from(MATH, "macro-ai-prod-api-error-rate", state, "m-ok"),
+        )
+        .await?;
+        assert_eq!(r["outcomes"][0]["action"], json!("ignored"));
+    }
+    let ok: Value = serde_json::from_str(include_str!(
+        "../../events/alarm-rollback/ok-transition.json"
+    ))?;
+    assert_eq!(
+        invoke(&w.rollbacker, ok).await?["outcomes"][0]["action"],
+        json!("ignored")
+    );
+    assert!(
+        w.aws.notifications(&w.queue).await?.is_empty(),
+        "OK transitions are not announced"
+    );
+    let r = invoke(
+        &w.rollbacker,
+        alarm_from(MATH, "billing-estimated-charges", "ALARM", "m-2"),
+    )
+    .await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("unmapped"));
+    let notes = w.aws.notifications(&w.queue).await?;
+    assert!(
+        notes.len() == 1 && notes[0].0.contains("unmapped"),
+        "{notes:?}"
+    );
+    assert_eq!(w.deploys.load(Ordering::SeqCst), 0);
+    assert_eq!(w.aws.task_definition_of(CLUSTER, SERVICE).await?, w.revs[1]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn three_concurrent_alarms_and_a_redelivery_cause_exactly_one_update() -> Result<()> {
+    capture_logs();
+    let w = world(false).await?;
+    release_rev2(&w).await?;
+    let events = [
+        alarm_from(MATH, "macro-ai-prod-api-error-rate", "ALARM", "m-1"),
+        alarm_from(SINGLE, "macro-ai-prod-api-unhealthy-hosts", "ALARM", "m-2"),
+        alarm_from(
+            COMPOSITE,
+            "macro-ai-prod-api-release-health",
+            "ALARM",
+            "m-3",
+        ),
+    ];
+    let (a, b, c) = tokio::join!(
+        invoke(&w.rollbacker, events[0].clone()),
+        invoke(&w.rollbacker, events[1].clone()),
+        invoke(&w.rollbacker, events[2].clone()),
+    );
+    let actions: Vec<Value> = [a?, b?, c?]
+        .iter()
+        .map(|r| r["outcomes"][0]["action"].clone())
+        .collect();
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|x| **x == json!("rolled-back"))
+            .count(),
+        1,
+        "{actions:?}"
+    );
+    // SNS delivers the first message again.
+    let again = invoke(&w.rollbacker, events[0].clone()).await?;
+    assert_eq!(again["outcomes"][0]["action"], json!("held"), "{again}");
+    assert_eq!(
+        w.deploys.load(Ordering::SeqCst),
+        1,
+        "exactly one UpdateService"
+    );
+    assert_eq!(w.aws.task_definition_of(CLUSTER, SERVICE).await?, w.revs[0]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn cooldown_holds_and_a_rolled_away_revision_is_never_a_target() -> Result<()> {
+    capture_logs();
+    let w = world(false).await?;
+    release_rev2(&w).await?;
+    invoke(
+        &w.rollbacker,
+        alarm_from(MATH, "macro-ai-prod-api-error-rate", "ALARM", "m-1"),
+    )
+    .await?;
+    // A new release (rev3) right after the rollback, and an alarm: within the cooldown, nothing.
+    w.aws
+        .ecs
+        .update_service()
+        .cluster(CLUSTER)
+        .service(SERVICE)
+        .task_definition(&w.revs[2])
+        .send()
+        .await?;
+    invoke(
+        &w.rollbacker,
+        deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", &ago(0)),
+    )
+    .await?;
+    let r = invoke(
+        &w.rollbacker,
+        alarm_from(SINGLE, "macro-ai-prod-api-unhealthy-hosts", "ALARM", "m-2"),
+    )
+    .await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
+    assert!(
+        r["outcomes"][0]["why"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cooldown"),
+        "{r}"
+    );
+    assert_eq!(w.aws.task_definition_of(CLUSTER, SERVICE).await?, w.revs[2]);
+
+    // Past the cooldown (the ledger's last rollback moved 2 hours back), with rev2 — the revision
+    // rolled away from — recorded as known-good: the target skips it for rev1.
+    w.aws
+        .dynamodb
+        .update_item()
+        .table_name(&w.table)
+        .key("pk", AttributeValue::S(format!("{CLUSTER}/{SERVICE}")))
+        .update_expression("SET last_at = :t")
+        .expression_attribute_values(":t", AttributeValue::S(ago(120)))
+        .send()
+        .await?;
+    let arn = w
+        .aws
+        .ecs
+        .describe_services()
+        .cluster(CLUSTER)
+        .services(SERVICE)
+        .send()
+        .await?
+        .services()[0]
+        .service_arn()
+        .unwrap_or_default()
+        .to_string();
+    w.aws
+        .ecs
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("macro-ai:known-good")
+                .value(&w.revs[1])
+                .build(),
+        )
+        .send()
+        .await?;
+    let r = invoke(
+        &w.rollbacker,
+        alarm_from(MATH, "macro-ai-prod-api-error-rate", "ALARM", "m-3"),
+    )
+    .await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("rolled-back"), "{r}");
+    assert_eq!(
+        r["outcomes"][0]["to"],
+        json!("macro-ai-prod-api:1"),
+        "never back to the rolled-away rev2: {r}"
+    );
+    assert_eq!(w.aws.task_definition_of(CLUSTER, SERVICE).await?, w.revs[0]);
+    assert_eq!(w.deploys.load(Ordering::SeqCst), 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_service_scaled_to_zero_after_hours_has_its_alarms_ignored() -> Result<()> {
+    capture_logs();
+    let aws = Stack::get().aws(&MotoAccount::new());
+    let td = aws.cluster("macro-ai-dev-cluster").await?;
+    aws.service(
+        "macro-ai-dev-cluster",
+        &td,
+        "macro-ai-dev-api-service",
+        2,
+        &[("macro-ai:schedule", "dev-office-hours")],
+        Some((1, 4)),
+    )
+    .await?;
+    let table = unique("rollbacks");
+    aws.ledger_table(&table).await?;
+    let scaler = after_hours_scaling::scaler(
+        aws.ecs.clone(),
+        aws.autoscaling.clone(),
+        aws.sns.clone(),
+        after_hours_scaling::Config::from_lookup(|k| {
+            (k == "CLUSTERS").then(|| "macro-ai-dev-cluster".to_string())
+        })?,
+    );
+    let night = shared::scaling::ScalingRequest::from_value(
+        &json!({"action": "scale-down"}),
+        Timestamp::now,
+    )?;
+    assert_eq!(scaler.run(&night).await.changed, 1);
+    let rollbacker = alarm_rollback::rollbacker(
+        aws.ecs.clone(),
+        aws.autoscaling.clone(),
+        aws.dynamodb.clone(),
+        aws.sns.clone(),
+        Config::from_lookup(|k| (k == "ROLLBACK_TABLE").then(|| table.clone()))?,
+    );
+    let r = invoke(
+        &rollbacker,
+        alarm_from(SINGLE, "macro-ai-dev-api-unhealthy-hosts", "ALARM", "m-1"),
+    )
+    .await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("held"));
+    assert!(
+        r["outcomes"][0]["why"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("scaled down on purpose"),
+        "{r}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn mid_deployment_without_known_good_rolls_back_to_the_older_active_deployment() -> Result<()>
+{
+    capture_logs();
+    let w = world(true).await?;
+    w.aws
+        .ecs
+        .update_service()
+        .cluster(CLUSTER)
+        .service(SERVICE)
+        .task_definition(&w.revs[2])
+        .send()
+        .await?;
+    invoke(
+        &w.rollbacker,
+        deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", &ago(3)),
+    )
+    .await?;
+    let r = invoke(
+        &w.rollbacker,
+        alarm_from(MATH, "macro-ai-prod-api-error-rate", "ALARM", "m-1"),
+    )
+    .await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("rolled-back"), "{r}");
+    assert!(
+        r["outcomes"][0]["why"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("older active deployment"),
+        "{r}"
+    );
+    assert_eq!(w.aws.task_definition_of(CLUSTER, SERVICE).await?, w.revs[1]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn manual_rollbacks_use_the_same_guards_and_malformed_payloads_change_nothing() -> Result<()>
+{
+    capture_logs();
+    let w = world(false).await?;
+    release_rev2(&w).await?;
+    let dry: Value = serde_json::from_str(include_str!(
+        "../../events/alarm-rollback/manual-rollback.json"
+    ))?;
+    let r = invoke(&w.rollbacker, dry).await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("would-roll-back"), "{r}");
+    assert_eq!(
+        w.deploys.load(Ordering::SeqCst),
+        0,
+        "a dry run changes nothing"
+    );
+    for (event, expect) in [
+        (
+            json!({"Records": [{"Sns": {"Message": "{\"NewStateValue\": \"ALARM\"}"}}]}),
+            "AlarmName",
+        ),
+        (
+            json!({"rollback": "macro-ai-prod-api-service", "reason": "x"}),
+            "<cluster>/<service>",
+        ),
+        (
+            json!({"rollback": format!("{CLUSTER}/{SERVICE}")}),
+            "needs a `reason`",
+        ),
+        (json!(42), "expected a JSON object"),
+    ] {
+        let e = invoke(&w.rollbacker, event.clone())
+            .await
+            .expect_err("malformed");
+        assert_eq!(e.error_type(), "InvalidEvent");
+        assert!(e.message().contains(expect), "{event}: {}", e.message());
+    }
+    let go = json!({"rollback": format!("{CLUSTER}/{SERVICE}"), "reason": "checkout errors", "dryRun": false});
+    assert_eq!(
+        invoke(&w.rollbacker, go).await?["outcomes"][0]["action"],
+        json!("rolled-back")
+    );
+    assert_eq!(w.aws.task_definition_of(CLUSTER, SERVICE).await?, w.revs[0]);
+    Ok(())
+}
