@@ -135,6 +135,7 @@ def reset():
                             VersionStages=["CANDIDATE"])
     stage_rotation(client, "macro-ai/dev/openai-api-key", token_of("rotate-openai-key"))
     seed_ecs()
+    seed_prod()
     print("seeded: PostgreSQL databases macro_ai_dev / macro_ai_staging with their app roles, "
           "Redis user macro_ai_dev_app, an OpenAI key with a staged CANDIDATE, their secrets "
           "macro-ai/{dev,staging}/database, macro-ai/dev/redis, macro-ai/dev/openai-api-key, "
@@ -166,6 +167,43 @@ def seed_ecs():
                     MinCapacity=bounds[0], MaxCapacity=bounds[1])
 
 
+ROLLBACK_TABLE = "macro-ai-ops-rollbacks"
+
+
+def seed_prod():
+    """The prod API service on release 1.4.0 (two more revisions registered), and the ledger."""
+    ecs = boto3.client("ecs", endpoint_url=ENDPOINT)
+    ecs.create_cluster(clusterName="macro-ai-prod-cluster")
+    revs = [ecs.register_task_definition(
+        family="macro-ai-prod-api",
+        containerDefinitions=[{"name": "api", "image": f"macro-ai/api:{v}", "memory": 1024}]
+    )["taskDefinition"]["taskDefinitionArn"] for v in ("1.4.0", "1.4.1")]
+    ecs.create_service(cluster="macro-ai-prod-cluster", serviceName="macro-ai-prod-api-service",
+                       taskDefinition=revs[0], desiredCount=4)
+    boto3.client("dynamodb", endpoint_url=ENDPOINT).create_table(
+        TableName=ROLLBACK_TABLE, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+
+
+def release():
+    """What a CI deploy of 1.4.1 does: UpdateService to the newest revision."""
+    ecs = boto3.client("ecs", endpoint_url=ENDPOINT)
+    newest = ecs.list_task_definitions(familyPrefix="macro-ai-prod-api")["taskDefinitionArns"][-1]
+    ecs.update_service(cluster="macro-ai-prod-cluster", service="macro-ai-prod-api-service",
+                       taskDefinition=newest)
+
+
+def prod_api():
+    ecs = boto3.client("ecs", endpoint_url=ENDPOINT)
+    s = ecs.describe_services(cluster="macro-ai-prod-cluster", services=["macro-ai-prod-api-service"],
+                              include=["TAGS"])["services"][0]
+    tags = {t["key"]: t["value"] for t in s.get("tags", [])}
+    print(f"    macro-ai-prod-api-service runs {s['taskDefinition'].rsplit('/', 1)[1]}"
+          f"; known-good {tags.get('macro-ai:known-good', '-').rsplit('/', 1)[-1]}"
+          f"; last rollback: {tags.get('macro-ai:last-rollback', '-')}")
+
+
 def services():
     """One line per seeded service: desired count, scalable-target bounds, saved capacity."""
     ecs = boto3.client("ecs", endpoint_url=ENDPOINT)
@@ -186,10 +224,14 @@ def services():
 def report():
     """Condenses a function's JSON answer (on stdin) to what changed."""
     r = json.load(sys.stdin)
-    print(f"    changed={r.get('changed')} failed={r.get('failed')} ({r.get('mode')} at {r.get('at')})")
+    if "changed" in r:
+        print(f"    changed={r['changed']} failed={r['failed']} ({r['mode']} at {r['at']})")
     for s in r.get("services", []):
         if s["outcome"] not in ("unchanged", "skipped"):
             print(f"    {s['service']}: {s['outcome']} ({s['why']})")
+    for o in r.get("outcomes", []):
+        move = f" {o['from']} -> {o['to']}" if o.get("to") else ""
+        print(f"    {o['input']}: {o['action']}{move} ({o['why']})")
 
 
 def summary():
@@ -250,6 +292,10 @@ if __name__ == "__main__":
         reset()
     elif what == "summary":
         sys.exit(0 if summary() else 1)
+    elif what == "release":
+        release()
+    elif what == "prod-api":
+        prod_api()
     elif what == "services":
         services()
     elif what == "report":
@@ -257,4 +303,4 @@ if __name__ == "__main__":
     elif what == "stage":
         stage_rotation(sm(), sys.argv[2], sys.argv[3])
     else:
-        sys.exit("usage: seed.py reset | summary | services | report | stage SECRET_ID TOKEN")
+        sys.exit("usage: seed.py reset | summary | services | report | release | prod-api | stage SECRET_ID TOKEN")
