@@ -3,6 +3,7 @@
 //! and the adapters that implement them for AWS services and databases.
 
 pub mod aws;
+pub mod budget;
 pub mod capacity;
 pub mod config;
 pub mod error;

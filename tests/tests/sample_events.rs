@@ -223,3 +223,83 @@ fn the_alarm_rollback_sample_events_parse_to_what_they_show() {
         matches!(&manual[0], Input::Manual { dry_run: true, service, .. } if service == "macro-ai-prod-api-service")
     );
 }
+
+#[test]
+fn the_budget_response_sample_events_parse_to_what_they_show() {
+    use shared::budget::{AlertType, BudgetInput, parse};
+    let one = |raw: &str| {
+        parse(&serde_json::from_str(raw).expect("JSON"))
+            .expect("parses")
+            .remove(0)
+    };
+    for (raw, name, kind, amount) in [
+        (
+            include_str!("../../events/budget-response/budget-dev-actual.json"),
+            "macro-ai-dev-monthly",
+            AlertType::Actual,
+            123.4,
+        ),
+        (
+            include_str!("../../events/budget-response/budget-dev-forecasted.json"),
+            "macro-ai-dev-monthly",
+            AlertType::Forecasted,
+            150.0,
+        ),
+        (
+            include_str!("../../events/budget-response/budget-staging-actual.json"),
+            "macro-ai-staging-monthly",
+            AlertType::Actual,
+            185.1,
+        ),
+        (
+            include_str!("../../events/budget-response/budget-staging-forecasted.json"),
+            "macro-ai-staging-monthly",
+            AlertType::Forecasted,
+            225.0,
+        ),
+        (
+            include_str!("../../events/budget-response/budget-prod-actual.json"),
+            "macro-ai-prod-monthly",
+            AlertType::Actual,
+            1234.0,
+        ),
+        (
+            include_str!("../../events/budget-response/budget-prod-forecasted.json"),
+            "macro-ai-prod-monthly",
+            AlertType::Forecasted,
+            1500.0,
+        ),
+    ] {
+        match one(raw) {
+            BudgetInput::Budget { alert, .. } => {
+                assert_eq!((alert.budget_name.as_str(), alert.alert_type), (name, kind));
+                assert!(
+                    (alert.amount.unwrap_or_default() - amount).abs() < 0.01,
+                    "{name}: {:?}",
+                    alert.amount
+                );
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    for raw in [
+        include_str!("../../events/budget-response/anomaly-sns.json"),
+        include_str!("../../events/budget-response/anomaly-eventbridge.json"),
+    ] {
+        assert!(
+            matches!(one(raw), BudgetInput::Anomaly { anomaly, .. } if anomaly.root_causes.len() == 2 && anomaly.total_impact == 180.0)
+        );
+    }
+    assert!(
+        matches!(one(include_str!("../../events/budget-response/release-dev.json")), BudgetInput::Release { environment } if environment == "dev")
+    );
+    assert!(
+        matches!(one(include_str!("../../events/budget-response/hold-staging.json")), BudgetInput::Hold { environment, .. } if environment == "staging")
+    );
+    assert!(matches!(
+        one(include_str!(
+            "../../events/budget-response/monthly-release.json"
+        )),
+        BudgetInput::NewPeriod { .. }
+    ));
+}

@@ -131,3 +131,67 @@ impl RollbackLedger for DynamoLedger {
         }
     }
 }
+
+/// [`Deduper`](crate::budget::Deduper) on DynamoDB: a conditional put per notification key, kept
+/// for 14 days (the table's TTL attribute `expires_at`).
+#[derive(Clone, Debug)]
+pub struct DynamoDeduper {
+    client: Client,
+    table: String,
+}
+
+impl DynamoDeduper {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+const DEDUPE_DAYS: u64 = 14;
+
+impl crate::budget::Deduper for DynamoDeduper {
+    async fn claim(&self, key: &str) -> Result<bool, crate::budget::DedupeError> {
+        let expires = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default()
+            + DEDUPE_DAYS * 86_400;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", AttributeValue::S(key.to_string()))
+            .item("expires_at", AttributeValue::N(expires.to_string()))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if matches!(call_failure(&e), CallFailure::Service(Some(ref c)) if c == "ConditionalCheckFailedException") => {
+                Ok(false)
+            }
+            Err(e) => Err(crate::budget::DedupeError {
+                operation: "claim",
+                key: key.to_string(),
+                source: Box::new(e),
+            }),
+        }
+    }
+
+    async fn forget(&self, key: &str) -> Result<(), crate::budget::DedupeError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(key.to_string()))
+            .send()
+            .await
+            .map_err(|e| crate::budget::DedupeError {
+                operation: "forget",
+                key: key.to_string(),
+                source: Box::new(e),
+            })?;
+        Ok(())
+    }
+}

@@ -1,0 +1,701 @@
+//! Budget response: a runaway bill is stopped in non-production and reported everywhere. AWS
+//! Budgets can stop EC2 and RDS but not ECS; this holds a non-production environment's services
+//! down (with the capacity logic after-hours scaling uses), announces what was spent and done and
+//! how to release it, and never scales or caps production.
+
+mod message;
+
+pub use message::{
+    AlertType, Anomaly, BudgetAlert, BudgetInput, InvalidEvent, RootCause, budget_text, money,
+    parse,
+};
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::future::Future;
+use tracing::{info, warn};
+
+use crate::capacity::{self, BUDGET_HOLD_TAG, Change, ServiceFleet};
+use crate::config::{ConfigError, process_env};
+use crate::error::{BoxError, report};
+use crate::notify::Notifier;
+use crate::telemetry::{self, AuditRecord};
+
+/// Remembers which notifications were handled, so a redelivery is one action and one message.
+pub trait Deduper: Send + Sync {
+    /// `Ok(true)` the first time `key` is claimed.
+    fn claim(&self, key: &str) -> impl Future<Output = Result<bool, DedupeError>> + Send;
+    /// Gives a claim back after a failure, so the retry is not taken for a duplicate.
+    fn forget(&self, key: &str) -> impl Future<Output = Result<(), DedupeError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the notification ledger could not {operation} `{key}`")]
+pub struct DedupeError {
+    pub operation: &'static str,
+    pub key: String,
+    #[source]
+    pub source: BoxError,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawAction {
+    Word(String),
+    ScaleTo {
+        #[serde(rename = "scaleTo")]
+        scale_to: i32,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvPolicy {
+    actual: RawAction,
+}
+
+/// The function's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BudgetConfig {
+    /// Environment → the task count an ACTUAL breach holds its services at (`None`: notify only).
+    pub policy: BTreeMap<String, Option<i32>>,
+    /// Budget name → environment, besides the seed's `macro-ai-<env>-monthly`.
+    pub budget_environments: BTreeMap<String, String>,
+    /// Linked account id or monitor ARN → environment, for anomalies.
+    pub anomaly_environments: BTreeMap<String, String>,
+    pub anomaly_min_percent: f64,
+    pub anomaly_action_usd: f64,
+    /// How people reach this function to release a hold (its name in Lambda).
+    pub function_name: String,
+}
+
+fn json_map(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    match get(var).filter(|v| !v.trim().is_empty()) {
+        None => Ok(BTreeMap::new()),
+        Some(raw) => serde_json::from_str(&raw)
+            .map_err(|_| ConfigError::new(var, "must be a JSON object of strings")),
+    }
+}
+
+impl BudgetConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(process_env)
+    }
+
+    /// `BUDGET_POLICY`, `BUDGET_ENVIRONMENTS`, `ANOMALY_ENVIRONMENTS`, `ANOMALY_MIN_PERCENT` (20),
+    /// `ANOMALY_ACTION_USD` (50). A policy that would scale prod is refused here, at cold start.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut policy: BTreeMap<String, Option<i32>> = [
+            ("dev".to_string(), Some(0)),
+            ("staging".to_string(), Some(1)),
+            ("prod".to_string(), None),
+        ]
+        .into();
+        if let Some(raw) = get("BUDGET_POLICY").filter(|v| !v.trim().is_empty()) {
+            let parsed: BTreeMap<String, RawEnvPolicy> = serde_json::from_str(&raw).map_err(|e| {
+                ConfigError::new("BUDGET_POLICY", format!(
+                    "must be like {{\"dev\": {{\"actual\": {{\"scaleTo\": 0}}}}, \"prod\": {{\"actual\": \"notify\"}}}}: {e}"))
+            })?;
+            for (env, p) in parsed {
+                let action = match p.actual {
+                    RawAction::Word(w) if w == "notify" => None,
+                    RawAction::Word(w) => {
+                        return Err(ConfigError::new(
+                            "BUDGET_POLICY",
+                            format!(
+                                "`{env}`: unknown action `{w}` (\"notify\" or {{\"scaleTo\": n}})"
+                            ),
+                        ));
+                    }
+                    RawAction::ScaleTo { scale_to } if (0..=100).contains(&scale_to) => {
+                        Some(scale_to)
+                    }
+                    RawAction::ScaleTo { .. } => {
+                        return Err(ConfigError::new(
+                            "BUDGET_POLICY",
+                            format!("`{env}`: scaleTo must be 0 to 100"),
+                        ));
+                    }
+                };
+                if action.is_some() && is_prod(&env) {
+                    return Err(ConfigError::new(
+                        "BUDGET_POLICY",
+                        format!(
+                            "would scale `{env}`: production is never scaled or capped by automation; use \"notify\""
+                        ),
+                    ));
+                }
+                policy.insert(env, action);
+            }
+        }
+        let number = |var: &'static str, default: f64| -> Result<f64, ConfigError> {
+            match get(var) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|n| n.is_finite() && *n >= 0.0)
+                    .ok_or_else(|| ConfigError::new(var, "must be a non-negative number")),
+            }
+        };
+        Ok(Self {
+            policy,
+            budget_environments: json_map(&get, "BUDGET_ENVIRONMENTS")?,
+            anomaly_environments: json_map(&get, "ANOMALY_ENVIRONMENTS")?,
+            anomaly_min_percent: number("ANOMALY_MIN_PERCENT", 20.0)?,
+            anomaly_action_usd: number("ANOMALY_ACTION_USD", 50.0)?,
+            function_name: get("AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|| "budget-response".into()),
+        })
+    }
+
+    /// The environment of a budget: `BUDGET_ENVIRONMENTS`, else `macro-ai-<env>-monthly`.
+    pub fn environment_of_budget(&self, name: &str) -> Option<String> {
+        self.budget_environments.get(name).cloned().or_else(|| {
+            name.strip_prefix("macro-ai-")
+                .and_then(|r| r.strip_suffix("-monthly"))
+                .filter(|e| !e.is_empty())
+                .map(str::to_string)
+        })
+    }
+
+    /// The environment an anomaly is attributed to, by linked account or monitor.
+    pub fn environment_of_anomaly(&self, anomaly: &Anomaly) -> Option<String> {
+        anomaly
+            .root_causes
+            .iter()
+            .filter_map(|c| c.linked_account.as_ref())
+            .chain(anomaly.monitor_arn.iter())
+            .find_map(|k| self.anomaly_environments.get(k).cloned())
+    }
+}
+
+fn is_prod(env: &str) -> bool {
+    env.eq_ignore_ascii_case("prod") || env.eq_ignore_ascii_case("production")
+}
+
+fn cluster_of(env: &str) -> String {
+    format!("macro-ai-{env}-cluster")
+}
+
+fn usd(v: Option<f64>) -> String {
+    v.map(|n| format!("${n:.2}"))
+        .unwrap_or_else(|| "(not given)".into())
+}
+
+/// What happened to one input.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetOutcome {
+    pub input: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// `held`, `released`, `notified`, `duplicate`, `unmapped`, `below-threshold`, `nothing-held`.
+    pub action: &'static str,
+    pub why: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
+}
+
+/// A failure of one input; the others are still handled.
+#[derive(Debug, thiserror::Error)]
+pub enum BudgetError {
+    #[error(transparent)]
+    Fleet(#[from] crate::capacity::FleetError),
+    #[error(transparent)]
+    Capacity(#[from] crate::capacity::CapacityError),
+    #[error(transparent)]
+    Dedupe(#[from] DedupeError),
+    #[error(
+        "`{0}` cannot be held: its policy is to notify only (production is never scaled by automation)"
+    )]
+    NotHoldable(String),
+}
+
+/// Runs budget response.
+pub struct BudgetResponder<F, D, N> {
+    fleet: F,
+    dedupe: D,
+    notifier: N,
+    config: BudgetConfig,
+}
+
+impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
+    pub fn new(fleet: F, dedupe: D, notifier: N, config: BudgetConfig) -> Self {
+        Self {
+            fleet,
+            dedupe,
+            notifier,
+            config,
+        }
+    }
+
+    pub async fn handle(
+        &self,
+        inputs: Vec<BudgetInput>,
+        now: Timestamp,
+    ) -> (Vec<BudgetOutcome>, Vec<(String, BudgetError)>) {
+        let mut outcomes = Vec::new();
+        let mut failures = Vec::new();
+        for input in inputs {
+            let (label, key) = match &input {
+                BudgetInput::Budget { alert, dedup_key } => (
+                    format!("budget {} ({:?})", alert.budget_name, alert.alert_type),
+                    Some(dedup_key.clone()),
+                ),
+                BudgetInput::Anomaly { anomaly, dedup_key } => (
+                    format!("anomaly {}", anomaly.anomaly_id),
+                    Some(dedup_key.clone()),
+                ),
+                BudgetInput::Hold { environment, .. } => {
+                    (format!("manual hold of {environment}"), None)
+                }
+                BudgetInput::Release { environment } => (format!("release of {environment}"), None),
+                BudgetInput::NewPeriod { at } => (format!("new budget period at {at}"), None),
+            };
+            if let Some(key) = &key {
+                match self.dedupe.claim(key).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        info!(input = %label, key, "already handled: a redelivery");
+                        outcomes.push(BudgetOutcome {
+                            input: label,
+                            environment: None,
+                            action: "duplicate",
+                            why: "this notification was already handled".into(),
+                            services: vec![],
+                        });
+                        continue;
+                    }
+                    Err(e) => {
+                        failures.push((label, e.into()));
+                        continue;
+                    }
+                }
+            }
+            match self.one(input, &label, now).await {
+                Ok(o) => outcomes.push(o),
+                Err(e) => {
+                    warn!(input = %label, error = %report(&e), "input could not be handled");
+                    if let Some(key) = &key
+                        && let Err(f) = self.dedupe.forget(key).await
+                    {
+                        warn!(error = %report(&f), "the claim could not be given back");
+                    }
+                    failures.push((label, e));
+                }
+            }
+        }
+        (outcomes, failures)
+    }
+
+    async fn one(
+        &self,
+        input: BudgetInput,
+        label: &str,
+        now: Timestamp,
+    ) -> Result<BudgetOutcome, BudgetError> {
+        let outcome = |environment: Option<String>, action, why: String, services| BudgetOutcome {
+            input: label.to_string(),
+            environment,
+            action,
+            why,
+            services,
+        };
+        match input {
+            BudgetInput::Budget { alert, .. } => {
+                let spent = format!(
+                    "{} {}: {} of a {} budget (alert above {})",
+                    alert.budget_name,
+                    match alert.alert_type {
+                        AlertType::Actual => "ACTUAL",
+                        AlertType::Forecasted => "FORECASTED",
+                    },
+                    usd(alert.amount),
+                    usd(alert.budgeted),
+                    usd(alert.threshold)
+                );
+                let Some(env) = self.config.environment_of_budget(&alert.budget_name) else {
+                    let why = format!(
+                        "budget `{}` maps to no environment (BUDGET_ENVIRONMENTS, or macro-ai-<env>-monthly): no action",
+                        alert.budget_name
+                    );
+                    self.notify(
+                        &format!("unmapped budget {}", alert.budget_name),
+                        &format!("{spent}.\n{why}."),
+                    )
+                    .await;
+                    return Ok(outcome(None, "unmapped", why, vec![]));
+                };
+                let action = self.config.policy.get(&env).copied().flatten();
+                match (alert.alert_type, action) {
+                    (AlertType::Actual, Some(to)) => {
+                        let services = self.hold(&env, to, &spent, now).await?;
+                        let why =
+                            format!("ACTUAL spend over the threshold: {env} held at {to} task(s)");
+                        self.announce_hold(&env, to, &spent, &services).await;
+                        Ok(outcome(Some(env), "held", why, services))
+                    }
+                    (AlertType::Forecasted, _) | (AlertType::Actual, None) => {
+                        let why = match alert.alert_type {
+                            AlertType::Forecasted => {
+                                "a forecast only: notify, no action".to_string()
+                            }
+                            AlertType::Actual => format!("the policy for {env} is to notify only"),
+                        };
+                        self.notify(
+                            &format!("{} over budget ({env})", alert.budget_name),
+                            &format!("{spent}.\nNo action: {why}."),
+                        )
+                        .await;
+                        Ok(outcome(Some(env), "notified", why, vec![]))
+                    }
+                }
+            }
+            BudgetInput::Anomaly { anomaly, .. } => self.anomaly(anomaly, label, now).await,
+            BudgetInput::Hold {
+                environment,
+                reason,
+            } => {
+                let to = self
+                    .config
+                    .policy
+                    .get(&environment)
+                    .copied()
+                    .flatten()
+                    .ok_or_else(|| BudgetError::NotHoldable(environment.clone()))?;
+                let spent = format!("manual hold: {reason}");
+                let services = self.hold(&environment, to, &spent, now).await?;
+                self.announce_hold(&environment, to, &spent, &services)
+                    .await;
+                Ok(outcome(
+                    Some(environment.clone()),
+                    "held",
+                    format!("held at {to} task(s) by request"),
+                    services,
+                ))
+            }
+            BudgetInput::Release { environment } => {
+                let services = self.release(&environment, None).await?;
+                self.announce_release(&environment, "released by request", &services)
+                    .await;
+                let action = if services.is_empty() {
+                    "nothing-held"
+                } else {
+                    "released"
+                };
+                Ok(outcome(
+                    Some(environment),
+                    action,
+                    "released by request".into(),
+                    services,
+                ))
+            }
+            BudgetInput::NewPeriod { at } => {
+                // Budget periods are calendar months in UTC.
+                let utc = jiff::tz::TimeZone::UTC;
+                let today = utc.to_datetime(at);
+                let start = Date::new(today.year(), today.month(), 1)
+                    .ok()
+                    .and_then(|d| utc.to_timestamp(d.at(0, 0, 0, 0)).ok())
+                    .unwrap_or(at);
+                let mut released = Vec::new();
+                let envs: Vec<String> = self
+                    .config
+                    .policy
+                    .iter()
+                    .filter(|(_, a)| a.is_some())
+                    .map(|(e, _)| e.clone())
+                    .collect();
+                for env in envs {
+                    let services = self.release(&env, Some(start)).await?;
+                    if !services.is_empty() {
+                        self.announce_release(&env, "a new budget period started", &services)
+                            .await;
+                    }
+                    released.extend(services);
+                }
+                let action = if released.is_empty() {
+                    "nothing-held"
+                } else {
+                    "released"
+                };
+                Ok(outcome(
+                    None,
+                    action,
+                    format!("holds from before {start} released"),
+                    released,
+                ))
+            }
+        }
+    }
+
+    async fn anomaly(
+        &self,
+        anomaly: Anomaly,
+        label: &str,
+        now: Timestamp,
+    ) -> Result<BudgetOutcome, BudgetError> {
+        let pct = anomaly.impact_percentage.unwrap_or(0.0);
+        let env = self.config.environment_of_anomaly(&anomaly);
+        if pct < self.config.anomaly_min_percent {
+            info!(anomaly = %anomaly.anomaly_id, pct, "anomaly below the notification threshold");
+            return Ok(BudgetOutcome {
+                input: label.into(),
+                environment: env,
+                action: "below-threshold",
+                why: format!(
+                    "impact {pct:.1}% is below {:.0}%",
+                    self.config.anomaly_min_percent
+                ),
+                services: vec![],
+            });
+        }
+        let mut message = format!(
+            "Cost anomaly {}: ${:.2} above expected ({pct:.1}%){}.\nRoot causes:\n",
+            anomaly.anomaly_id,
+            anomaly.total_impact,
+            anomaly
+                .subscription_name
+                .as_deref()
+                .map(|s| format!(", subscription {s}"))
+                .unwrap_or_default()
+        );
+        for c in &anomaly.root_causes {
+            message.push_str(&format!(
+                "- service {}, region {}, account {}, usage type {}\n",
+                c.service.as_deref().unwrap_or("?"),
+                c.region.as_deref().unwrap_or("?"),
+                c.linked_account.as_deref().unwrap_or("?"),
+                c.usage_type.as_deref().unwrap_or("?")
+            ));
+        }
+        if anomaly.root_causes.is_empty() {
+            message.push_str("- none given\n");
+        }
+        if let Some(link) = &anomaly.details_link {
+            message.push_str(&format!("Details: {link}\n"));
+        }
+        let hold_to = env
+            .as_ref()
+            .filter(|e| !is_prod(e))
+            .and_then(|e| self.config.policy.get(e).copied().flatten());
+        match (env, hold_to) {
+            (Some(env), Some(to)) if anomaly.total_impact > self.config.anomaly_action_usd => {
+                let spent = format!(
+                    "cost anomaly {} of ${:.2} ({pct:.1}%) attributed to {env}",
+                    anomaly.anomaly_id, anomaly.total_impact
+                );
+                let services = self.hold(&env, to, &spent, now).await?;
+                message.push_str(&format!(
+                    "\nOver ${:.2} in {env}: acted like an ACTUAL budget breach.\n",
+                    self.config.anomaly_action_usd
+                ));
+                self.announce_hold(&env, to, &message, &services).await;
+                Ok(BudgetOutcome {
+                    input: label.into(),
+                    environment: Some(env.clone()),
+                    action: "held",
+                    why: format!(
+                        "anomaly above ${:.2} in {env}",
+                        self.config.anomaly_action_usd
+                    ),
+                    services,
+                })
+            }
+            (env, _) => {
+                self.notify(
+                    &format!("cost anomaly of ${:.2} ({pct:.1}%)", anomaly.total_impact),
+                    &message,
+                )
+                .await;
+                Ok(BudgetOutcome {
+                    input: label.into(),
+                    environment: env,
+                    action: "notified",
+                    why: "anomaly announced with its root causes".into(),
+                    services: vec![],
+                })
+            }
+        }
+    }
+
+    /// Holds every service of `env` at `to` tasks: the hold tag first (so after-hours scaling
+    /// leaves the service alone from then on), then the capacity reduction, which saves what the
+    /// service had unless after-hours scaling already did. Re-running converges.
+    async fn hold(
+        &self,
+        env: &str,
+        to: i32,
+        why: &str,
+        now: Timestamp,
+    ) -> Result<Vec<String>, BudgetError> {
+        if is_prod(env) {
+            return Err(BudgetError::NotHoldable(env.to_string()));
+        }
+        let mut done = Vec::new();
+        for state in self.fleet.list(&cluster_of(env)).await? {
+            if state.tag(BUDGET_HOLD_TAG).is_none() {
+                self.fleet
+                    .tag(&state.id, BUDGET_HOLD_TAG, &format!("since={now} to={to}"))
+                    .await?;
+            }
+            let line = match capacity::reduce_to(&self.fleet, &state, to).await? {
+                Change::Changed { before, after } => {
+                    telemetry::audit(&AuditRecord {
+                        service: "budget-response",
+                        action: "hold",
+                        target: &state.id.to_string(),
+                        what: &format!("{} held at {to} task(s)", state.id),
+                        why,
+                        before: &before.encode(),
+                        after: &after.encode(),
+                    });
+                    format!("{}: {before} -> {after}", state.id)
+                }
+                Change::Unchanged => format!("{}: already at {to}", state.id),
+            };
+            done.push(line);
+        }
+        Ok(done)
+    }
+
+    /// Restores every held service of `env` (held before `before`, when given) and lifts the hold.
+    async fn release(
+        &self,
+        env: &str,
+        before: Option<Timestamp>,
+    ) -> Result<Vec<String>, BudgetError> {
+        let mut done = Vec::new();
+        for state in self.fleet.list(&cluster_of(env)).await? {
+            let Some(hold) = state.tag(BUDGET_HOLD_TAG) else {
+                continue;
+            };
+            let since = hold
+                .split_whitespace()
+                .find_map(|p| p.strip_prefix("since="))
+                .and_then(|t| t.parse::<Timestamp>().ok());
+            if let (Some(cutoff), Some(since)) = (before, since)
+                && since >= cutoff
+            {
+                continue;
+            }
+            let line = match capacity::restore(&self.fleet, &state).await? {
+                Change::Changed { before, after } => {
+                    telemetry::audit(&AuditRecord {
+                        service: "budget-response",
+                        action: "release",
+                        target: &state.id.to_string(),
+                        what: &format!("{} released", state.id),
+                        why: "budget hold released",
+                        before: &before.encode(),
+                        after: &after.encode(),
+                    });
+                    format!("{}: {before} -> {after}", state.id)
+                }
+                Change::Unchanged => format!("{}: nothing saved to restore", state.id),
+            };
+            self.fleet.untag(&state.id, BUDGET_HOLD_TAG).await?;
+            done.push(line);
+        }
+        Ok(done)
+    }
+
+    async fn announce_hold(&self, env: &str, to: i32, spent: &str, services: &[String]) {
+        let mut m = format!(
+            "{spent}\n\nDone: every service of {} held at {to} task(s):\n",
+            cluster_of(env)
+        );
+        for s in services {
+            m.push_str(&format!("- {s}\n"));
+        }
+        m.push_str(&format!(
+            "\nTo release the hold before the next budget period (it is released automatically when one starts):\n  \
+             aws lambda invoke --function-name {} --cli-binary-format raw-in-base64-out --payload '{{\"release\": \"{env}\"}}' /dev/stdout\n",
+            self.config.function_name
+        ));
+        self.notify(&format!("{env} held by budget response"), &m)
+            .await;
+    }
+
+    async fn announce_release(&self, env: &str, why: &str, services: &[String]) {
+        let mut m = format!("Budget hold of {env} lifted ({why}); saved capacity restored:\n");
+        for s in services {
+            m.push_str(&format!("- {s}\n"));
+        }
+        if services.is_empty() {
+            m.push_str("- nothing was held\n");
+        }
+        self.notify(&format!("{env} budget hold released"), &m)
+            .await;
+    }
+
+    async fn notify(&self, subject: &str, message: &str) {
+        if let Err(e) = self
+            .notifier
+            .publish(&format!("macro-ai-ops budget-response: {subject}"), message)
+            .await
+        {
+            warn!(error = %report(&e), "notification failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_the_default_policy_then_dev_goes_to_0_staging_to_1_and_prod_notifies() {
+        let c = BudgetConfig::from_lookup(|_| None).unwrap();
+        assert_eq!(
+            (c.policy["dev"], c.policy["staging"], c.policy["prod"]),
+            (Some(0), Some(1), None)
+        );
+        assert_eq!(
+            c.environment_of_budget("macro-ai-staging-monthly")
+                .as_deref(),
+            Some("staging")
+        );
+        assert_eq!(c.environment_of_budget("team-x-budget"), None);
+        assert_eq!((c.anomaly_min_percent, c.anomaly_action_usd), (20.0, 50.0));
+    }
+
+    #[test]
+    fn given_a_policy_that_scales_prod_then_it_is_refused_at_load() {
+        let err = BudgetConfig::from_lookup(|k| {
+            (k == "BUDGET_POLICY").then(|| r#"{"prod": {"actual": {"scaleTo": 0}}}"#.into())
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("BUDGET_POLICY")
+                && err.to_string().contains("production is never scaled"),
+            "{err}"
+        );
+        let ok = BudgetConfig::from_lookup(|k| {
+            (k == "BUDGET_POLICY").then(|| {
+                r#"{"dev": {"actual": "notify"}, "qa": {"actual": {"scaleTo": 0}}}"#.into()
+            })
+        })
+        .unwrap();
+        assert_eq!((ok.policy["dev"], ok.policy["qa"]), (None, Some(0)));
+        for bad in [
+            r#"{"dev": {"actual": "explode"}}"#,
+            r#"{"dev": {"actual": {"scaleTo": -1}}}"#,
+            r#"{"dev": {"forecast": "notify"}}"#,
+            "[]",
+        ] {
+            assert!(
+                BudgetConfig::from_lookup(|k| (k == "BUDGET_POLICY").then(|| bad.to_string()))
+                    .is_err(),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! budget-response end to end: moto's ECS, Application Auto Scaling, DynamoDB, SNS and SQS
+//! through the real SDK, with the after-hours scaler alongside. Each test has its own account.
+
+use anyhow::Result;
+use budget_response::{Config, Responder, handle};
+use jiff::Timestamp;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+use shared::lambda::FunctionError;
+use std::collections::BTreeMap;
+use tests::ecs::Aws;
+use tests::{MotoAccount, Stack, capture_logs, unique};
+
+struct World {
+    aws: Aws,
+    queue: String,
+    responder: Responder,
+}
+
+async fn world(vars: &[(&str, &str)]) -> Result<World> {
+    let aws = Stack::get().aws(&MotoAccount::new());
+    for (env, schedule) in [
+        ("dev", "dev-office-hours"),
+        ("staging", "staging-nightly"),
+        ("prod", "off"),
+    ] {
+        let cluster = format!("macro-ai-{env}-cluster");
+        let td = aws.cluster(&cluster).await?;
+        aws.service(
+            &cluster,
+            &td,
+            &format!("macro-ai-{env}-api-service"),
+            2,
+            &[("macro-ai:schedule", schedule)],
+            Some((1, 4)),
+        )
+        .await?;
+        aws.service(
+            &cluster,
+            &td,
+            &format!("macro-ai-{env}-ui-service"),
+            2,
+            &[("macro-ai:schedule", schedule)],
+            None,
+        )
+        .await?;
+    }
+    let table = unique("budget-events");
+    aws.ledger_table(&table).await?;
+    let (topic, queue) = aws.topic_with_queue("macro-ai-ops-notifications").await?;
+    let mut vars: BTreeMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    vars.insert("BUDGET_EVENTS_TABLE".into(), table);
+    vars.insert("NOTIFY_TOPIC_ARN".into(), topic);
+    let config = Config::from_lookup(|k| vars.get(k).cloned())?;
+    let responder = budget_response::responder(
+        aws.ecs.clone(),
+        aws.autoscaling.clone(),
+        aws.dynamodb.clone(),
+        aws.sns.clone(),
+        config,
+    );
+    Ok(World {
+        aws,
+        queue,
+        responder,
+    })
+}
+
+async fn invoke(r: &Responder, event: Value) -> Result<Value, FunctionError> {
+    handle(r, LambdaEvent::new(event, Context::default())).await
+}
+
+fn sample(name: &str) -> Value {
+    let raw = match name {
+        "budget-dev-actual" => include_str!("../../events/budget-response/budget-dev-actual.json"),
+        "budget-dev-forecasted" => {
+            include_str!("../../events/budget-response/budget-dev-forecasted.json")
+        }
+        "budget-staging-actual" => {
+            include_str!("../../events/budget-response/budget-staging-actual.json")
+        }
+        "budget-staging-forecasted" => {
+            include_str!("../../events/budget-response/budget-staging-forecasted.json")
+        }
+        "budget-prod-actual" => {
+            include_str!("../../events/budget-response/budget-prod-actual.json")
+        }
+        "budget-prod-forecasted" => {
+            include_str!("../../events/budget-response/budget-prod-forecasted.json")
+        }
+        "anomaly-sns" => include_str!("../../events/budget-response/anomaly-sns.json"),
+        "anomaly-eventbridge" => {
+            include_str!("../../events/budget-response/anomaly-eventbridge.json")
+        }
+        "release-dev" => include_str!("../../events/budget-response/release-dev.json"),
+        "hold-staging" => include_str!("../../events/budget-response/hold-staging.json"),
+        "monthly-release" => include_str!("../../events/budget-response/monthly-release.json"),
+        other => panic!("no sample {other}"),
+    };
+    serde_json::from_str(raw).expect("sample JSON")
+}
+
+/// A sample SNS event with a fresh MessageId (another delivery of another notification).
+fn fresh(mut event: Value) -> Value {
+    event["Records"][0]["Sns"]["MessageId"] = json!(unique("msg"));
+    event
+}
+
+async fn capacity(aws: &Aws, env: &str, svc: &str) -> Result<(i32, Option<(i32, i32)>, bool)> {
+    let o = aws
+        .observe(
+            &format!("macro-ai-{env}-cluster"),
+            &format!("macro-ai-{env}-{svc}-service"),
+        )
+        .await?;
+    Ok((
+        o.desired,
+        o.bounds,
+        o.tags.contains_key("macro-ai:budget-hold"),
+    ))
+}
+
+#[tokio::test]
+async fn a_dev_breach_holds_dev_at_zero_through_the_morning_until_released() -> Result<()> {
+    capture_logs();
+    let w = world(&[]).await?;
+    let r = invoke(&w.responder, sample("budget-dev-actual")).await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
+    assert_eq!(
+        capacity(&w.aws, "dev", "api").await?,
+        (0, Some((0, 0)), true)
+    );
+    assert_eq!(capacity(&w.aws, "dev", "ui").await?, (0, None, true));
+    assert_eq!(
+        capacity(&w.aws, "staging", "api").await?,
+        (2, Some((1, 4)), false),
+        "staging untouched"
+    );
+    let notes = w.aws.notifications(&w.queue).await?;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let (subject, message) = &notes[0];
+    assert!(subject.contains("dev held"), "{subject}");
+    for expect in [
+        "ACTUAL: $123.40 of a $100.00 budget",
+        "macro-ai-dev-api-service: desired=2 min=1 max=4 -> desired=0 min=0 max=0",
+        "{\"release\": \"dev\"}",
+        "released automatically",
+    ] {
+        assert!(message.contains(expect), "{expect}: {message}");
+    }
+
+    // The after-hours morning run leaves held services alone.
+    let scaler = after_hours_scaling::scaler(
+        w.aws.ecs.clone(),
+        w.aws.autoscaling.clone(),
+        w.aws.sns.clone(),
+        after_hours_scaling::Config::from_lookup(|_| None)?,
+    );
+    let morning = shared::scaling::ScalingRequest::from_value(
+        &json!({"action": "reconcile", "at": "2026-11-25T09:00:00Z"}),
+        Timestamp::now,
+    )?;
+    let report = scaler.run(&morning).await;
+    assert!(
+        report
+            .services
+            .iter()
+            .filter(|s| s.service.contains("dev"))
+            .all(|s| s.outcome == "skipped"),
+        "{report:?}"
+    );
+    assert_eq!(capacity(&w.aws, "dev", "api").await?.0, 0);
+
+    let r = invoke(&w.responder, sample("release-dev")).await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("released"));
+    assert_eq!(
+        capacity(&w.aws, "dev", "api").await?,
+        (2, Some((1, 4)), false),
+        "exactly the previous capacity"
+    );
+    assert_eq!(capacity(&w.aws, "dev", "ui").await?, (2, None, false));
+    let o = w
+        .aws
+        .observe("macro-ai-dev-cluster", "macro-ai-dev-api-service")
+        .await?;
+    assert!(!o.tags.contains_key("macro-ai:saved-capacity"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn staging_goes_to_one_task_and_prod_is_only_reported() -> Result<()> {
+    capture_logs();
+    let w = world(&[]).await?;
+    assert_eq!(
+        invoke(&w.responder, sample("budget-staging-actual")).await?["outcomes"][0]["action"],
+        json!("held")
+    );
+    assert_eq!(
+        capacity(&w.aws, "staging", "api").await?,
+        (1, Some((1, 1)), true)
+    );
+    assert_eq!(capacity(&w.aws, "staging", "ui").await?, (1, None, true));
+    let r = invoke(&w.responder, sample("budget-prod-actual")).await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("notified"), "{r}");
+    assert_eq!(
+        capacity(&w.aws, "prod", "api").await?,
+        (2, Some((1, 4)), false),
+        "prod never scaled"
+    );
+    let notes = w.aws.notifications(&w.queue).await?;
+    assert!(
+        notes
+            .iter()
+            .any(|(s, m)| s.contains("macro-ai-prod-monthly over budget")
+                && m.contains("ACTUAL: $1234.00 of a $1000.00 budget")
+                && m.contains("notify only")),
+        "{notes:?}"
+    );
+    // A manual hold of prod is refused, and nothing changes.
+    let e = invoke(&w.responder, json!({"hold": "prod", "reason": "test"}))
+        .await
+        .expect_err("prod cannot be held");
+    assert!(
+        e.message().contains("production is never scaled"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(
+        capacity(&w.aws, "prod", "api").await?,
+        (2, Some((1, 4)), false)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn forecasts_and_anomalies_notify_with_root_causes_and_a_mapped_anomaly_acts() -> Result<()> {
+    capture_logs();
+    let w = world(&[("ANOMALY_ENVIRONMENTS", r#"{"111122223333": "dev"}"#)]).await?;
+    for name in [
+        "budget-dev-forecasted",
+        "budget-staging-forecasted",
+        "budget-prod-forecasted",
+    ] {
+        assert_eq!(
+            invoke(&w.responder, sample(name)).await?["outcomes"][0]["action"],
+            json!("notified"),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        capacity(&w.aws, "dev", "api").await?,
+        (2, Some((1, 4)), false),
+        "a forecast changes nothing"
+    );
+    let notes = w.aws.notifications(&w.queue).await?;
+    assert_eq!(notes.len(), 3);
+    assert!(
+        notes.iter().all(|(_, m)| m.contains("a forecast only")),
+        "{notes:?}"
+    );
+
+    // The EventBridge form of an anomaly in an unmapped account: notified with every root cause.
+    let mut eb = sample("anomaly-eventbridge");
+    eb["detail"]["rootCauses"][0]["linkedAccount"] = json!("999988887777");
+    eb["detail"]["rootCauses"][1]["linkedAccount"] = json!("999988887777");
+    assert_eq!(
+        invoke(&w.responder, eb).await?["outcomes"][0]["action"],
+        json!("notified")
+    );
+    let notes = w.aws.notifications(&w.queue).await?;
+    assert!(
+        notes[0].1.contains("USE1-Fargate-vCPU-Hours:perCPU")
+            && notes[0].1.contains("USE1-Fargate-GB-Hours")
+            && notes[0].1.contains("75.0%"),
+        "{notes:?}"
+    );
+    assert_eq!(capacity(&w.aws, "dev", "api").await?.0, 2);
+
+    // The SNS form, in the dev account and above ANOMALY_ACTION_USD: acts like an ACTUAL breach.
+    let r = invoke(&w.responder, sample("anomaly-sns")).await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
+    assert_eq!(
+        capacity(&w.aws, "dev", "api").await?,
+        (0, Some((0, 0)), true)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_redelivery_is_one_action_and_an_unknown_budget_only_notifies() -> Result<()> {
+    capture_logs();
+    let w = world(&[]).await?;
+    let event = sample("budget-staging-actual");
+    invoke(&w.responder, event.clone()).await?;
+    let again = invoke(&w.responder, event).await?;
+    assert_eq!(again["outcomes"][0]["action"], json!("duplicate"));
+    assert_eq!(
+        w.aws.notifications(&w.queue).await?.len(),
+        1,
+        "one notification"
+    );
+
+    let mut unknown = fresh(sample("budget-dev-actual"));
+    let text = unknown["Records"][0]["Sns"]["Message"]
+        .as_str()
+        .unwrap_or_default()
+        .replace("macro-ai-dev-monthly", "marketing-q4");
+    unknown["Records"][0]["Sns"]["Message"] = json!(text);
+    assert_eq!(
+        invoke(&w.responder, unknown).await?["outcomes"][0]["action"],
+        json!("unmapped")
+    );
+    let notes = w.aws.notifications(&w.queue).await?;
+    assert!(
+        notes.len() == 1 && notes[0].0.contains("unmapped budget marketing-q4"),
+        "{notes:?}"
+    );
+    assert_eq!(
+        capacity(&w.aws, "dev", "api").await?,
+        (2, Some((1, 4)), false)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn malformed_messages_change_nothing_and_the_monthly_schedule_releases_old_holds()
+-> Result<()> {
+    capture_logs();
+    let w = world(&[]).await?;
+    for (event, expect) in [
+        (
+            json!({"Records": [{"Sns": {"MessageId": "x", "Message": "Hello from marketing"}}]}),
+            "no `Budget Name:`",
+        ),
+        (
+            json!({"Records": [{"Sns": {"MessageId": "y", "Message": "Budget Name: macro-ai-dev-monthly\nAlert Type: SOMETIMES"}}]}),
+            "ACTUAL or FORECASTED",
+        ),
+        (
+            json!({"Records": [{"Sns": {"MessageId": "z", "Message": "{\"anomalyId\": \"a\"}"}}]}),
+            "no `impact`",
+        ),
+        (json!({"hold": "staging"}), "needs a `reason`"),
+        (json!(["release"]), "expected a JSON object"),
+    ] {
+        let e = invoke(&w.responder, event.clone())
+            .await
+            .expect_err("malformed");
+        assert_eq!(e.error_type(), "InvalidEvent");
+        assert!(e.message().contains(expect), "{event}: {}", e.message());
+    }
+    assert_eq!(
+        capacity(&w.aws, "dev", "api").await?,
+        (2, Some((1, 4)), false)
+    );
+    assert!(w.aws.notifications(&w.queue).await?.is_empty());
+
+    // A manual hold now; the monthly event at the start of *this* month keeps it (it is newer) ...
+    assert_eq!(
+        invoke(&w.responder, sample("hold-staging")).await?["outcomes"][0]["action"],
+        json!("held")
+    );
+    let this_month = json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": Timestamp::now().to_string()});
+    assert_eq!(
+        invoke(&w.responder, this_month).await?["outcomes"][0]["action"],
+        json!("nothing-held")
+    );
+    assert!(capacity(&w.aws, "staging", "api").await?.2);
+    // ... and the one at the start of next month releases it.
+    let next_month = json!({"detail-type": "Scheduled Event", "source": "aws.events",
+                            "time": (Timestamp::now() + jiff::SignedDuration::from_hours(24 * 32)).to_string()});
+    assert_eq!(
+        invoke(&w.responder, next_month).await?["outcomes"][0]["action"],
+        json!("released")
+    );
+    assert_eq!(
+        capacity(&w.aws, "staging", "api").await?,
+        (2, Some((1, 4)), false)
+    );
+    Ok(())
+}
