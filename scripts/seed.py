@@ -136,6 +136,12 @@ def reset():
     stage_rotation(client, "macro-ai/dev/openai-api-key", token_of("rotate-openai-key"))
     seed_ecs()
     seed_prod()
+    sns = boto3.client("sns", endpoint_url=ENDPOINT)
+    sqs = boto3.client("sqs", endpoint_url=ENDPOINT)
+    topic = sns.create_topic(Name="macro-ai-ops-notifications")["TopicArn"]
+    queue = sqs.create_queue(QueueName="macro-ai-ops-inbox")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
     print("seeded: PostgreSQL databases macro_ai_dev / macro_ai_staging with their app roles, "
           "Redis user macro_ai_dev_app, an OpenAI key with a staged CANDIDATE, their secrets "
           "macro-ai/{dev,staging}/database, macro-ai/dev/redis, macro-ai/dev/openai-api-key, "
@@ -168,6 +174,7 @@ def seed_ecs():
 
 
 ROLLBACK_TABLE = "macro-ai-ops-rollbacks"
+BUDGET_TABLE = "macro-ai-ops-budget-events"
 
 
 def seed_prod():
@@ -180,10 +187,11 @@ def seed_prod():
     )["taskDefinition"]["taskDefinitionArn"] for v in ("1.4.0", "1.4.1")]
     ecs.create_service(cluster="macro-ai-prod-cluster", serviceName="macro-ai-prod-api-service",
                        taskDefinition=revs[0], desiredCount=4)
-    boto3.client("dynamodb", endpoint_url=ENDPOINT).create_table(
-        TableName=ROLLBACK_TABLE, BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    for table in (ROLLBACK_TABLE, BUDGET_TABLE):
+        boto3.client("dynamodb", endpoint_url=ENDPOINT).create_table(
+            TableName=table, BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
 
 
 def release():
@@ -232,6 +240,24 @@ def report():
     for o in r.get("outcomes", []):
         move = f" {o['from']} -> {o['to']}" if o.get("to") else ""
         print(f"    {o['input']}: {o['action']}{move} ({o['why']})")
+        for s in o.get("services", []):
+            print(f"      {s}")
+
+
+def notifications():
+    """The subjects of every notification the functions published, in order."""
+    sqs = boto3.client("sqs", endpoint_url=ENDPOINT)
+    queue = sqs.get_queue_url(QueueName="macro-ai-ops-inbox")["QueueUrl"]
+    count = 0
+    while True:
+        msgs = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        if not msgs:
+            break
+        for m in msgs:
+            count += 1
+            print(f"  {json.loads(m['Body']).get('Subject', '')}")
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+    print(f"  ({count} notifications; full texts are in .stack/cargo-lambda-watch.log and the topic)")
 
 
 def summary():
@@ -292,6 +318,8 @@ if __name__ == "__main__":
         reset()
     elif what == "summary":
         sys.exit(0 if summary() else 1)
+    elif what == "notifications":
+        notifications()
     elif what == "release":
         release()
     elif what == "prod-api":
@@ -303,4 +331,4 @@ if __name__ == "__main__":
     elif what == "stage":
         stage_rotation(sm(), sys.argv[2], sys.argv[3])
     else:
-        sys.exit("usage: seed.py reset | summary | services | report | release | prod-api | stage SECRET_ID TOKEN")
+        sys.exit("usage: seed.py reset | summary | services | report | release | prod-api | notifications | stage SECRET_ID TOKEN")
