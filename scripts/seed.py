@@ -258,6 +258,7 @@ def notifications():
             print(f"  {json.loads(m['Body']).get('Subject', '')}")
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
     print(f"  ({count} notifications; full texts are in .stack/cargo-lambda-watch.log and the topic)")
+    return count
 
 
 def summary():
@@ -306,6 +307,29 @@ def summary():
         ok = ok and works
         rows.append(("macro-ai/dev/openai-api-key", stage, "sk-..." + key[-4:],
                      "accepted (as expected)" if works else "refused (UNEXPECTED)"))
+    # ECS: every scheduled service back as it was, prod rolled back to 1.4.0 and recorded.
+    ecs = boto3.client("ecs", endpoint_url=ENDPOINT)
+    aas = boto3.client("application-autoscaling", endpoint_url=ENDPOINT)
+    for env in ("dev", "staging"):
+        cluster = f"macro-ai-{env}-cluster"
+        names = [a.rsplit("/", 1)[1] for a in ecs.list_services(cluster=cluster)["serviceArns"]]
+        for svc in ecs.describe_services(cluster=cluster, services=names, include=["TAGS"])["services"]:
+            tags = {t["key"] for t in svc.get("tags", [])}
+            t = aas.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[
+                f"service/{cluster}/{svc['serviceName']}"])["ScalableTargets"]
+            bounds = (t[0]["MinCapacity"], t[0]["MaxCapacity"]) if t else None
+            works = (svc["desiredCount"] == 2 and bounds in (None, (1, 4))
+                     and not tags & {"macro-ai:saved-capacity", "macro-ai:budget-hold"})
+            ok = ok and works
+            rows.append((svc["serviceName"], "capacity", f"desired={svc['desiredCount']} bounds={bounds}",
+                         "as seeded (as expected)" if works else "NOT RESTORED (UNEXPECTED)"))
+    prod = ecs.describe_services(cluster="macro-ai-prod-cluster", services=["macro-ai-prod-api-service"],
+                                 include=["TAGS"])["services"][0]
+    tags = {t["key"]: t["value"] for t in prod.get("tags", [])}
+    works = prod["taskDefinition"].endswith(":1") and "macro-ai:last-rollback" in tags
+    ok = ok and works
+    rows.append(("macro-ai-prod-api-service", "release", prod["taskDefinition"].rsplit("/", 1)[1],
+                 "rolled back (as expected)" if works else "NOT ROLLED BACK (UNEXPECTED)"))
     width = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         print("  " + "  ".join(c.ljust(w) for c, w in zip(r, width)))
@@ -319,7 +343,7 @@ if __name__ == "__main__":
     elif what == "summary":
         sys.exit(0 if summary() else 1)
     elif what == "notifications":
-        notifications()
+        sys.exit(0 if notifications() >= 13 else 1)
     elif what == "release":
         release()
     elif what == "prod-api":

@@ -7,6 +7,8 @@ pub mod budget;
 pub mod capacity;
 pub mod config;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod lambda;
 pub mod notify;
 pub mod openai;

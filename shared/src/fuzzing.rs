@@ -1,0 +1,124 @@
+//! Entry points for fuzzing every parser of outside input: each takes arbitrary bytes and must
+//! return without panicking, whatever they are. Used by the cargo-fuzz targets under `fuzz/` and by
+//! the stable, bounded fuzz pass the tests run (`tests/tests/fuzz_smoke.rs`).
+
+use crate::secret::SecretString;
+
+fn text(data: &[u8]) -> Option<&str> {
+    std::str::from_utf8(data).ok()
+}
+
+fn json(data: &[u8]) -> Option<serde_json::Value> {
+    serde_json::from_slice(data).ok()
+}
+
+/// A fuzz target: arbitrary bytes in, no panic out.
+pub type Target = fn(&[u8]);
+
+/// Every target, by name.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("rotation_event", rotation_event),
+    ("alarm_sns_message", alarm_sns_message),
+    ("ecs_deployment_event", ecs_deployment_event),
+    ("budget_text", budget_text),
+    ("anomaly_json", anomaly_json),
+    ("schedules_json", schedules_json),
+    ("scaling_event", scaling_event),
+    ("budget_event", budget_event),
+    ("postgres_secret", postgres_secret),
+    ("redis_secret", redis_secret),
+    ("openai_key_secret", openai_key_secret),
+    ("saved_capacity_tag", saved_capacity_tag),
+];
+
+pub fn rotation_event(data: &[u8]) {
+    if let Some(v) = json(data) {
+        let _ = crate::rotation::RotationRequest::from_value(&v);
+    }
+}
+
+/// An alarm message as SNS carries it: the bytes are the `Message` string.
+pub fn alarm_sns_message(data: &[u8]) {
+    if let Some(t) = text(data) {
+        let event = serde_json::json!({"Records": [{"Sns": {"MessageId": "f", "Message": t}}]});
+        let _ = crate::rollback::parse(&event);
+    }
+}
+
+pub fn ecs_deployment_event(data: &[u8]) {
+    if let Some(v) = json(data) {
+        let _ = crate::rollback::parse(&v);
+    }
+}
+
+pub fn budget_text(data: &[u8]) {
+    if let Some(t) = text(data) {
+        let _ = crate::budget::budget_text(t);
+        let _ = crate::budget::money(t);
+    }
+}
+
+/// An anomaly or budget message as SNS carries it.
+pub fn anomaly_json(data: &[u8]) {
+    if let Some(t) = text(data) {
+        let event = serde_json::json!({"Records": [{"Sns": {"MessageId": "f", "Message": t}}]});
+        let _ = crate::budget::parse(&event);
+    }
+}
+
+pub fn schedules_json(data: &[u8]) {
+    if let Some(t) = text(data) {
+        let raw = t.to_string();
+        let _ =
+            crate::schedule::Schedules::from_lookup(|k| (k == "SCHEDULES").then(|| raw.clone()));
+    }
+}
+
+pub fn scaling_event(data: &[u8]) {
+    if let Some(v) = json(data) {
+        let _ = crate::scaling::ScalingRequest::from_value(&v, || jiff::Timestamp::UNIX_EPOCH);
+    }
+}
+
+pub fn budget_event(data: &[u8]) {
+    if let Some(v) = json(data) {
+        let _ = crate::budget::parse(&v);
+    }
+}
+
+pub fn postgres_secret(data: &[u8]) {
+    if let Some(t) = text(data)
+        && let Ok(s) = crate::postgres::PgSecret::parse(&SecretString::new(t), "fuzz")
+    {
+        let _ = s.with_login("u", &SecretString::new("p"));
+        let _ = crate::postgres::secret::alternate_username(&s.username);
+    }
+}
+
+pub fn redis_secret(data: &[u8]) {
+    if let Some(t) = text(data)
+        && let Ok(s) = crate::redis::RedisSecret::parse(&SecretString::new(t), "fuzz")
+    {
+        let _ = s.with_password(&SecretString::new("n#w/p?ss%:"));
+    }
+}
+
+pub fn openai_key_secret(data: &[u8]) {
+    if let Some(t) = text(data)
+        && let Ok(s) = crate::openai::KeySecret::parse(&SecretString::new(t), "fuzz")
+    {
+        let _ = crate::openai::redact(&s.key);
+    }
+}
+
+pub fn saved_capacity_tag(data: &[u8]) {
+    if let Some(t) = text(data)
+        && let Some(c) = crate::capacity::Capacity::decode(t)
+    {
+        assert_eq!(
+            crate::capacity::Capacity::decode(&c.encode()),
+            Some(c),
+            "the tag round-trips"
+        );
+    }
+}
