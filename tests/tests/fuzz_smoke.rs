@@ -129,6 +129,22 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
     data
 }
 
+/// The first input (seeds, then `iterations` mutations) on which `target` panics.
+fn first_panic(
+    name: &str,
+    target: fn(&[u8]),
+    seeds: &[Vec<u8>],
+    iterations: usize,
+    seed: u64,
+) -> Option<Vec<u8>> {
+    let mut rng = Rng(seed ^ name.len() as u64 ^ 0x9e37_79b9_7f4a_7c15);
+    seeds
+        .iter()
+        .cloned()
+        .chain((0..iterations).map(|_| mutate(&mut rng, seeds)))
+        .find(|input| catch_unwind(AssertUnwindSafe(|| target(input))).is_err())
+}
+
 #[test]
 fn no_parser_of_outside_input_panics_on_mutated_input() {
     let iterations: usize = std::env::var("FUZZ_ITERATIONS")
@@ -143,21 +159,26 @@ fn no_parser_of_outside_input_panics_on_mutated_input() {
     assert!(seeds.len() > 40, "the sample events are the corpus");
     // Panics are caught and reported below; keep the default hook from printing each one.
     std::panic::set_hook(Box::new(|_| {}));
-    let mut failures = Vec::new();
-    for (name, target) in TARGETS {
-        let mut rng = Rng(seed ^ name.len() as u64 ^ 0x9e37_79b9_7f4a_7c15);
-        for input in seeds
-            .iter()
-            .cloned()
-            .chain((0..iterations).map(|_| mutate(&mut rng, &seeds)))
-        {
-            if catch_unwind(AssertUnwindSafe(|| target(&input))).is_err() {
-                failures.push(format!("{name}: {:?}", String::from_utf8_lossy(&input)));
-                break;
-            }
-        }
-    }
+    // The harness itself finds a panic when there is one to find.
+    let planted = first_panic(
+        "planted",
+        |d| assert!(!d.windows(2).any(|w| w == b"{\"")),
+        &seeds,
+        100,
+        seed,
+    );
+    let failures: Vec<String> = TARGETS
+        .iter()
+        .filter_map(|(name, target)| {
+            first_panic(name, *target, &seeds, iterations, seed)
+                .map(|input| format!("{name}: {:?}", String::from_utf8_lossy(&input)))
+        })
+        .collect();
     let _ = std::panic::take_hook();
+    assert!(
+        planted.is_some(),
+        "the fuzz harness failed to catch a planted panic"
+    );
     assert!(
         failures.is_empty(),
         "parsers panicked:\n{}",
