@@ -417,13 +417,17 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
                 })?;
         let has = |label: &str| stages.iter().any(|s| s == label);
         if has(AWSCURRENT) {
-            // A retry after finishSecret already succeeded. Finish once more only clears a
-            // leftover AWSPENDING label, so the next rotation does not see one in progress.
-            if r.step == Step::Finish && has(AWSPENDING) {
-                self.store
-                    .move_stage(&r.secret_id, AWSPENDING, None, Some(&r.token))
-                    .await
-                    .map_err(store_err)?;
+            // A retry after AWSCURRENT already moved. A retried finishSecret still finishes what
+            // may have failed after the move: it clears a leftover AWSPENDING label (so the next
+            // rotation does not see one in progress) and runs the backend's clean-up again.
+            if r.step == Step::Finish {
+                if has(AWSPENDING) {
+                    self.store
+                        .move_stage(&r.secret_id, AWSPENDING, None, Some(&r.token))
+                        .await
+                        .map_err(store_err)?;
+                }
+                self.clean_up(r).await?;
             }
             info!(secret_id = %r.secret_id, step, version = %r.token,
                   "version is already AWSCURRENT: nothing to do");
@@ -556,6 +560,12 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
         let before = format!("AWSCURRENT on {}", previous_current.unwrap_or("no version"));
         let after = format!("AWSCURRENT on {}", r.token);
         self.audit(r, "AWSCURRENT moved to the new version", &before, &after);
+        self.clean_up(r).await?;
+        Ok(self.report(r, "finished"))
+    }
+
+    /// The backend's clean-up once AWSCURRENT moved; idempotent, so retries run it again.
+    async fn clean_up(&self, r: &RotationStep) -> Result<(), RotationError> {
         if let Some(change) = self
             .backend
             .after_finish(&self.store, &r.secret_id)
@@ -564,7 +574,7 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
         {
             self.audit(r, &change, "after AWSCURRENT moved", "cleaned up");
         }
-        Ok(self.report(r, "finished"))
+        Ok(())
     }
 
     /// Validation: the current credential logs in. Changes nothing.
