@@ -4,6 +4,9 @@
 //! retry converges, and AWSCURRENT authenticates at every point where its backend is up. Prints
 //! the matrix as a table.
 
+// The matrix is indexed by step position: `at` is passed on, not only used to index STEPS.
+#![allow(clippy::needless_range_loop)]
+
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 use shared::rotation::{CredentialBackend, Rotator, SecretStore};
