@@ -213,6 +213,124 @@ async fn rotate_openai_key(stack: &'static Stack) -> Result<Row> {
     )
 }
 
+/// A fresh single-user PostgreSQL secret, staged for rotation; returns (arn, token, user).
+async fn pg_rotation_fixture(stack: &'static Stack) -> Result<(String, String)> {
+    let client = stack.secrets_manager(&MotoAccount(DEFAULT_ACCOUNT.into()));
+    let (user, password) = (unique("bench"), unique("initial"));
+    let mut admin = stack.pg_admin().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE ROLE {user} LOGIN PASSWORD '{password}'"
+    )))
+    .execute(&mut admin)
+    .await?;
+    let secret = json!({"username": user, "password": password, "engine": "postgres",
+                        "host": stack.pg_host, "port": stack.pg_port, "dbname": "postgres",
+                        "sslmode": "disable"});
+    let arn = create_secret(&client, &unique("bench/database"), &secret).await?;
+    let token = start_rotation(&client, &arn).await?;
+    Ok((arn, token))
+}
+
+/// The same rotation written as straight-line SDK and SQL calls, with no protocol guards and no
+/// idempotence checks: the floor the function is compared with.
+async fn raw_rotation(stack: &'static Stack, arn: &str, token: &str) -> Result<Duration> {
+    use aws_sdk_secretsmanager::Client;
+    let client: Client = stack.secrets_manager(&MotoAccount(DEFAULT_ACCOUNT.into()));
+    let started = Instant::now();
+    let current: Value = serde_json::from_str(
+        client
+            .get_secret_value()
+            .secret_id(arn)
+            .version_stage("AWSCURRENT")
+            .send()
+            .await?
+            .secret_string()
+            .unwrap_or_default(),
+    )?;
+    let password = client
+        .get_random_password()
+        .password_length(32)
+        .exclude_characters(":/@\"'\\`")
+        .send()
+        .await?
+        .random_password()
+        .unwrap_or_default()
+        .to_string();
+    let mut pending = current.clone();
+    pending["password"] = json!(password);
+    client
+        .put_secret_value()
+        .secret_id(arn)
+        .client_request_token(token)
+        .secret_string(pending.to_string())
+        .version_stages("AWSPENDING")
+        .send()
+        .await?;
+    let user = current["username"].as_str().unwrap_or_default().to_string();
+    let mut conn = tests::pg_connect(
+        &stack.pg_host,
+        stack.pg_port,
+        &user,
+        current["password"].as_str().unwrap_or_default(),
+        "postgres",
+    )
+    .await?;
+    let verifier = shared::postgres::scram::verifier(&password)?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER ROLE \"{user}\" WITH PASSWORD '{verifier}'"
+    )))
+    .execute(&mut conn)
+    .await?;
+    let mut test =
+        tests::pg_connect(&stack.pg_host, stack.pg_port, &user, &password, "postgres").await?;
+    sqlx::query("SELECT 1").execute(&mut test).await?;
+    let d = client.describe_secret().secret_id(arn).send().await?;
+    let old = d.version_ids_to_stages().and_then(|m| {
+        m.iter()
+            .find(|(_, s)| s.iter().any(|l| l == "AWSCURRENT"))
+            .map(|(k, _)| k.clone())
+    });
+    client
+        .update_secret_version_stage()
+        .secret_id(arn)
+        .version_stage("AWSCURRENT")
+        .move_to_version_id(token)
+        .set_remove_from_version_id(old)
+        .send()
+        .await?;
+    Ok(started.elapsed())
+}
+
+/// Median wall time of a full rotation: the function (release bootstrap, through the Runtime
+/// API) against the raw calls, 7 runs each on fresh secrets.
+async fn rotation_against_raw(stack: &'static Stack) -> Result<(Duration, Duration)> {
+    let mut function = Vec::new();
+    let mut raw = Vec::new();
+    let api = RuntimeApi::start()?;
+    let mut child = spawn("rotate-postgres", &api, stack, &[])?;
+    api.wait_first_next(Duration::from_secs(10))
+        .context("no cold init")?;
+    let mut answered = 0;
+    for _ in 0..7 {
+        let (arn, token) = pg_rotation_fixture(stack).await?;
+        let started = Instant::now();
+        for e in rotation_events(&arn, &token) {
+            api.push(e);
+        }
+        answered += 4;
+        let answers = api.wait_answers(answered, Duration::from_secs(60));
+        function.push(started.elapsed());
+        if answers.iter().any(|(_, a)| matches!(a, Answer::Error(_))) {
+            bail!("a benchmark rotation failed: {answers:?}");
+        }
+        let (arn, token) = pg_rotation_fixture(stack).await?;
+        raw.push(raw_rotation(stack, &arn, &token).await?);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok((median(function), median(raw)))
+}
+
 /// Seeds `n` services per cluster (half autoscaled), all on the dev schedule.
 async fn seed_services(aws: &tests::ecs::Aws, clusters: &[String], n: usize) -> Result<()> {
     for cluster in clusters {
@@ -245,6 +363,64 @@ async fn after_hours(stack: &'static Stack) -> Result<Row> {
         stack,
         &env,
         events,
+    )
+}
+
+async fn ledger(aws: &tests::ecs::Aws) -> Result<String> {
+    let table = unique("bench-table");
+    aws.ledger_table(&table).await?;
+    Ok(table)
+}
+
+async fn alarm_rollback(stack: &'static Stack) -> Result<Row> {
+    let aws = stack.aws(&MotoAccount(DEFAULT_ACCOUNT.into()));
+    let cluster = unique("bench-prod-cluster");
+    aws.cluster(&cluster).await?;
+    let family = unique("bench-api");
+    let r1 = aws.revision(&family, "api:1").await?;
+    aws.revision(&family, "api:2").await?;
+    aws.ecs
+        .create_service()
+        .cluster(&cluster)
+        .service_name("api")
+        .task_definition(&r1)
+        .desired_count(2)
+        .send()
+        .await?;
+    let env = [("ROLLBACK_TABLE", ledger(&aws).await?)];
+    let now = jiff::Timestamp::now().to_string();
+    let events = vec![
+        json!({"source": "aws.ecs", "detail-type": "ECS Deployment State Change", "time": now,
+               "resources": [format!("arn:aws:ecs:us-east-1:{DEFAULT_ACCOUNT}:service/{cluster}/api")],
+               "detail": {"eventName": "SERVICE_DEPLOYMENT_COMPLETED", "updatedAt": now}}),
+        json!({"rollback": format!("{cluster}/api"), "reason": "benchmark", "dryRun": true}),
+    ];
+    measure(
+        "alarm-rollback",
+        "deployment event + manual dry run",
+        stack,
+        &env,
+        events,
+    )
+}
+
+async fn budget_response(stack: &'static Stack) -> Result<Row> {
+    let aws = stack.aws(&MotoAccount(DEFAULT_ACCOUNT.into()));
+    let env = [("BUDGET_EVENTS_TABLE", ledger(&aws).await?)];
+    let mut forecast: Value = serde_json::from_str(include_str!(
+        "../../../events/budget-response/budget-prod-forecasted.json"
+    ))?;
+    forecast["Records"][0]["Sns"]["MessageId"] = json!(unique("bench"));
+    let mut anomaly: Value = serde_json::from_str(include_str!(
+        "../../../events/budget-response/anomaly-sns.json"
+    ))?;
+    anomaly["Records"][0]["Sns"]["MessageId"] = json!(unique("bench"));
+    measure(
+        "budget-response",
+        "budget alert + anomaly (notify only)",
+        stack,
+        &env,
+        vec![forecast, anomaly],
     )
 }
 
@@ -335,6 +511,8 @@ async fn main() -> Result<()> {
         rotate_redis(stack).await?,
         rotate_openai_key(stack).await?,
         after_hours(stack).await?,
+        alarm_rollback(stack).await?,
+        budget_response(stack).await?,
     ];
     eprintln!();
     eprintln!(
@@ -352,6 +530,22 @@ async fn main() -> Result<()> {
             r.peak_rss_kib as f64 / 1024.0
         );
     }
+    let (function, raw) = rotation_against_raw(stack).await?;
+    eprintln!();
+    eprintln!("| full PostgreSQL rotation (median of 7) | wall time |");
+    eprintln!("|---|---|");
+    eprintln!(
+        "| rotate-postgres (4 invocations, guards, idempotence checks) | {:.1} ms |",
+        function.as_secs_f64() * 1000.0
+    );
+    eprintln!(
+        "| the same SQL and Secrets Manager calls made directly | {:.1} ms |",
+        raw.as_secs_f64() * 1000.0
+    );
+    eprintln!(
+        "| ratio | {:.2}x |",
+        function.as_secs_f64() / raw.as_secs_f64()
+    );
     eprintln!();
     eprintln!(
         "| after-hours scaling, 200 services in 2 clusters | added latency per call | wall time | scaled down |"
