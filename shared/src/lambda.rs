@@ -76,9 +76,31 @@ impl fmt::Display for FunctionError {
 
 impl std::error::Error for FunctionError {}
 
-/// Tracing as Lambda's advanced logging controls ask (JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`).
+/// Tracing as Lambda's advanced logging controls ask: JSON lines when `AWS_LAMBDA_LOG_FORMAT` is
+/// `JSON` (what the template sets), at `AWS_LAMBDA_LOG_LEVEL` (else `RUST_LOG`, a plain level such
+/// as `debug`; default `info`), without timestamps (CloudWatch adds them).
 pub fn init_tracing() {
-    lambda_runtime::tracing::init_default_subscriber();
+    use tracing_subscriber::filter::LevelFilter;
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|l| l.trim().parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .without_time();
+    // A second initialisation (tests) keeps the first subscriber.
+    let _ = if json {
+        builder
+            .json()
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// The handler every rotation function shares: the payload becomes a domain request, the
