@@ -530,3 +530,37 @@ async fn validation_reports_a_working_and_a_broken_secret_and_changes_nothing() 
     assert_never_shown(&[password(&good), password(&wrong)], &[e.message()]);
     Ok(())
 }
+
+#[tokio::test]
+async fn set_secret_falls_back_to_awsprevious_when_awscurrent_is_refused() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let f = rotator(client.clone());
+    let user = unique("app");
+    let initial = seed_role(stack, &user, &unique("initial")).await?;
+    let arn = create_secret(&client, "macro-ai/dev/database", &initial).await?;
+    rotate(&f, &client, &arn).await?;
+    // The database went back to the previous password (restored from a snapshot, say):
+    // AWSCURRENT is refused, AWSPREVIOUS logs in.
+    let mut admin = stack.pg_admin().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER ROLE {user} PASSWORD '{}'",
+        password(&initial)
+    )))
+    .execute(&mut admin)
+    .await?;
+    let stale = value_at(&client, &arn, "AWSCURRENT").await?;
+    assert!(!logs_in(stack, &stale).await);
+    rotate(&f, &client, &arn).await?;
+    let current = value_at(&client, &arn, "AWSCURRENT").await?;
+    assert!(
+        logs_in(stack, &current).await,
+        "the rotation logged in with AWSPREVIOUS and set the new password"
+    );
+    assert_never_shown(
+        &[password(&initial), password(&stale), password(&current)],
+        &[],
+    );
+    Ok(())
+}

@@ -119,8 +119,9 @@ impl PostgresBackend {
         }
     }
 
-    async fn set_single_user(
+    async fn set_single_user<S: SecretStore>(
         &self,
+        store: &S,
         staged: &Staged,
         current: &PgSecret,
         pending: &PgSecret,
@@ -130,12 +131,15 @@ impl PostgresBackend {
             Err(e) if e.kind == BackendErrorKind::LoginRefused => {
                 // AWSCURRENT may be refused if a rotation set the role's password but failed
                 // before finishSecret; the version before it may still log in.
-                let previous = staged
-                    .previous
-                    .as_ref()
-                    .map(|p| PgSecret::parse(p, AWSPREVIOUS))
-                    .transpose()?
-                    .filter(|p| p.same_server(pending) && p.username == pending.username);
+                let previous = match store
+                    .get(&staged.secret_id, VersionRef::Stage(AWSPREVIOUS))
+                    .await
+                {
+                    Ok(Some(raw)) => Some(PgSecret::parse(&raw, AWSPREVIOUS)?),
+                    // AWSPREVIOUS is only a fallback; its absence leaves AWSCURRENT's refusal.
+                    Ok(None) | Err(_) => None,
+                }
+                .filter(|p| p.same_server(pending) && p.username == pending.username);
                 match previous {
                     Some(prev) => self.connect(&prev, AWSPREVIOUS).await.map_err(|pe| {
                         BackendError::with_source(
@@ -215,7 +219,10 @@ impl CredentialBackend for PostgresBackend {
             return Ok(SetOutcome::AlreadyInPlace);
         }
         match current.strategy() {
-            Strategy::SingleUser => self.set_single_user(staged, &current, &pending).await,
+            Strategy::SingleUser => {
+                self.set_single_user(store, staged, &current, &pending)
+                    .await
+            }
             Strategy::Alternating { master_arn } => {
                 self.set_alternating(store, &master_arn, &pending).await
             }

@@ -15,7 +15,7 @@ pub use policy::PasswordPolicy;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::future::Future;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::error::BoxError;
 use crate::secret::SecretString;
@@ -203,13 +203,13 @@ impl<S: SecretStore> CreateContext<'_, S> {
     }
 }
 
-/// The values of one rotation as setSecret and testSecret see them.
+/// The values of one rotation as setSecret sees them. AWSPREVIOUS is not read up front: a
+/// backend that needs it as a fallback login reads it from the store then.
 pub struct Staged {
     pub secret_id: String,
     pub token: String,
     pub current: SecretString,
     pub pending: SecretString,
-    pub previous: Option<SecretString>,
 }
 
 /// What setSecret did on the target.
@@ -631,25 +631,11 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
                 AWSPENDING,
             )
             .await?;
-        let previous = match self
-            .store
-            .get(&r.secret_id, VersionRef::Stage(AWSPREVIOUS))
-            .await
-        {
-            Ok(v) => v,
-            Err(e) => {
-                // AWSPREVIOUS is only a fallback login; its absence must not block a rotation.
-                warn!(secret_id = %r.secret_id, error = %crate::error::report(&e),
-                      "AWSPREVIOUS could not be read; continuing without it");
-                None
-            }
-        };
         Ok(Staged {
             secret_id: r.secret_id.clone(),
             token: r.token.clone(),
             current,
             pending,
-            previous,
         })
     }
 
