@@ -103,6 +103,23 @@ pub fn init_tracing() {
     };
 }
 
+/// The error of a batch (SNS records, several inputs) of which some failed: it names how many and
+/// the first, after all inputs were tried. `None` when none failed.
+pub fn batch_failure<E: std::error::Error + 'static>(
+    error_type: &'static str,
+    succeeded: usize,
+    failures: &[(String, E)],
+) -> Option<FunctionError> {
+    let (label, first) = failures.first()?;
+    let message = format!(
+        "{} of {} inputs failed; the first ({label}): {}",
+        failures.len(),
+        failures.len() + succeeded,
+        report(first)
+    );
+    Some(FunctionError::new_message(error_type, message).logged())
+}
+
 /// The handler every rotation function shares: the payload becomes a domain request, the
 /// rotator runs it, and a failure is logged once and reported with its type.
 pub async fn handle_rotation<S, B>(

@@ -544,3 +544,34 @@ async fn manual_rollbacks_use_the_same_guards_and_malformed_payloads_change_noth
     assert_eq!(w.aws.task_definition_of(CLUSTER, SERVICE).await?, w.revs[0]);
     Ok(())
 }
+
+#[tokio::test]
+async fn an_alarm_for_a_missing_service_fails_the_batch_after_the_other_inputs() -> Result<()> {
+    capture_logs();
+    let w = world(false).await?;
+    release_rev2(&w).await?;
+    let mut batch = alarm_from(MATH, "macro-ai-prod-api-error-rate", "ALARM", "m-1");
+    let ghost = alarm_from(
+        SINGLE,
+        "macro-ai-prod-ghost-unhealthy-hosts",
+        "ALARM",
+        "m-2",
+    );
+    batch["Records"]
+        .as_array_mut()
+        .expect("records")
+        .push(ghost["Records"][0].clone());
+    let e = invoke(&w.rollbacker, batch)
+        .await
+        .expect_err("the ghost service does not exist");
+    assert_eq!(e.error_type(), "RollbackFailed");
+    assert!(
+        e.message().contains("1 of 2 inputs failed")
+            && e.message().contains("macro-ai-prod-ghost-unhealthy-hosts"),
+        "{}",
+        e.message()
+    );
+    // The other input of the batch was still handled.
+    assert_eq!(w.aws.task_definition_of(CLUSTER, SERVICE).await?, w.revs[0]);
+    Ok(())
+}

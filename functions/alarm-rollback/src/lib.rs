@@ -70,14 +70,9 @@ pub async fn handle<F: ReleaseFleet, L: RollbackLedger, N: Notifier>(
     let inputs =
         parse(&event.payload).map_err(|e| FunctionError::new("InvalidEvent", &e).logged())?;
     let (outcomes, failures) = rollbacker.handle(inputs, jiff::Timestamp::now()).await;
-    if let Some((label, first)) = failures.first() {
-        let message = format!(
-            "{} of {} inputs failed; the first ({label}): {}",
-            failures.len(),
-            failures.len() + outcomes.len(),
-            shared::error::report(first)
-        );
-        return Err(FunctionError::new_message("RollbackFailed", message).logged());
+    if let Some(error) = shared::lambda::batch_failure("RollbackFailed", outcomes.len(), &failures)
+    {
+        return Err(error);
     }
     Ok(json!({ "outcomes": outcomes }))
 }

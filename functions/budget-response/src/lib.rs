@@ -71,14 +71,10 @@ pub async fn handle<F: ServiceFleet, D: Deduper, N: Notifier>(
     let inputs =
         parse(&event.payload).map_err(|e| FunctionError::new("InvalidEvent", &e).logged())?;
     let (outcomes, failures) = responder.handle(inputs, jiff::Timestamp::now()).await;
-    if let Some((label, first)) = failures.first() {
-        let message = format!(
-            "{} of {} inputs failed; the first ({label}): {}",
-            failures.len(),
-            failures.len() + outcomes.len(),
-            shared::error::report(first)
-        );
-        return Err(FunctionError::new_message("BudgetResponseFailed", message).logged());
+    if let Some(error) =
+        shared::lambda::batch_failure("BudgetResponseFailed", outcomes.len(), &failures)
+    {
+        return Err(error);
     }
     Ok(json!({ "outcomes": outcomes }))
 }
