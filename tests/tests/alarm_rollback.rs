@@ -63,6 +63,21 @@ struct World {
     table: String,
 }
 
+impl World {
+    /// What a CI deploy does: UpdateService to revision `i`.
+    async fn deploy(&self, i: usize) -> Result<()> {
+        self.aws
+            .ecs
+            .update_service()
+            .cluster(CLUSTER)
+            .service(SERVICE)
+            .task_definition(&self.revs[i])
+            .send()
+            .await?;
+        Ok(())
+    }
+}
+
 async fn world(active_deployment: bool) -> Result<World> {
     let aws = Stack::get().aws(&MotoAccount::new());
     aws.cluster(CLUSTER).await?;
@@ -151,14 +166,7 @@ async fn release_rev2(w: &World) -> Result<()> {
         deployment("SERVICE_DEPLOYMENT_COMPLETED", &ago(180)),
     )
     .await?;
-    w.aws
-        .ecs
-        .update_service()
-        .cluster(CLUSTER)
-        .service(SERVICE)
-        .task_definition(&w.revs[1])
-        .send()
-        .await?;
+    w.deploy(1).await?;
     invoke(
         &w.rollbacker,
         deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", &ago(5)),
@@ -333,14 +341,7 @@ async fn cooldown_holds_and_a_rolled_away_revision_is_never_a_target() -> Result
     )
     .await?;
     // A new release (rev3) right after the rollback, and an alarm: within the cooldown, nothing.
-    w.aws
-        .ecs
-        .update_service()
-        .cluster(CLUSTER)
-        .service(SERVICE)
-        .task_definition(&w.revs[2])
-        .send()
-        .await?;
+    w.deploy(2).await?;
     invoke(
         &w.rollbacker,
         deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", &ago(0)),
@@ -469,14 +470,7 @@ async fn mid_deployment_without_known_good_rolls_back_to_the_older_active_deploy
 {
     capture_logs();
     let w = world(true).await?;
-    w.aws
-        .ecs
-        .update_service()
-        .cluster(CLUSTER)
-        .service(SERVICE)
-        .task_definition(&w.revs[2])
-        .send()
-        .await?;
+    w.deploy(2).await?;
     invoke(
         &w.rollbacker,
         deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", &ago(3)),
