@@ -1,0 +1,409 @@
+"""What CloudFormation will make of template.yaml, checked offline for every environment.
+
+`sam validate` without credentials and cfn-lint on the SAM source both passed a template that the
+SAM transform rejects, so this check runs the transform itself (`aws-sam-translator`, the code
+CloudFormation runs for `AWS::Serverless-2016-10-31`) once per `samconfig.toml` environment with
+that environment's parameter values, then checks the expanded CloudFormation:
+
+1. The transform succeeds (any error fails, with the translator's own message).
+2. cfn-lint is clean on each expanded template (what the transform generates is linted too).
+3. The generated wiring is what the README promises:
+   - every EventBridge rule that targets a function has an invoke permission for
+     events.amazonaws.com scoped to that rule, and a dead-letter queue;
+   - every rule's dead-letter queue has a queue policy statement that lets events.amazonaws.com
+     send to it from that rule;
+   - every EventBridge Scheduler schedule has a dead-letter queue; its execution role may invoke
+     its target and send to that queue (Scheduler delivers dead letters with that role, not a queue policy);
+   - every SNS subscription to a function has an invoke permission scoped to its topic;
+   - every function's on-failure destination queue is writable by the function's role;
+   - every rotation schedule's function has an invoke permission for secretsmanager.amazonaws.com;
+   - no physical name is given twice within one stack.
+
+    python scripts/check_deploy.py              expand dev, staging, prod; check; exit 1 on problems
+    python scripts/check_deploy.py --self-test  prove each check fails on a template that breaks it
+
+Expanded templates are written to .stack/expanded/<env>.json for reading. Only a real deploy shows
+what depends on the account: IAM's own validation of policies, names already taken, service quotas,
+the referenced secrets, subnets and security groups existing, and KMS key policies.
+"""
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import tomllib
+
+import boto3
+from cfnlint.decode import cfn_yaml
+from samtranslator.metrics.metrics import DummyMetricsPublisher, Metrics
+from samtranslator.model.exceptions import InvalidDocumentException
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENVIRONMENTS = ("dev", "staging", "prod")
+# `sam deploy` uploads each CodeUri and rewrites it to the S3 object before CloudFormation sees it.
+PACKAGED_CODE_URI = "s3://macro-ai-ops-artifacts/macro-ai-ops/bootstrap.zip"
+# The transform asks IAM for this map only when a function names an AWS managed policy by name;
+# offline, the names this template may use (an unknown name fails the transform, as it would).
+MANAGED_POLICIES = {
+    name: f"arn:aws:iam::aws:policy/{path}{name}"
+    for name, path in {
+        "AWSLambdaBasicExecutionRole": "service-role/",
+        "AWSLambdaVPCAccessExecutionRole": "service-role/",
+        "AWSXrayWriteOnlyAccess": "",
+    }.items()
+}
+# Properties that fix a resource's physical name, by resource type.
+NAME_PROPERTIES = {
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::Events::Rule": "Name",
+    "AWS::Scheduler::Schedule": "Name",
+    "AWS::CE::AnomalyMonitor": "MonitorName",
+    "AWS::CE::AnomalySubscription": "SubscriptionName",
+}
+
+
+class TransformFailed(Exception):
+    pass
+
+
+# --- inputs -------------------------------------------------------------------------------
+
+
+def load_template(path=None):
+    return json.loads(json.dumps(cfn_yaml.load(path or os.path.join(ROOT, "template.yaml"))))
+
+
+def environments(path=None):
+    """{env: (stack name, region, {parameter: value})} from samconfig.toml's deploy sections."""
+    with open(path or os.path.join(ROOT, "samconfig.toml"), "rb") as f:
+        config = tomllib.load(f)
+    out = {}
+    for env in ENVIRONMENTS:
+        deploy = config.get(env, {}).get("deploy", {}).get("parameters")
+        if deploy is None:
+            raise SystemExit(f"samconfig.toml: no [{env}.deploy.parameters]")
+        overrides = deploy.get("parameter_overrides", [])
+        if isinstance(overrides, str):
+            overrides = overrides.split()
+        params = dict(item.split("=", 1) for item in overrides)
+        out[env] = (deploy["stack_name"], deploy["region"], params)
+    return out
+
+
+def account_of(params):
+    for value in params.values():
+        parts = value.split(":")
+        if value.startswith("arn:") and len(parts) > 4 and parts[4].isdigit():
+            return parts[4]
+    return "123456789012"
+
+
+# --- the transform ------------------------------------------------------------------------
+
+
+def transform(template, stack, region, params):
+    """The SAM transform as CloudFormation runs it, with the pseudo parameters it passes."""
+    template = copy.deepcopy(template)
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            resource.setdefault("Properties", {})["CodeUri"] = PACKAGED_CODE_URI
+    values = dict(params)
+    values.update({
+        "AWS::Region": region,
+        "AWS::AccountId": account_of(params),
+        "AWS::StackName": stack,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+    })
+    metrics = Metrics("ServerlessTransform", DummyMetricsPublisher())
+    translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=region), metrics=metrics)
+    try:
+        return translator.translate(template, parameter_values=values,
+                                    get_managed_policy_map=lambda: MANAGED_POLICIES)
+    except InvalidDocumentException as e:
+        raise TransformFailed("; ".join(c.message for c in e.causes)) from e
+    finally:
+        metrics.publish()  # offline: the dummy publisher drops them
+
+
+# --- reading the expanded template ----------------------------------------------------------
+
+
+def target_id(value):
+    """The logical id an intrinsic points at ({"Ref": X}, {"Fn::GetAtt": [X, "Arn"]}), else None."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return value["Ref"]
+        if "Fn::GetAtt" in value:
+            att = value["Fn::GetAtt"]
+            return att[0] if isinstance(att, list) else att.split(".")[0]
+    return None
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def of_type(resources, kind):
+    return {k: v for k, v in resources.items() if v.get("Type") == kind}
+
+
+def role_statements(resources, role_ref):
+    role = resources.get(target_id(role_ref) or "", {})
+    for policy in role.get("Properties", {}).get("Policies", []):
+        for st in as_list(policy.get("PolicyDocument", {}).get("Statement", [])):
+            if st.get("Effect") == "Allow":
+                yield st
+
+
+def role_allows(resources, role_ref, action, resource_id):
+    for st in role_statements(resources, role_ref):
+        if action in as_list(st.get("Action")) and any(
+                target_id(r) == resource_id for r in as_list(st.get("Resource"))):
+            return True
+    return False
+
+
+def has_invoke_permission(resources, function_id, principal, source_id=None):
+    for perm in of_type(resources, "AWS::Lambda::Permission").values():
+        p = perm.get("Properties", {})
+        if p.get("Action") != "lambda:InvokeFunction" or p.get("Principal") != principal:
+            continue
+        if target_id(p.get("FunctionName")) != function_id:
+            continue
+        if source_id is None:
+            if "SourceAccount" in p or "SourceArn" in p:
+                return True
+        elif target_id(p.get("SourceArn")) == source_id:
+            return True
+    return False
+
+
+def queue_admits_rule(resources, queue_id, rule_id):
+    """A queue policy on queue_id lets events.amazonaws.com send from rule_id."""
+    for policy in of_type(resources, "AWS::SQS::QueuePolicy").values():
+        p = policy.get("Properties", {})
+        if queue_id not in [target_id(q) for q in as_list(p.get("Queues"))]:
+            continue
+        for st in as_list(p.get("PolicyDocument", {}).get("Statement", [])):
+            services = as_list(st.get("Principal", {}).get("Service", []))
+            if (st.get("Effect") != "Allow" or "events.amazonaws.com" not in services
+                    or "sqs:SendMessage" not in as_list(st.get("Action"))
+                    or queue_id not in [target_id(r) for r in as_list(st.get("Resource"))]):
+                continue
+            arns = st.get("Condition", {}).get("ArnEquals", {}).get("aws:SourceArn")
+            if arns is None or rule_id in [target_id(a) for a in as_list(arns)]:
+                return True
+    return False
+
+
+# --- the checks -----------------------------------------------------------------------------
+
+
+def check_wiring(cfn):
+    resources = cfn.get("Resources", {})
+    functions = of_type(resources, "AWS::Lambda::Function")
+    problems = []
+    for rid, rule in of_type(resources, "AWS::Events::Rule").items():
+        for target in rule.get("Properties", {}).get("Targets", []):
+            fn = target_id(target.get("Arn"))
+            if fn in functions and not has_invoke_permission(resources, fn, "events.amazonaws.com", rid):
+                problems.append(f"rule {rid}: no invoke permission on {fn} for events.amazonaws.com from this rule")
+            if fn in functions and "DeadLetterConfig" not in target:
+                problems.append(f"rule {rid}: no dead-letter queue (undeliverable events would be lost)")
+            dlq = target_id(target.get("DeadLetterConfig", {}).get("Arn"))
+            if "DeadLetterConfig" in target and not queue_admits_rule(resources, dlq, rid):
+                problems.append(f"rule {rid}: dead-letter queue {dlq} has no policy letting this rule send")
+    for sid, schedule in of_type(resources, "AWS::Scheduler::Schedule").items():
+        target = schedule.get("Properties", {}).get("Target", {})
+        role = target.get("RoleArn")
+        fn = target_id(target.get("Arn"))
+        if fn in functions and not role_allows(resources, role, "lambda:InvokeFunction", fn):
+            problems.append(f"schedule {sid}: its role may not invoke {fn}")
+        if "DeadLetterConfig" not in target:
+            problems.append(f"schedule {sid}: no dead-letter queue (undeliverable events would be lost)")
+        else:
+            dlq = target_id(target["DeadLetterConfig"].get("Arn"))
+            if not role_allows(resources, role, "sqs:SendMessage", dlq):
+                problems.append(f"schedule {sid}: its role may not send to dead-letter queue {dlq}")
+    for sid, sub in of_type(resources, "AWS::SNS::Subscription").items():
+        p = sub.get("Properties", {})
+        fn = target_id(p.get("Endpoint"))
+        if p.get("Protocol") == "lambda" and not has_invoke_permission(
+                resources, fn, "sns.amazonaws.com", target_id(p.get("TopicArn"))):
+            problems.append(f"subscription {sid}: no invoke permission on {fn} for its topic")
+    for cid, config in of_type(resources, "AWS::Lambda::EventInvokeConfig").items():
+        p = config.get("Properties", {})
+        fn = target_id(p.get("FunctionName"))
+        on_failure = p.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        role = functions.get(fn, {}).get("Properties", {}).get("Role")
+        if on_failure and not role_allows(resources, role, "sqs:SendMessage", target_id(on_failure)):
+            problems.append(f"{fn}: its role may not send to its on-failure destination")
+    for rid, rotation in of_type(resources, "AWS::SecretsManager::RotationSchedule").items():
+        fn = target_id(rotation.get("Properties", {}).get("RotationLambdaARN"))
+        if not has_invoke_permission(resources, fn, "secretsmanager.amazonaws.com"):
+            problems.append(f"rotation {rid}: no scoped invoke permission on {fn} for Secrets Manager")
+    roles = [target_id(f.get("Properties", {}).get("Role")) for f in functions.values()]
+    for role in sorted({r for r in roles if roles.count(r) > 1}):
+        problems.append(f"role {role} is shared by several functions (each has its own)")
+    names = {}
+    for rid, res in resources.items():
+        prop = NAME_PROPERTIES.get(res.get("Type"))
+        name = res.get("Properties", {}).get(prop) if prop else None
+        if name is not None:
+            key = (res["Type"], json.dumps(name, sort_keys=True))
+            if key in names:
+                problems.append(f"{rid} and {names[key]}: the same {prop}")
+            names[key] = rid
+    return problems
+
+
+def expand_all(template, out_dir=None):
+    """{env: expanded template}; writes each to out_dir when given. Raises on a transform error."""
+    expanded, failures = {}, []
+    for env, (stack, region, params) in environments().items():
+        try:
+            expanded[env] = transform(template, stack, region, params)
+        except TransformFailed as e:
+            failures.append(f"{env}: the SAM transform fails: {e}")
+            continue
+        if out_dir:
+            os.makedirs(out_dir, exist_ok=True)
+            with open(os.path.join(out_dir, f"{env}.json"), "w") as f:
+                json.dump(expanded[env], f, indent=1, sort_keys=True)
+    if failures:
+        raise TransformFailed("\n".join(failures))
+    return expanded
+
+
+def cfn_lint(paths):
+    exe = os.path.join(os.path.dirname(sys.executable), "cfn-lint")
+    run = subprocess.run([exe if os.path.exists(exe) else "cfn-lint", *paths], capture_output=True, text=True)
+    return run.returncode, (run.stdout + run.stderr).strip()
+
+
+def main():
+    out_dir = os.path.join(os.environ.get("MACRO_AI_STACK_DIR", os.path.join(ROOT, ".stack")), "expanded")
+    try:
+        expanded = expand_all(load_template(), out_dir)
+    except TransformFailed as e:
+        print(e)
+        return 1
+    problems = []
+    for env, cfn in expanded.items():
+        problems += [f"{env}: {p}" for p in check_wiring(cfn)]
+    paths = [os.path.join(out_dir, f"{env}.json") for env in expanded]
+    status, output = cfn_lint(paths)
+    if status != 0:
+        problems.append("cfn-lint on the expanded templates:\n" + output)
+    if problems:
+        print(f"deploy check: {len(problems)} problem(s)")
+        for p in problems:
+            print("  - " + p)
+        return 1
+    counts = {env: len(cfn["Resources"]) for env, cfn in expanded.items()}
+    print("deploy check: the SAM transform succeeds for " + ", ".join(
+        f"{env} ({n} resources)" for env, n in counts.items())
+        + "; cfn-lint clean on each; rules, schedules, subscriptions, destinations and rotations wired")
+    return 0
+
+
+# --- proof that each check can fail -----------------------------------------------------------
+
+
+def self_test():
+    """Break the template the ways that matter and require each check to say so."""
+    base = load_template()
+    stack, region, params = environments()["dev"]
+    passed, failures = [], []
+
+    def expect(label, ok):
+        print(f"  {'ok  ' if ok else 'FAIL'} {label}")
+        (passed if ok else failures).append(label)
+
+    def events_of(t):
+        for rid, res in t["Resources"].items():
+            for eid, ev in res.get("Properties", {}).get("Events", {}).items():
+                yield rid, eid, ev
+
+    # 1. The defect of issue 10: `Type` and `Arn` together in an event's DeadLetterConfig.
+    broken = copy.deepcopy(base)
+    rid, eid, ev = next((r, e, v) for r, e, v in events_of(broken) if "DeadLetterConfig" in v["Properties"])
+    ev["Properties"]["DeadLetterConfig"]["Type"] = "SQS"
+    try:
+        transform(broken, stack, region, params)
+        expect("a DeadLetterConfig with both Type and Arn fails the transform", False)
+    except TransformFailed as e:
+        expect("a DeadLetterConfig with both Type and Arn fails the transform: "
+               + str(e).split("; ")[0], "either define 'Arn' or 'Type'" in str(e))
+
+    good = transform(base, stack, region, params)
+    expect("the template as it is passes the wiring checks", check_wiring(good) == [])
+
+    # 2. A rule's dead letters with no queue policy admitting it.
+    broken = copy.deepcopy(good)
+    for policy in of_type(broken["Resources"], "AWS::SQS::QueuePolicy").values():
+        for st in policy["Properties"]["PolicyDocument"]["Statement"]:
+            st["Principal"]["Service"] = [s for s in as_list(st["Principal"]["Service"])
+                                          if s != "events.amazonaws.com"]
+    expect("a rule whose dead-letter queue does not admit it is reported",
+           any("no policy letting this rule send" in p for p in check_wiring(broken)))
+
+    # 3. A rule without its invoke permission.
+    broken = copy.deepcopy(good)
+    perms = [k for k, v in of_type(broken["Resources"], "AWS::Lambda::Permission").items()
+             if v["Properties"].get("Principal") == "events.amazonaws.com"]
+    del broken["Resources"][perms[0]]
+    expect("a rule without an invoke permission is reported",
+           any("no invoke permission" in p for p in check_wiring(broken)))
+
+    # 3b. A rule that drops undeliverable events.
+    broken = copy.deepcopy(good)
+    for rule in of_type(broken["Resources"], "AWS::Events::Rule").values():
+        for target in rule["Properties"]["Targets"]:
+            target.pop("DeadLetterConfig", None)
+    expect("a rule without a dead-letter queue is reported",
+           any("no dead-letter queue" in p for p in check_wiring(broken)))
+
+    # 4. A schedule's role without sqs:SendMessage on its dead-letter queue.
+    broken = copy.deepcopy(good)
+    for sched in of_type(broken["Resources"], "AWS::Scheduler::Schedule").values():
+        role = broken["Resources"][target_id(sched["Properties"]["Target"]["RoleArn"])]
+        role["Properties"]["Policies"] = [
+            p for p in role["Properties"]["Policies"]
+            if not any("sqs:SendMessage" in as_list(s.get("Action")) for s in
+                       as_list(p["PolicyDocument"]["Statement"]))]
+    expect("a schedule whose role cannot send its dead letters is reported",
+           any("may not send to dead-letter queue" in p for p in check_wiring(broken)))
+
+    # 5. Two resources with one physical name.
+    broken = copy.deepcopy(good)
+    logs = list(of_type(broken["Resources"], "AWS::Logs::LogGroup").values())
+    logs[1]["Properties"]["LogGroupName"] = logs[0]["Properties"]["LogGroupName"]
+    expect("two log groups with one name are reported",
+           any("the same LogGroupName" in p for p in check_wiring(broken)))
+
+    # 6. cfn-lint reads the expanded template (a generated resource with an invalid property).
+    broken = copy.deepcopy(good)
+    next(iter(of_type(broken["Resources"], "AWS::Lambda::Function").values()))["Properties"]["MemorySize"] = 1
+    path = os.path.join(os.environ.get("MACRO_AI_STACK_DIR", os.path.join(ROOT, ".stack")), "broken.json")
+    with open(path, "w") as f:
+        json.dump(broken, f)
+    status, _ = cfn_lint([path])
+    os.remove(path)
+    expect("cfn-lint fails an expanded template with a generated function of 1 MB", status != 0)
+
+    print(f"deploy check self-test: {len(passed)} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(self_test() if "--self-test" in sys.argv[1:] else main())
