@@ -60,6 +60,7 @@ impl SecretStore for SecretsManagerStore {
             .await
             .map_err(|e| store_error("DescribeSecret", secret_id, e))?;
         Ok(SecretDescription {
+            arn: out.arn().map(str::to_string),
             rotation_enabled: out.rotation_enabled().unwrap_or(false),
             versions: out
                 .version_ids_to_stages()
@@ -77,6 +78,7 @@ impl SecretStore for SecretsManagerStore {
         let request = match version {
             VersionRef::Stage(stage) => request.version_stage(stage),
             VersionRef::Version { id, stage } => request.version_id(id).version_stage(stage),
+            VersionRef::Id(id) => request.version_id(id),
         };
         match request.send().await {
             Ok(out) => Ok(out.secret_string().map(SecretString::new)),

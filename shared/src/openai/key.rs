@@ -6,11 +6,23 @@ use serde_json::{Map, Value};
 use crate::rotation::BackendError;
 use crate::secret::SecretString;
 
-/// A parsed key secret.
-#[derive(Debug, Clone)]
+/// A parsed key secret. `Debug` shows neither the key nor the values of other fields.
+#[derive(Clone)]
 pub struct KeySecret {
     fields: Option<Map<String, Value>>,
     pub key: SecretString,
+}
+
+impl std::fmt::Debug for KeySecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySecret")
+            .field("key", &self.key)
+            .field(
+                "fields",
+                &self.fields.as_ref().map(|m| m.keys().collect::<Vec<_>>()),
+            )
+            .finish()
+    }
 }
 
 impl KeySecret {
@@ -85,6 +97,22 @@ pub fn redact(key: &SecretString) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn given_both_forms_when_debug_formatted_then_the_key_is_not_shown() {
+        for raw in [
+            "sk-proj-hunter2hunter2hunter2".to_string(),
+            serde_json::json!({"apiKey": "sk-proj-hunter2hunter2hunter2", "org": "org-value-7"})
+                .to_string(),
+        ] {
+            let s = KeySecret::parse(&SecretString::new(raw), "AWSCURRENT").unwrap();
+            let shown = format!("{s:?} {s:#?}");
+            assert!(
+                !shown.contains("hunter2") && !shown.contains("org-value-7"),
+                "{shown}"
+            );
+        }
+    }
 
     #[test]
     fn given_both_forms_then_the_key_is_read_and_the_form_kept() {

@@ -1,7 +1,8 @@
 //! OpenAI as a rotation backend. We cannot generate OpenAI keys, so a new key comes from an
 //! operator (staged under the label `CANDIDATE`) or is minted through the Admin API as a project
 //! service account named after the rotation's token. Either way the key is promoted only after
-//! `GET /v1/models` accepts it; finishSecret revokes minted keys older than AWSPREVIOUS.
+//! `GET /v1/models` accepts it; finishSecret revokes this secret's minted keys older than
+//! AWSPREVIOUS, and never a key minted for another secret in the same project.
 
 pub mod key;
 
@@ -12,16 +13,51 @@ use tracing::{info, warn};
 
 use crate::config::{self, ConfigError};
 use crate::rotation::{
-    AWSCURRENT, AWSPENDING, AWSPREVIOUS, BackendError, BackendErrorKind, CreateContext,
-    CredentialBackend, SecretStore, SetOutcome, Staged, VersionRef,
+    AWSCURRENT, AWSPENDING, BackendError, BackendErrorKind, CreateContext, CredentialBackend,
+    Finished, SecretStore, SetOutcome, Staged, VersionRef,
 };
 use crate::secret::SecretString;
 pub use key::{KeySecret, redact};
 
 /// The label an operator puts on a new key before starting a rotation.
 pub const CANDIDATE: &str = "CANDIDATE";
-/// Minted service accounts are named this plus the version (ClientRequestToken) they serve.
+/// Minted service accounts are named this, a short hash of the secret's ARN, and the version
+/// (ClientRequestToken) they serve: `macro-ai-ops-<8 hex>-<version>`. Before the hash was added,
+/// they were `macro-ai-ops-<version>`; those are still recognised by the version id.
 pub const SERVICE_ACCOUNT_PREFIX: &str = "macro-ai-ops-";
+
+/// The part of minted account names that says which secret they belong to.
+pub fn secret_tag(secret_arn: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(secret_arn.as_bytes())[..4])
+}
+
+/// The service account that holds the key of `version` of the secret `secret_arn`.
+pub fn account_name(secret_arn: &str, version: &str) -> String {
+    format!(
+        "{SERVICE_ACCOUNT_PREFIX}{}-{version}",
+        secret_tag(secret_arn)
+    )
+}
+
+/// The version a service account was minted for, when it belongs to this secret: named with this
+/// secret's tag, or under the old naming with one of this secret's version ids. `None` for any
+/// other account, which this function never touches.
+fn version_of<'a>(
+    name: &'a str,
+    secret_arn: &str,
+    versions: &crate::rotation::SecretDescription,
+) -> Option<&'a str> {
+    let rest = name.strip_prefix(SERVICE_ACCOUNT_PREFIX)?;
+    let tag = secret_tag(secret_arn);
+    if let Some(version) = rest
+        .strip_prefix(tag.as_str())
+        .and_then(|r| r.strip_prefix('-'))
+    {
+        return Some(version);
+    }
+    versions.stages_of(rest).is_some().then_some(rest)
+}
 
 /// Where minted keys come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,23 +317,25 @@ impl OpenAiBackend {
         Ok(())
     }
 
-    /// A key minted for version `token`: one service account per version, however often
-    /// createSecret is retried.
+    /// A key minted for version `token` of `secret_arn`: one service account per version,
+    /// however often createSecret is retried.
     async fn mint<S: SecretStore>(
         &self,
         store: &S,
         mint: &MintOptions,
+        secret_arn: &str,
         token: &str,
     ) -> Result<SecretString, BackendError> {
         let admin = self.admin_key(store, mint).await?;
-        let name = format!("{SERVICE_ACCOUNT_PREFIX}{token}");
+        let name = account_name(secret_arn, token);
+        let legacy = format!("{SERVICE_ACCOUNT_PREFIX}{token}");
         // A retried createSecret that minted but could not store the key finds its account
         // here. OpenAI shows a key only once, so that account is replaced, never duplicated.
         for orphan in self
             .service_accounts(mint, &admin)
             .await?
             .iter()
-            .filter(|a| a.name == name)
+            .filter(|a| a.name == name || a.name == legacy)
         {
             warn!(service_account = %orphan.id, "replacing a key minted by an interrupted createSecret");
             self.delete_account(mint, &admin, orphan).await?;
@@ -338,6 +376,7 @@ impl OpenAiBackend {
         &self,
         store: &S,
         secret_id: &str,
+        token: &str,
     ) -> Result<SecretString, BackendError> {
         let raw = store
             .get(secret_id, VersionRef::Stage(CANDIDATE))
@@ -345,13 +384,7 @@ impl OpenAiBackend {
             .ok_or_else(|| {
                 BackendError::new(
                     BackendErrorKind::NeedsOperator,
-                    format!(
-                        "no new OpenAI key to rotate to: create one in the OpenAI dashboard, then run \
-                         `aws secretsmanager put-secret-value --secret-id {secret_id} --secret-string \
-                         <new key> --version-stages {CANDIDATE}` and `aws secretsmanager rotate-secret \
-                         --secret-id {secret_id}`; or set OPENAI_ADMIN_KEY_SECRET_ARN and \
-                         OPENAI_PROJECT_ID so keys are minted. AWSCURRENT is unchanged"
-                    ),
+                    operator_runbook(secret_id, token),
                 )
             })?;
         Ok(KeySecret::parse(&raw, "the CANDIDATE version")?.key)
@@ -370,8 +403,14 @@ impl CredentialBackend for OpenAiBackend {
     ) -> Result<SecretString, BackendError> {
         let current = KeySecret::parse(current, AWSCURRENT)?;
         let key = match &self.options.mint {
-            Some(mint) => self.mint(ctx.store, mint, ctx.token).await?,
-            None => self.staged_candidate(ctx.store, ctx.secret_id).await?,
+            Some(mint) => {
+                self.mint(ctx.store, mint, ctx.secret_arn, ctx.token)
+                    .await?
+            }
+            None => {
+                self.staged_candidate(ctx.store, ctx.secret_id, ctx.token)
+                    .await?
+            }
         };
         if key == current.key {
             return Err(BackendError::new(
@@ -410,16 +449,18 @@ impl CredentialBackend for OpenAiBackend {
     async fn after_finish<S: SecretStore>(
         &self,
         store: &S,
-        secret_id: &str,
+        finished: &Finished<'_>,
     ) -> Result<Option<String>, BackendError> {
-        let description = store.describe(secret_id).await?;
+        let secret_id = finished.secret_id;
         let Some(mint) = &self.options.mint else {
             // Staged mode: the promoted candidate's label is spent; a newer one stays.
-            let Some(version) = description.version_with(CANDIDATE) else {
+            let Some(version) = finished.description.version_with(CANDIDATE) else {
                 return Ok(None);
             };
-            let current = store.get(secret_id, VersionRef::Stage(AWSCURRENT)).await?;
-            let candidate = store.get(secret_id, VersionRef::Stage(CANDIDATE)).await?;
+            let current = store
+                .get(secret_id, VersionRef::Id(finished.current))
+                .await?;
+            let candidate = store.get(secret_id, VersionRef::Id(version)).await?;
             let same = match (current, candidate) {
                 (Some(c), Some(k)) => {
                     KeySecret::parse(&c, AWSCURRENT)?.key == KeySecret::parse(&k, CANDIDATE)?.key
@@ -436,17 +477,17 @@ impl CredentialBackend for OpenAiBackend {
                 "label {CANDIDATE} removed from the promoted key's version"
             )));
         };
-        let keep: Vec<String> = [AWSCURRENT, AWSPREVIOUS]
-            .iter()
-            .filter_map(|stage| description.version_with(stage))
-            .map(|v| format!("{SERVICE_ACCOUNT_PREFIX}{v}"))
-            .collect();
+        // Kept: the version just promoted and the one it replaced, as finishSecret knew them.
+        let keep = [Some(finished.current), finished.previous];
         let admin = self.admin_key(store, mint).await?;
         let stale: Vec<ServiceAccount> = self
             .service_accounts(mint, &admin)
             .await?
             .into_iter()
-            .filter(|a| a.name.starts_with(SERVICE_ACCOUNT_PREFIX) && !keep.contains(&a.name))
+            .filter(|a| {
+                version_of(&a.name, finished.secret_arn, finished.description)
+                    .is_some_and(|v| !keep.contains(&Some(v)))
+            })
             .collect();
         for account in &stale {
             self.delete_account(mint, &admin, account).await?;
@@ -462,9 +503,65 @@ impl CredentialBackend for OpenAiBackend {
     }
 }
 
+/// What an operator runs when no key is staged, on real Secrets Manager. The failed createSecret
+/// leaves AWSPENDING on this rotation's (empty) version, and AWS then refuses every RotateSecret
+/// ("A previous rotation isn't complete") until that label is removed. moto checks a pending
+/// rotation the other way round, so only this text, not a moto test, shows the AWS sequence.
+fn operator_runbook(secret_id: &str, token: &str) -> String {
+    format!(
+        "no new OpenAI key to rotate to; AWSCURRENT is unchanged. 1) Create a key in the OpenAI \
+         dashboard and stage it: `aws secretsmanager put-secret-value --secret-id {secret_id} \
+         --secret-string <new key> --version-stages {CANDIDATE}`. 2) This attempt left AWSPENDING \
+         on the empty version {token}; remove it: `aws secretsmanager update-secret-version-stage \
+         --secret-id {secret_id} --version-stage AWSPENDING --remove-from-version-id {token}`. \
+         3) `aws secretsmanager rotate-secret --secret-id {secret_id}`. If rotate-secret still \
+         answers \"A previous rotation isn't complete\", an older attempt holds AWSPENDING: find \
+         its version with `aws secretsmanager describe-secret --secret-id {secret_id} --query \
+         VersionIdsToStages` (the id whose labels are [\"AWSPENDING\"] alone) and remove the \
+         label from it with the command of step 2; a key stored in that version is never \
+         promoted. To stop staging keys by hand, set OPENAI_ADMIN_KEY_SECRET_ARN and \
+         OPENAI_PROJECT_ID so keys are minted"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rotation::SecretDescription;
+
+    #[test]
+    fn given_two_secrets_in_one_project_then_each_recognises_only_its_own_accounts() {
+        let dev = "arn:aws:secretsmanager:us-east-1:111111111111:secret:macro-ai/dev/openai-api-key-AbCdEf";
+        let staging = "arn:aws:secretsmanager:us-east-1:111111111111:secret:macro-ai/staging/openai-api-key-XyZ123";
+        let mut known = SecretDescription::default();
+        known.versions.insert("v-old".into(), vec![]);
+        known
+            .versions
+            .insert("v-now".into(), vec!["AWSCURRENT".into()]);
+        let none = SecretDescription::default();
+        assert_eq!(version_of(&account_name(dev, "v1"), dev, &none), Some("v1"));
+        assert_eq!(version_of(&account_name(staging, "v1"), dev, &none), None);
+        // The old naming: this secret's when the version is one of its own, else nobody's.
+        assert_eq!(version_of("macro-ai-ops-v-old", dev, &known), Some("v-old"));
+        assert_eq!(version_of("macro-ai-ops-v-other", dev, &known), None);
+        assert_eq!(version_of("someone-else", dev, &known), None);
+        assert_ne!(secret_tag(dev), secret_tag(staging));
+        assert_eq!(secret_tag(dev).len(), 8);
+    }
+
+    #[test]
+    fn given_no_candidate_then_the_runbook_names_the_version_to_unblock() {
+        let text = operator_runbook("arn:s", "tok-1");
+        for part in [
+            "--version-stages CANDIDATE",
+            "--version-stage AWSPENDING --remove-from-version-id tok-1",
+            "rotate-secret --secret-id arn:s",
+            "A previous rotation isn't complete",
+            "describe-secret --secret-id arn:s --query VersionIdsToStages",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+    }
 
     #[test]
     fn given_the_environment_then_options_are_read_and_half_a_mint_config_refused() {

@@ -46,8 +46,9 @@ pub enum Strategy {
     Alternating { master_arn: String },
 }
 
-/// A parsed PostgreSQL secret.
-#[derive(Debug, Clone)]
+/// A parsed PostgreSQL secret. `Debug` shows where and who, never the password or the values
+/// of other fields (a secret may hold more credentials than ours).
+#[derive(Clone)]
 pub struct PgSecret {
     fields: Map<String, Value>,
     pub username: String,
@@ -57,6 +58,21 @@ pub struct PgSecret {
     pub dbname: String,
     pub sslmode: SslMode,
     pub masterarn: Option<String>,
+}
+
+impl std::fmt::Debug for PgSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgSecret")
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("dbname", &self.dbname)
+            .field("sslmode", &self.sslmode)
+            .field("masterarn", &self.masterarn)
+            .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl PgSecret {
@@ -239,6 +255,23 @@ mod tests {
     fn base() -> Value {
         json!({"username": "macro_ai_app", "password": "p4ss-word", "engine": "postgres",
                "host": "db.internal", "port": 5432, "dbname": "macro_ai", "extra": {"k": [1]}})
+    }
+
+    #[test]
+    fn given_a_secret_when_debug_formatted_then_no_password_or_other_value_is_shown() {
+        let mut v = base();
+        v["password"] = json!("hunter2-pg-pw");
+        v["apiToken"] = json!("other-value-7");
+        let s = PgSecret::parse(&secret(v), "AWSCURRENT").unwrap();
+        let shown = format!("{s:?} {s:#?}");
+        assert!(
+            shown.contains("macro_ai_app") && shown.contains("apiToken"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("other-value-7"),
+            "{shown}"
+        );
     }
 
     #[test]

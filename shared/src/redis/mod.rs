@@ -14,7 +14,7 @@ use tracing::info;
 use crate::config::{self, ConfigError};
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, BackendError, BackendErrorKind, CreateContext,
-    CredentialBackend, SecretStore, SetOutcome, Staged, VersionRef,
+    CredentialBackend, Finished, SecretStore, SetOutcome, Staged, VersionRef,
 };
 use crate::secret::SecretString;
 use resp::{Reply, RespConnection, RespError, TlsSettings};
@@ -249,15 +249,19 @@ impl CredentialBackend for RedisBackend {
     async fn after_finish<S: SecretStore>(
         &self,
         store: &S,
-        secret_id: &str,
+        finished: &Finished<'_>,
     ) -> Result<Option<String>, BackendError> {
+        // The versions finishSecret promoted and replaced, read by id: their values never change.
         let current = store
-            .get(secret_id, VersionRef::Stage(AWSCURRENT))
+            .get(finished.secret_id, VersionRef::Id(finished.current))
             .await?
-            .ok_or_else(|| BackendError::invalid_secret("the secret has no AWSCURRENT value"))?;
+            .ok_or_else(|| BackendError::invalid_secret("the promoted version has no value"))?;
         let current = RedisSecret::parse(&current, AWSCURRENT)?;
-        let previous = match store.get(secret_id, VersionRef::Stage(AWSPREVIOUS)).await? {
-            Some(raw) => Some(RedisSecret::parse(&raw, AWSPREVIOUS)?),
+        let previous = match finished.previous {
+            Some(id) => match store.get(finished.secret_id, VersionRef::Id(id)).await? {
+                Some(raw) => Some(RedisSecret::parse(&raw, AWSPREVIOUS)?),
+                None => None,
+            },
             None => None,
         };
         let keep: Vec<String> = std::iter::once(&current)

@@ -10,14 +10,15 @@ use crate::secret::SecretString;
 
 const DEFAULT_PORT: u16 = 6379;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 enum Shape {
     Url(url::Url),
     Fields,
 }
 
-/// A parsed Redis secret.
-#[derive(Debug, Clone)]
+/// A parsed Redis secret. `Debug` shows where and who, never the password, the URL (which holds
+/// it) or the values of other fields.
+#[derive(Clone)]
 pub struct RedisSecret {
     fields: Map<String, Value>,
     shape: Shape,
@@ -27,6 +28,25 @@ pub struct RedisSecret {
     pub port: u16,
     pub tls: bool,
     pub adminarn: Option<String>,
+}
+
+impl std::fmt::Debug for RedisSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shape = match self.shape {
+            Shape::Url(_) => "url",
+            Shape::Fields => "fields",
+        };
+        f.debug_struct("RedisSecret")
+            .field("shape", &shape)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("adminarn", &self.adminarn)
+            .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl RedisSecret {
@@ -170,6 +190,25 @@ impl RedisSecret {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn given_both_shapes_when_debug_formatted_then_no_password_or_url_is_shown() {
+        for raw in [
+            json!({"url": "rediss://app:hunter2-url-pw@cache.internal:6380/0", "token": "other-value-7"}),
+            json!({"username": "app", "password": "hunter2-field-pw", "host": "cache.internal",
+                   "token": "other-value-7"}),
+        ] {
+            let s = RedisSecret::parse(&SecretString::new(raw.to_string()), "AWSCURRENT").unwrap();
+            let shown = format!("{s:?} {s:#?}");
+            assert!(
+                shown.contains("cache.internal") && shown.contains("token"),
+                "{shown}"
+            );
+            for hidden in ["hunter2", "other-value-7", "rediss://"] {
+                assert!(!shown.contains(hidden), "{hidden} in {shown}");
+            }
+        }
+    }
 
     fn secret(v: Value) -> SecretString {
         SecretString::new(v.to_string())

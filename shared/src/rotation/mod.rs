@@ -31,6 +31,8 @@ pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
 /// A secret's metadata as the protocol needs it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SecretDescription {
+    /// The secret's full ARN (what names it stably, whatever the event called it).
+    pub arn: Option<String>,
     pub rotation_enabled: bool,
     /// Version id → staging labels.
     pub versions: BTreeMap<String, Vec<String>>,
@@ -56,7 +58,12 @@ impl SecretDescription {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VersionRef<'a> {
     Stage(&'a str),
-    Version { id: &'a str, stage: &'a str },
+    Version {
+        id: &'a str,
+        stage: &'a str,
+    },
+    /// A version by id alone: its value never changes, whichever labels it carries now.
+    Id(&'a str),
 }
 
 /// Why the secret store failed.
@@ -192,6 +199,8 @@ impl From<StoreError> for BackendError {
 pub struct CreateContext<'a, S> {
     pub store: &'a S,
     pub secret_id: &'a str,
+    /// The secret's ARN from DescribeSecret (the event's id when the store gave none).
+    pub secret_arn: &'a str,
     pub token: &'a str,
     pub passwords: &'a PasswordPolicy,
 }
@@ -210,6 +219,21 @@ pub struct Staged {
     pub token: String,
     pub current: SecretString,
     pub pending: SecretString,
+}
+
+/// Where a rotation ended, as finishSecret knew it: the version it made AWSCURRENT and the one
+/// AWSCURRENT left. A backend's clean-up decides what to keep from these ids, never from a fresh
+/// read of the labels, which could be stale right after they moved.
+#[derive(Debug, Clone, Copy)]
+pub struct Finished<'a> {
+    pub secret_id: &'a str,
+    pub secret_arn: &'a str,
+    /// The version now AWSCURRENT (the rotation's token).
+    pub current: &'a str,
+    /// The version AWSCURRENT left, now AWSPREVIOUS; none on a secret's first rotation.
+    pub previous: Option<&'a str>,
+    /// Every version of the secret known at the step.
+    pub description: &'a SecretDescription,
 }
 
 /// What setSecret did on the target.
@@ -253,11 +277,12 @@ pub trait CredentialBackend: Send + Sync {
         current: &SecretString,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
-    /// finishSecret, after AWSCURRENT moved: clean up what the new labels made obsolete.
+    /// finishSecret, after AWSCURRENT moved: clean up what the new labels made obsolete, keeping
+    /// what `finished.current` and `finished.previous` need.
     fn after_finish<S: SecretStore>(
         &self,
         _store: &S,
-        _secret_id: &str,
+        _finished: &Finished<'_>,
     ) -> impl Future<Output = Result<Option<String>, BackendError>> + Send {
         async { Ok(None) }
     }
@@ -427,7 +452,8 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
                         .await
                         .map_err(store_err)?;
                 }
-                self.clean_up(r).await?;
+                let previous = description.version_with(AWSPREVIOUS);
+                self.clean_up(r, &description, previous).await?;
             }
             info!(secret_id = %r.secret_id, step, version = %r.token,
                   "version is already AWSCURRENT: nothing to do");
@@ -445,14 +471,18 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
             });
         }
         match r.step {
-            Step::Create => self.create(r).await,
+            Step::Create => self.create(r, &description).await,
             Step::Set => self.set(r).await,
             Step::Test => self.test(r).await,
             Step::Finish => self.finish(r, &description).await,
         }
     }
 
-    async fn create(&self, r: &RotationStep) -> Result<Report, RotationError> {
+    async fn create(
+        &self,
+        r: &RotationStep,
+        description: &SecretDescription,
+    ) -> Result<Report, RotationError> {
         let step = r.step.as_str();
         let current = self
             .required(r, VersionRef::Stage(AWSCURRENT), AWSCURRENT)
@@ -475,6 +505,7 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
         let ctx = CreateContext {
             store: &self.store,
             secret_id: &r.secret_id,
+            secret_arn: description.arn.as_deref().unwrap_or(&r.secret_id),
             token: &r.token,
             passwords: &self.passwords,
         };
@@ -560,15 +591,27 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
         let before = format!("AWSCURRENT on {}", previous_current.unwrap_or("no version"));
         let after = format!("AWSCURRENT on {}", r.token);
         self.audit(r, "AWSCURRENT moved to the new version", &before, &after);
-        self.clean_up(r).await?;
+        self.clean_up(r, description, previous_current).await?;
         Ok(self.report(r, "finished"))
     }
 
     /// The backend's clean-up once AWSCURRENT moved; idempotent, so retries run it again.
-    async fn clean_up(&self, r: &RotationStep) -> Result<(), RotationError> {
+    async fn clean_up(
+        &self,
+        r: &RotationStep,
+        description: &SecretDescription,
+        previous: Option<&str>,
+    ) -> Result<(), RotationError> {
+        let finished = Finished {
+            secret_id: &r.secret_id,
+            secret_arn: description.arn.as_deref().unwrap_or(&r.secret_id),
+            current: &r.token,
+            previous: previous.filter(|p| *p != r.token),
+            description,
+        };
         if let Some(change) = self
             .backend
-            .after_finish(&self.store, &r.secret_id)
+            .after_finish(&self.store, &finished)
             .await
             .map_err(|source| self.backend_error(r, source))?
         {
