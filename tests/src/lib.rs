@@ -41,6 +41,23 @@ pub struct Stack {
     pub redis_admin_user: String,
     redis_admin_password: String,
     pub openai_base_url: String,
+    /// The stack PostgreSQL's log (every login, with its user and whether it used TLS).
+    pub pg_log: PathBuf,
+    /// The private CA that signed the stack's server certificates.
+    pub tls_ca: PathBuf,
+    /// A CA that signed nothing of the stack's.
+    pub tls_wrong_ca: PathBuf,
+}
+
+/// A role's logins as the server logged them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Logins {
+    /// Authorized over TLS.
+    pub tls: usize,
+    /// Authorized over TLS by the function (its application_name).
+    pub tls_by_function: usize,
+    /// Attempted without TLS, authorized or refused.
+    pub plaintext: usize,
 }
 
 impl Stack {
@@ -87,6 +104,9 @@ impl Stack {
             .trim()
             .to_string(),
             openai_base_url: var("OPENAI_BASE_URL")?,
+            pg_log: var("MACRO_AI_PG_LOG")?.into(),
+            tls_ca: var("MACRO_AI_TLS_CA_FILE")?.into(),
+            tls_wrong_ca: var("MACRO_AI_TLS_WRONG_CA_FILE")?.into(),
         })
     }
 
@@ -112,6 +132,49 @@ impl Stack {
         password: &str,
     ) -> Result<PgConnection, sqlx::Error> {
         pg_connect(&self.pg_host, self.pg_port, user, password, "postgres").await
+    }
+
+    /// The stack's PostgreSQL as `user`, over TLS (what a test uses when it counts a role's
+    /// plaintext logins).
+    pub async fn pg_connect_tls(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<PgConnection, sqlx::Error> {
+        PgConnectOptions::new_without_pgpass()
+            .host(&self.pg_host)
+            .port(self.pg_port)
+            .username(user)
+            .password(password)
+            .database("postgres")
+            .ssl_mode(PgSslMode::Require)
+            .disable_statement_logging()
+            .connect()
+            .await
+    }
+
+    /// How `role` logged in to the stack's PostgreSQL so far, read from the server's own log
+    /// (`log_connections`; TLS and plaintext logins match different pg_hba.conf lines).
+    pub fn pg_logins(&self, role: &str) -> Result<Logins> {
+        let log = std::fs::read_to_string(&self.pg_log)
+            .with_context(|| format!("reading {}", self.pg_log.display()))?;
+        let tag = format!(" user={role} ");
+        let mut seen = Logins::default();
+        for line in log.lines().filter(|l| l.contains(&tag)) {
+            if line.contains("connection authorized:") {
+                if line.contains("SSL enabled") {
+                    seen.tls += 1;
+                    if line.contains("application_name=macro-ai-ops") {
+                        seen.tls_by_function += 1;
+                    }
+                } else {
+                    seen.plaintext += 1;
+                }
+            } else if line.contains("DETAIL:") && line.contains("\"hostnossl ") {
+                seen.plaintext += 1;
+            }
+        }
+        Ok(seen)
     }
 
     /// An admin (superuser) connection to the stack's PostgreSQL.

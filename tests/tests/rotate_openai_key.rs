@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 use serde_json::{Value, json};
+use shared::openai::account_name;
 use tests::rotation::{
     STEPS, create_secret, invoke, outcome, rotate, stages, start_rotation, step_event,
 };
@@ -239,7 +240,8 @@ async fn minted_keys_are_made_once_per_version_and_only_the_oldest_generation_re
         .await?;
 
     // First rotation, with createSecret retried after it succeeded and after an interruption
-    // that had minted a key but not stored it.
+    // that had minted a key but not stored it (under the names used before accounts carried the
+    // secret's hash: still recognised as this secret's by the version id).
     let token = start_rotation(&client, &arn).await?;
     stack
         .openai_mint(&admin_key, &project, &format!("macro-ai-ops-{token}"))
@@ -262,7 +264,7 @@ async fn minted_keys_are_made_once_per_version_and_only_the_oldest_generation_re
             .unwrap_or(0)
     };
     assert_eq!(
-        ours(&p, &format!("macro-ai-ops-{token}")),
+        ours(&p, &account_name(&arn, &token)),
         1,
         "one key for the version: {p}"
     );
@@ -291,15 +293,15 @@ async fn minted_keys_are_made_once_per_version_and_only_the_oldest_generation_re
         .collect();
     assert!(names.contains(&"analytics-batch"), "{p}");
     assert!(
-        names.contains(&format!("macro-ai-ops-{t2}").as_str()),
+        names.contains(&account_name(&arn, &t2).as_str()),
         "AWSPREVIOUS's key kept: {p}"
     );
     assert!(
-        names.contains(&format!("macro-ai-ops-{t3}").as_str()),
+        names.contains(&account_name(&arn, &t3).as_str()),
         "AWSCURRENT's key kept: {p}"
     );
     assert!(
-        !names.contains(&format!("macro-ai-ops-{token}").as_str()),
+        !names.contains(&account_name(&arn, &token).as_str()),
         "the oldest generation revoked: {p}"
     );
     assert_eq!(
@@ -315,5 +317,85 @@ async fn minted_keys_are_made_once_per_version_and_only_the_oldest_generation_re
     assert!(foreign["id"].is_string());
     let k3 = plain_value(&client, &arn, "AWSCURRENT").await?;
     assert_never_shown(&[&seed, &admin_key, &k1, &k3], &[]);
+    Ok(())
+}
+
+/// `/v1/models` accepts `key`.
+async fn live(stack: &Stack, key: &str) -> Result<bool> {
+    Ok(reqwest::Client::new()
+        .get(format!("{}/v1/models", stack.openai_base_url))
+        .bearer_auth(key)
+        .send()
+        .await?
+        .status()
+        .is_success())
+}
+
+#[tokio::test]
+async fn two_secrets_minting_into_one_project_never_revoke_each_other_s_keys() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let project = unique("proj");
+    let admin_key = format!("sk-admin-{}", unique("a").replace('_', ""));
+    stack.openai_admin_key(&admin_key).await?;
+    let admin_arn = create_secret_plain(&client, "macro-ai/openai-admin-key", &admin_key).await?;
+    let f = rotator(stack, client.clone(), Some((&admin_arn, &project)));
+    let mut secrets = Vec::new();
+    for env in ["dev", "staging"] {
+        let seed = key();
+        stack.openai_key(&seed, 200).await?;
+        secrets.push(
+            create_secret_plain(&client, &format!("macro-ai/{env}/openai-api-key"), &seed).await?,
+        );
+    }
+    let (dev, staging) = (&secrets[0], &secrets[1]);
+    // staging rotates twice: its AWSCURRENT and AWSPREVIOUS are both minted keys.
+    rotate(&f, &client, staging).await?;
+    rotate(&f, &client, staging).await?;
+    let staging_keys = [
+        plain_value(&client, staging, "AWSCURRENT").await?,
+        plain_value(&client, staging, "AWSPREVIOUS").await?,
+    ];
+    // An account under the old naming whose version id is no version of dev's: someone else's.
+    let stranger = format!("macro-ai-ops-{}", unique("tok").replace('_', "-"));
+    stack.openai_mint(&admin_key, &project, &stranger).await?;
+
+    // dev rotates three times; after each, staging's two keys still work.
+    let mut dev_keys = Vec::new();
+    for round in 1..=3 {
+        rotate(&f, &client, dev).await?;
+        dev_keys.push(plain_value(&client, dev, "AWSCURRENT").await?);
+        for k in &staging_keys {
+            assert!(
+                live(stack, k).await?,
+                "round {round}: a staging key was revoked"
+            );
+        }
+    }
+    let p = stack.openai_project(&project).await?;
+    let names: Vec<&str> = p["accounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["name"].as_str())
+        .collect();
+    assert!(names.contains(&stranger.as_str()), "{p}");
+    // dev's own: its oldest minted key revoked, AWSCURRENT and AWSPREVIOUS live.
+    assert!(
+        !live(stack, &dev_keys[0]).await?,
+        "dev's oldest generation is revoked"
+    );
+    assert!(live(stack, &dev_keys[1]).await? && live(stack, &dev_keys[2]).await?);
+    // 2 staging + 3 dev + the stranger minted; only dev's first revoked.
+    assert_eq!(
+        (p["created"].clone(), p["deleted"].as_array().map(Vec::len)),
+        (json!(6), Some(1)),
+        "{p}"
+    );
+    let mut shown: Vec<&str> = staging_keys.iter().map(String::as_str).collect();
+    shown.extend(dev_keys.iter().map(String::as_str));
+    shown.push(&admin_key);
+    assert_never_shown(&shown, &[]);
     Ok(())
 }

@@ -1,12 +1,19 @@
 //! PostgreSQL as a rotation backend: the rules in [`secret`], the SQL here. Logins are single
-//! connections (no pool: a rotation makes a handful), bounded by a connect timeout, with
-//! statement logging off so no password-bearing statement reaches a log.
+//! connections (no pool: a rotation makes a handful), bounded by a connect timeout; every session
+//! has a statement and lock timeout, and statement logging off so no password-bearing statement
+//! reaches a log.
+//!
+//! A secret's contents may have been written by someone who may only `PutSecretValue` on it. So
+//! every login a step makes goes to AWSCURRENT's host with AWSCURRENT's TLS settings (or
+//! stricter), and the master login is used only after the secret's own login has proven it holds
+//! the pair's password, and only for a pair that reaches no further than that login already does.
 
 pub mod scram;
 pub mod secret;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 use tracing::info;
@@ -17,7 +24,7 @@ use crate::rotation::{
     CredentialBackend, SecretStore, SetOutcome, Staged, VersionRef,
 };
 use crate::secret::SecretString;
-pub use secret::{PgSecret, SslMode, Strategy};
+pub use secret::{Endpoint, PgSecret, SslMode, Strategy};
 use secret::{alternate_username, check_successor, owner_username, quote_ident, quote_literal};
 
 /// Connection settings that are the function's, not the secret's.
@@ -25,15 +32,20 @@ use secret::{alternate_username, check_successor, owner_username, quote_ident, q
 pub struct PostgresOptions {
     /// How long one login may take before the server counts as unreachable.
     pub connect_timeout: Duration,
-    /// CA bundle for `verify-ca` / `verify-full` (the RDS bundle in production).
+    /// The longest one statement may run, or wait for a lock, on every session.
+    pub statement_timeout: Duration,
+    /// CA bundle for `verify-ca` / `verify-full` (the RDS bundle in production), added to the
+    /// public roots.
     pub ssl_root_cert: Option<PathBuf>,
 }
 
 impl PostgresOptions {
-    /// `DB_CONNECT_TIMEOUT_SECONDS` (default 5) and `PG_SSL_ROOT_CERT` (a file path).
+    /// `DB_CONNECT_TIMEOUT_SECONDS` (default 5), `PG_STATEMENT_TIMEOUT_SECONDS` (default 5) and
+    /// `PG_SSL_ROOT_CERT` (a file path).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         Ok(Self {
             connect_timeout: config::seconds(&get, "DB_CONNECT_TIMEOUT_SECONDS", 5, 1..=60)?,
+            statement_timeout: config::seconds(&get, "PG_STATEMENT_TIMEOUT_SECONDS", 5, 1..=300)?,
             ssl_root_cert: get("PG_SSL_ROOT_CERT")
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from),
@@ -45,6 +57,7 @@ impl Default for PostgresOptions {
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
             ssl_root_cert: None,
         }
     }
@@ -56,21 +69,36 @@ pub struct PostgresBackend {
     options: PostgresOptions,
 }
 
+/// Role attributes that reach beyond an application's own data.
+const ELEVATED: [&str; 4] = ["CREATEROLE", "CREATEDB", "REPLICATION", "BYPASSRLS"];
+
 impl PostgresBackend {
     pub fn new(options: PostgresOptions) -> Self {
         Self { options }
     }
 
-    /// Logs in with `secret`; `label` names the credential in errors.
-    async fn connect(&self, secret: &PgSecret, label: &str) -> Result<PgConnection, BackendError> {
+    /// Logs in as `username` at `at`; `label` names the credential in errors.
+    async fn connect(
+        &self,
+        at: &Endpoint,
+        username: &str,
+        password: &SecretString,
+        label: &str,
+    ) -> Result<PgConnection, BackendError> {
+        let limit = self.options.statement_timeout.as_millis().to_string();
         let mut options = PgConnectOptions::new_without_pgpass()
-            .host(&secret.host)
-            .port(secret.port)
-            .username(&secret.username)
-            .password(secret.password.expose())
-            .database(&secret.dbname)
+            .host(&at.host)
+            .port(at.port)
+            .username(username)
+            .password(password.expose())
+            .database(&at.dbname)
             .application_name("macro-ai-ops")
-            .ssl_mode(match secret.sslmode {
+            .options([
+                ("statement_timeout", limit.as_str()),
+                ("lock_timeout", limit.as_str()),
+                ("idle_in_transaction_session_timeout", limit.as_str()),
+            ])
+            .ssl_mode(match at.sslmode {
                 SslMode::Disable => PgSslMode::Disable,
                 SslMode::Prefer => PgSslMode::Prefer,
                 SslMode::Require => PgSslMode::Require,
@@ -81,10 +109,7 @@ impl PostgresBackend {
         if let Some(ca) = &self.options.ssl_root_cert {
             options = options.ssl_root_cert(ca);
         }
-        let target = format!(
-            "user `{}` at {}:{}/{}",
-            secret.username, secret.host, secret.port, secret.dbname
-        );
+        let target = format!("user `{username}` at {}:{}/{}", at.host, at.port, at.dbname);
         match tokio::time::timeout(self.options.connect_timeout, options.connect()).await {
             Err(_) => Err(BackendError::new(
                 BackendErrorKind::Unavailable,
@@ -98,24 +123,105 @@ impl PostgresBackend {
         }
     }
 
+    /// Runs one round trip, bounded on our side too (a server that stops answering mid-statement
+    /// never reaches its own timeout).
+    async fn bounded<T>(
+        &self,
+        what: &str,
+        work: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, BackendError> {
+        let limit = self.options.statement_timeout + Duration::from_secs(2);
+        match tokio::time::timeout(limit, work).await {
+            Ok(result) => result.map_err(|e| sql_error(e, what)),
+            Err(_) => Err(BackendError::new(
+                BackendErrorKind::Unavailable,
+                format!(
+                    "{what}: PostgreSQL did not answer within {}s",
+                    limit.as_secs()
+                ),
+            )),
+        }
+    }
+
     /// Logs in and runs a query; `Ok` means the credential works.
-    async fn check_login(&self, secret: &PgSecret, label: &str) -> Result<(), BackendError> {
-        let mut conn = self.connect(secret, label).await?;
-        sqlx::query("SELECT 1")
-            .execute(&mut conn)
-            .await
-            .map_err(|e| sql_error(e, &format!("a test query as {label} failed")))?;
+    async fn check_login(
+        &self,
+        at: &Endpoint,
+        username: &str,
+        password: &SecretString,
+        label: &str,
+    ) -> Result<(), BackendError> {
+        let mut conn = self.connect(at, username, password, label).await?;
+        self.bounded(
+            &format!("a test query as {label} failed"),
+            sqlx::query("SELECT 1").execute(&mut conn),
+        )
+        .await?;
         // The server ends the session when the socket closes; a failed goodbye changes nothing.
         let _ = conn.close().await;
         Ok(())
     }
 
-    /// `Ok(true)` when `secret` already logs in, `Ok(false)` when it is refused.
-    async fn already_works(&self, secret: &PgSecret, label: &str) -> Result<bool, BackendError> {
-        match self.check_login(secret, label).await {
+    /// `Ok(true)` when the login already works, `Ok(false)` when it is refused.
+    async fn already_works(
+        &self,
+        at: &Endpoint,
+        secret: &PgSecret,
+        label: &str,
+    ) -> Result<bool, BackendError> {
+        match self
+            .check_login(at, &secret.username, &secret.password, label)
+            .await
+        {
             Ok(()) => Ok(true),
             Err(e) if e.kind == BackendErrorKind::LoginRefused => Ok(false),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Proof of possession: a session as the secret's own user, with AWSCURRENT's password or,
+    /// when the server refuses it (a rotation that set the password but did not finish),
+    /// AWSPREVIOUS's. AWSPREVIOUS counts only for a user in `allowed`, and logs in at
+    /// AWSCURRENT's endpoint and TLS, never its own. Returns the user that proved itself.
+    async fn prove<S: SecretStore>(
+        &self,
+        store: &S,
+        staged: &Staged,
+        current: &PgSecret,
+        allowed: &[&str],
+    ) -> Result<(String, PgConnection), BackendError> {
+        let at = current.endpoint();
+        let refused = match self
+            .connect(&at, &current.username, &current.password, AWSCURRENT)
+            .await
+        {
+            Ok(conn) => return Ok((current.username.clone(), conn)),
+            Err(e) if e.kind == BackendErrorKind::LoginRefused => e,
+            Err(e) => return Err(e),
+        };
+        let previous = match store
+            .get(&staged.secret_id, VersionRef::Stage(AWSPREVIOUS))
+            .await
+        {
+            Ok(Some(raw)) => PgSecret::parse(&raw, AWSPREVIOUS).ok(),
+            // AWSPREVIOUS is only a fallback; its absence leaves AWSCURRENT's refusal.
+            Ok(None) | Err(_) => None,
+        }
+        .filter(|p| allowed.contains(&p.username.as_str()));
+        let Some(previous) = previous else {
+            return Err(refused);
+        };
+        match self
+            .connect(&at, &previous.username, &previous.password, AWSPREVIOUS)
+            .await
+        {
+            Ok(conn) => Ok((previous.username.clone(), conn)),
+            Err(e) => Err(BackendError::with_source(
+                e.kind,
+                "neither AWSCURRENT nor AWSPREVIOUS logs in as the secret's user: nothing is \
+                 changed without proof that the secret holds that user's password",
+                e,
+            )),
         }
     }
 
@@ -126,34 +232,11 @@ impl PostgresBackend {
         current: &PgSecret,
         pending: &PgSecret,
     ) -> Result<SetOutcome, BackendError> {
-        let mut conn = match self.connect(current, AWSCURRENT).await {
-            Ok(conn) => conn,
-            Err(e) if e.kind == BackendErrorKind::LoginRefused => {
-                // AWSCURRENT may be refused if a rotation set the role's password but failed
-                // before finishSecret; the version before it may still log in.
-                let previous = match store
-                    .get(&staged.secret_id, VersionRef::Stage(AWSPREVIOUS))
-                    .await
-                {
-                    Ok(Some(raw)) => Some(PgSecret::parse(&raw, AWSPREVIOUS)?),
-                    // AWSPREVIOUS is only a fallback; its absence leaves AWSCURRENT's refusal.
-                    Ok(None) | Err(_) => None,
-                }
-                .filter(|p| p.same_server(pending) && p.username == pending.username);
-                match previous {
-                    Some(prev) => self.connect(&prev, AWSPREVIOUS).await.map_err(|pe| {
-                        BackendError::with_source(
-                            pe.kind,
-                            "neither AWSCURRENT nor AWSPREVIOUS can log in to set the new password",
-                            pe,
-                        )
-                    })?,
-                    None => return Err(e),
-                }
-            }
-            Err(e) => return Err(e),
-        };
-        set_password(&mut conn, &pending.username, &pending.password).await?;
+        let (_, mut conn) = self
+            .prove(store, staged, current, &[pending.username.as_str()])
+            .await?;
+        self.set_password(&mut conn, &pending.username, &pending.password)
+            .await?;
         let _ = conn.close().await;
         Ok(SetOutcome::Installed {
             change: format!("password of role `{}` changed", pending.username),
@@ -163,9 +246,18 @@ impl PostgresBackend {
     async fn set_alternating<S: SecretStore>(
         &self,
         store: &S,
+        staged: &Staged,
         master_arn: &str,
+        current: &PgSecret,
         pending: &PgSecret,
     ) -> Result<SetOutcome, BackendError> {
+        let owner = owner_username(&pending.username);
+        let clone = alternate_username(owner)?;
+        let pair = [owner, clone.as_str()];
+        // First the secret's own login: the master acts only for a secret that holds the pair's
+        // password, so a rewritten `username` cannot borrow the master's privileges.
+        let (proven, conn) = self.prove(store, staged, current, &pair).await?;
+        let _ = conn.close().await;
         let master_raw = store
             .get(master_arn, VersionRef::Stage(AWSCURRENT))
             .await?
@@ -174,15 +266,33 @@ impl PostgresBackend {
                     "the master secret `{master_arn}` has no AWSCURRENT value"
                 ))
             })?;
-        let master = PgSecret::parse(&master_raw, "the master secret")?;
-        if !master.same_server(pending) {
-            return Err(BackendError::refused(
-                "the master secret points at another server than the secret being rotated",
-            ));
+        let master = current.master_login(&master_raw)?;
+        if let Some(name) = pair
+            .iter()
+            .find(|n| n.eq_ignore_ascii_case(&master.username))
+        {
+            return Err(BackendError::refused(format!(
+                "the pair `{owner}` / `{clone}` includes `{name}`, the master secret's user: \
+                 the rotation never hands the master's login to an application secret"
+            )));
         }
-        let mut conn = self.connect(&master, "the master secret").await?;
-        let owner = owner_username(&pending.username);
-        let change = ensure_login(&mut conn, owner, &pending.username, &pending.password).await?;
+        let mut conn = self
+            .connect(
+                &master.endpoint,
+                &master.username,
+                &master.password,
+                "the master secret",
+            )
+            .await?;
+        let change = self
+            .ensure_login(
+                &mut conn,
+                owner,
+                &pending.username,
+                &pending.password,
+                &proven,
+            )
+            .await?;
         let _ = conn.close().await;
         Ok(SetOutcome::Installed { change })
     }
@@ -215,7 +325,10 @@ impl CredentialBackend for PostgresBackend {
         let current = PgSecret::parse(&staged.current, AWSCURRENT)?;
         let pending = PgSecret::parse(&staged.pending, AWSPENDING)?;
         check_successor(&current, &pending)?;
-        if self.already_works(&pending, AWSPENDING).await? {
+        if self
+            .already_works(&current.endpoint(), &pending, AWSPENDING)
+            .await?
+        {
             return Ok(SetOutcome::AlreadyInPlace);
         }
         match current.strategy() {
@@ -224,119 +337,176 @@ impl CredentialBackend for PostgresBackend {
                     .await
             }
             Strategy::Alternating { master_arn } => {
-                self.set_alternating(store, &master_arn, &pending).await
+                self.set_alternating(store, staged, &master_arn, &current, &pending)
+                    .await
             }
         }
     }
 
     async fn test_pending(&self, pending: &SecretString) -> Result<(), BackendError> {
         let pending = PgSecret::parse(pending, AWSPENDING)?;
-        self.check_login(&pending, AWSPENDING).await
+        self.check_login(
+            &pending.endpoint(),
+            &pending.username,
+            &pending.password,
+            AWSPENDING,
+        )
+        .await
     }
 
     async fn validate_current(&self, current: &SecretString) -> Result<(), BackendError> {
         let current = PgSecret::parse(current, AWSCURRENT)?;
-        self.check_login(&current, AWSCURRENT).await
-    }
-}
-
-/// Sets `role`'s password from a verifier computed here: the clear text never leaves the function.
-async fn set_password(
-    conn: &mut PgConnection,
-    role: &str,
-    password: &SecretString,
-) -> Result<(), BackendError> {
-    let verifier = scram::verifier(password.expose())?;
-    // Only the password: a role may change its own password, not its other attributes.
-    let statement = format!(
-        "ALTER ROLE {} WITH PASSWORD {}",
-        quote_ident(role),
-        quote_literal(&verifier)
-    );
-    sqlx::raw_sql(AssertSqlSafe(statement))
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| sql_error(e, &format!("could not set the password of role `{role}`")))?;
-    Ok(())
-}
-
-/// Makes `login` a working login for the alternating pair owned by `owner`, in one transaction.
-///
-/// AWS's alternating-users template grants the clone membership in the original user, so objects
-/// the clone creates are the clone's alone and the original user cannot use them after the next
-/// swap. Here the clone's sessions run as the owner (`ALTER ROLE clone SET role = owner`), so
-/// whatever either login creates belongs to the owner and stays fully usable by both.
-async fn ensure_login(
-    conn: &mut PgConnection,
-    owner: &str,
-    login: &str,
-    password: &SecretString,
-) -> Result<String, BackendError> {
-    let verifier = scram::verifier(password.expose())?;
-    let mut tx = conn
-        .begin()
-        .await
-        .map_err(|e| sql_error(e, "could not start a transaction"))?;
-    let exists = |rows: &[(String,)], name: &str| rows.iter().any(|(r,)| r == name);
-    let rows: Vec<(String,)> =
-        sqlx::query_as("SELECT rolname::text FROM pg_roles WHERE rolname = $1 OR rolname = $2")
-            .bind(owner)
-            .bind(login)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(|e| sql_error(e, "could not look up the roles"))?;
-    if !exists(&rows, owner) {
-        return Err(BackendError::refused(format!(
-            "role `{owner}` does not exist: the alternating strategy needs the original user"
-        )));
-    }
-    let (statements, change) = if login == owner {
-        (
-            vec![format!(
-                "ALTER ROLE {} WITH LOGIN PASSWORD {}",
-                quote_ident(login),
-                quote_literal(&verifier)
-            )],
-            format!("password of role `{login}` changed"),
+        self.check_login(
+            &current.endpoint(),
+            &current.username,
+            &current.password,
+            AWSCURRENT,
         )
-    } else {
-        let create_or_alter = if exists(&rows, login) {
-            format!(
-                "ALTER ROLE {} WITH LOGIN PASSWORD {}",
-                quote_ident(login),
-                quote_literal(&verifier)
+        .await
+    }
+}
+
+impl PostgresBackend {
+    /// Sets `role`'s password from a verifier computed here: the clear text never leaves the
+    /// function.
+    async fn set_password(
+        &self,
+        conn: &mut PgConnection,
+        role: &str,
+        password: &SecretString,
+    ) -> Result<(), BackendError> {
+        let verifier = scram::verifier(password.expose())?;
+        // Only the password: a role may change its own password, not its other attributes.
+        let statement = format!(
+            "ALTER ROLE {} WITH PASSWORD {}",
+            quote_ident(role),
+            quote_literal(&verifier)
+        );
+        self.bounded(
+            &format!("could not set the password of role `{role}`"),
+            sqlx::raw_sql(AssertSqlSafe(statement)).execute(&mut *conn),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Makes `login` a working login for the alternating pair owned by `owner`, in one
+    /// transaction, after checking that the pair reaches no further than `proven` (the login
+    /// that proved the secret holds the pair's password) already does.
+    ///
+    /// AWS's alternating-users template grants the clone membership in the original user, so
+    /// objects the clone creates are the clone's alone and the original user cannot use them
+    /// after the next swap. Here the clone's sessions run as the owner (`ALTER ROLE clone SET
+    /// role = owner`), so whatever either login creates belongs to the owner and stays fully
+    /// usable by both.
+    async fn ensure_login(
+        &self,
+        conn: &mut PgConnection,
+        owner: &str,
+        login: &str,
+        password: &SecretString,
+        proven: &str,
+    ) -> Result<String, BackendError> {
+        let verifier = scram::verifier(password.expose())?;
+        let mut tx = self
+            .bounded("could not start a transaction", conn.begin())
+            .await?;
+        let rows: Vec<RoleRow> = self
+            .bounded(
+                "could not look up the roles",
+                sqlx::query_as(
+                    "SELECT rolname::text, rolsuper, rolcreaterole, rolcreatedb, rolreplication, \
+                     rolbypassrls, pg_has_role($3, oid, 'MEMBER') \
+                     FROM pg_roles WHERE rolname = $1 OR rolname = $2",
+                )
+                .bind(owner)
+                .bind(login)
+                .bind(proven)
+                .fetch_all(&mut *tx),
             )
-        } else {
+            .await?;
+        if !rows.iter().any(|r| r.0 == owner) {
+            return Err(BackendError::refused(format!(
+                "role `{owner}` does not exist: the alternating strategy needs the original user"
+            )));
+        }
+        check_reach(&rows, proven)?;
+        let exists = rows.iter().any(|r| r.0 == login);
+        let set_up = |verb: &str| {
             format!(
-                "CREATE ROLE {} WITH LOGIN PASSWORD {}",
+                "{verb} ROLE {} WITH LOGIN PASSWORD {}",
                 quote_ident(login),
                 quote_literal(&verifier)
             )
         };
-        (
-            vec![
-                create_or_alter,
-                format!("GRANT {} TO {}", quote_ident(owner), quote_ident(login)),
-                format!(
-                    "ALTER ROLE {} SET role = {}",
-                    quote_ident(login),
-                    quote_literal(owner)
-                ),
-            ],
-            format!("role `{login}` set up as the alternate login of `{owner}`"),
-        )
-    };
-    for statement in statements {
-        sqlx::raw_sql(AssertSqlSafe(statement))
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| sql_error(e, &format!("could not set up role `{login}`")))?;
+        let (statements, change) = if login == owner {
+            (
+                vec![set_up("ALTER")],
+                format!("password of role `{login}` changed"),
+            )
+        } else {
+            (
+                vec![
+                    set_up(if exists { "ALTER" } else { "CREATE" }),
+                    format!("GRANT {} TO {}", quote_ident(owner), quote_ident(login)),
+                    format!(
+                        "ALTER ROLE {} SET role = {}",
+                        quote_ident(login),
+                        quote_literal(owner)
+                    ),
+                ],
+                format!("role `{login}` set up as the alternate login of `{owner}`"),
+            )
+        };
+        for statement in statements {
+            self.bounded(
+                &format!("could not set up role `{login}`"),
+                sqlx::raw_sql(AssertSqlSafe(statement)).execute(&mut *tx),
+            )
+            .await?;
+        }
+        self.bounded("could not commit the role change", tx.commit())
+            .await?;
+        info!(role = login, owner, "alternate login ready");
+        Ok(change)
     }
-    tx.commit()
-        .await
-        .map_err(|e| sql_error(e, "could not commit the role change"))?;
-    info!(role = login, owner, "alternate login ready");
-    Ok(change)
+}
+
+/// A role of the pair: name, superuser, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS, and whether
+/// the proven login is a member of it (itself included).
+type RoleRow = (String, bool, bool, bool, bool, bool, bool);
+
+fn elevated(row: &RoleRow) -> Vec<&'static str> {
+    let flags = [row.2, row.3, row.4, row.5];
+    ELEVATED
+        .iter()
+        .zip(flags)
+        .filter_map(|(name, on)| on.then_some(*name))
+        .collect()
+}
+
+/// Refuses a pair that would reach further than the proven login: a superuser in it, or an
+/// attribute (CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS) that neither the proven login nor a
+/// role of the pair it already belongs to has.
+fn check_reach(rows: &[RoleRow], proven: &str) -> Result<(), BackendError> {
+    let held: Vec<&str> = rows.iter().filter(|r| r.6).flat_map(elevated).collect();
+    for row in rows {
+        if row.1 {
+            return Err(BackendError::refused(format!(
+                "role `{}` is a superuser: the rotation never sets up or changes a superuser \
+                 login for an application secret",
+                row.0
+            )));
+        }
+        if let Some(extra) = elevated(row).into_iter().find(|a| !held.contains(a)) {
+            return Err(BackendError::refused(format!(
+                "role `{}` has {extra}, which the secret's own login `{proven}` does not: the \
+                 rotation never gives an application secret more than its login already has",
+                row.0
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Classifies a failed login: refused credentials, an unreachable server, or anything else.
@@ -349,25 +519,123 @@ fn login_error(e: sqlx::Error, label: &str, target: &str) -> BackendError {
             Some("57P03") | Some("53300") => BackendErrorKind::Unavailable,
             _ => BackendErrorKind::Failed,
         },
+        // A certificate the client refused surfaces as an I/O error: it is no outage, and no
+        // retry (least of all one without TLS) would change it.
+        sqlx::Error::Tls(_) => BackendErrorKind::Failed,
+        sqlx::Error::Io(io) if is_tls_refusal(io) => BackendErrorKind::Failed,
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => BackendErrorKind::Unavailable,
         _ => BackendErrorKind::Failed,
     };
-    let message = match kind {
-        BackendErrorKind::LoginRefused => {
+    let tls_refused = match &e {
+        sqlx::Error::Tls(_) => true,
+        sqlx::Error::Io(io) => is_tls_refusal(io),
+        _ => false,
+    };
+    let message = match (kind, &e) {
+        (BackendErrorKind::LoginRefused, _) => {
             format!("PostgreSQL refused the {label} login ({target})")
         }
-        BackendErrorKind::Unavailable => {
+        (BackendErrorKind::Unavailable, _) => {
             format!("could not reach PostgreSQL for {label} ({target})")
         }
+        _ if tls_refused => format!(
+            "the TLS handshake with PostgreSQL failed for {label} ({target}): its certificate is \
+             not trusted (PG_SSL_ROOT_CERT) or does not name the host; never retried without TLS"
+        ),
         _ => format!("could not log in to PostgreSQL with {label} ({target})"),
     };
     BackendError::with_source(kind, message, e)
 }
 
+/// True when the TLS layer refused the server (its certificate, its name), not the network.
+fn is_tls_refusal(io: &std::io::Error) -> bool {
+    io.get_ref()
+        .and_then(|inner| inner.downcast_ref::<tokio_rustls::rustls::Error>())
+        .is_some_and(|e| {
+            matches!(
+                e,
+                tokio_rustls::rustls::Error::InvalidCertificate(_)
+                    | tokio_rustls::rustls::Error::NoCertificatesPresented
+                    | tokio_rustls::rustls::Error::PeerIncompatible(_)
+                    | tokio_rustls::rustls::Error::AlertReceived(_)
+            )
+        })
+}
+
 fn sql_error(e: sqlx::Error, what: &str) -> BackendError {
-    let kind = match &e {
-        sqlx::Error::Io(_) => BackendErrorKind::Unavailable,
-        _ => BackendErrorKind::Failed,
+    let (kind, why) = match &e {
+        sqlx::Error::Io(_) => (BackendErrorKind::Unavailable, ""),
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            // query_canceled (statement_timeout), lock_not_available (lock_timeout)
+            Some("57014") | Some("55P03") => (
+                BackendErrorKind::Unavailable,
+                ": it timed out, most likely waiting for a lock another session holds on the \
+                 role; the retry finishes it once that session ends",
+            ),
+            // admin_shutdown, crash_shutdown, cannot_connect_now
+            Some("57P01") | Some("57P02") | Some("57P03") => (BackendErrorKind::Unavailable, ""),
+            _ => (BackendErrorKind::Failed, ""),
+        },
+        _ => (BackendErrorKind::Failed, ""),
     };
-    BackendError::with_source(kind, what.to_string(), e)
+    BackendError::with_source(kind, format!("{what}{why}"), e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, flags: [bool; 5], member: bool) -> RoleRow {
+        (
+            name.into(),
+            flags[0],
+            flags[1],
+            flags[2],
+            flags[3],
+            flags[4],
+            member,
+        )
+    }
+
+    const PLAIN: [bool; 5] = [false; 5];
+
+    #[test]
+    fn given_an_ordinary_pair_then_it_may_be_rotated() {
+        let rows = [row("app", PLAIN, true), row("app_clone", PLAIN, false)];
+        assert!(check_reach(&rows, "app").is_ok());
+        // The owner's CREATEDB is the clone's too when the clone proved itself (it runs as owner).
+        let rows = [
+            row("app", [false, false, true, false, false], true),
+            row("app_clone", PLAIN, true),
+        ];
+        assert!(check_reach(&rows, "app_clone").is_ok());
+    }
+
+    #[test]
+    fn given_a_pair_that_reaches_further_than_the_proven_login_then_it_is_refused() {
+        let superuser = [
+            row("app", PLAIN, true),
+            row("app_clone", [true, false, false, false, false], false),
+        ];
+        let e = check_reach(&superuser, "app").unwrap_err();
+        assert_eq!(e.kind, BackendErrorKind::Refused);
+        assert!(e.message.contains("superuser"), "{}", e.message);
+        // A proven clone that is not (yet) a member of a CREATEROLE owner does not get it.
+        let rows = [
+            row("ops", [false, true, false, false, false], false),
+            row("ops_clone", PLAIN, true),
+        ];
+        let e = check_reach(&rows, "ops_clone").unwrap_err();
+        assert!(e.message.contains("CREATEROLE"), "{}", e.message);
+        let rows = [
+            row("app", PLAIN, true),
+            row("app_clone", [false, false, false, true, false], false),
+        ];
+        assert!(
+            check_reach(&rows, "app")
+                .unwrap_err()
+                .message
+                .contains("REPLICATION")
+        );
+    }
 }

@@ -1,6 +1,7 @@
-//! The PostgreSQL secret as Macro AI stores it, `{username, password, engine: "postgres", host,
-//! port, dbname, sslmode?, masterarn?}`, and the rules a rotation must keep. Unknown fields are
-//! kept untouched when a new version is made.
+//! The PostgreSQL secret as Macro AI stores it, `{username, password, engine, host, port, dbname,
+//! sslmode?, masterarn?}` (engine `postgres` or `aurora-postgresql`), the master secret of the
+//! alternating strategy (RDS-managed ones hold only `username` and `password`), and the rules a
+//! rotation must keep. Unknown fields are kept untouched when a new version is made.
 
 use serde_json::{Map, Value};
 
@@ -13,7 +14,8 @@ pub const CLONE_SUFFIX: &str = "_clone";
 const MAX_IDENTIFIER_BYTES: usize = 63;
 
 /// How the connection is protected. The default is `require`: never a silent plaintext fallback.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Ordered from weakest to strongest, so two settings combine to the stronger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum SslMode {
     Disable,
     Prefer,
@@ -44,6 +46,112 @@ pub enum Strategy {
     /// The pending version uses the other of `<user>` / `<user>_clone`, set up by the admin login
     /// in the secret named by `masterarn`.
     Alternating { master_arn: String },
+}
+
+/// The engines whose secrets this backend rotates (compared without case): RDS for PostgreSQL,
+/// and Aurora PostgreSQL (the seed's cluster).
+pub const ENGINES: [&str; 2] = ["postgres", "aurora-postgresql"];
+
+/// Where and how a login reaches the server. Every login a step makes uses AWSCURRENT's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub dbname: String,
+    pub sslmode: SslMode,
+}
+
+/// The admin login of the alternating strategy, at the app secret's endpoint.
+#[derive(Debug)]
+pub struct MasterLogin {
+    pub username: String,
+    pub password: SecretString,
+    pub endpoint: Endpoint,
+}
+
+/// Reads typed fields of a secret, naming the field (never its value) in errors.
+struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    label: &'a str,
+}
+
+impl Fields<'_> {
+    fn bad(&self, what: String) -> BackendError {
+        BackendError::invalid_secret(format!("{} {what}", self.label))
+    }
+
+    fn text(&self, name: &str) -> Result<Option<String>, BackendError> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
+            Some(Value::String(_)) => Err(self.bad(format!("has an empty `{name}` field"))),
+            Some(_) => Err(self.bad(format!("field `{name}` must be a string"))),
+        }
+    }
+
+    fn required(&self, name: &str) -> Result<String, BackendError> {
+        self.text(name)?
+            .ok_or_else(|| self.bad(format!("has no `{name}` field")))
+    }
+
+    fn port(&self) -> Result<Option<u16>, BackendError> {
+        let bad = || self.bad("field `port` must be a port number".into());
+        match self.map.get("port") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|p| *p > 0)
+                .map(Some)
+                .ok_or_else(bad),
+            Some(Value::String(s)) => s
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .map(Some)
+                .ok_or_else(bad),
+            Some(_) => Err(bad()),
+        }
+    }
+
+    fn sslmode(&self) -> Result<Option<SslMode>, BackendError> {
+        self.text("sslmode")?
+            .map(|s| {
+                SslMode::parse(&s).ok_or_else(|| {
+                    self.bad(
+                        "field `sslmode` must be disable, prefer, require, verify-ca or verify-full"
+                            .into(),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    fn engine(&self, required: bool) -> Result<(), BackendError> {
+        let engine = match self.text("engine")? {
+            Some(e) => e,
+            None if required => return Err(self.bad("has no `engine` field".into())),
+            None => return Ok(()),
+        };
+        if ENGINES.iter().any(|e| e.eq_ignore_ascii_case(&engine)) {
+            return Ok(());
+        }
+        Err(self.bad(format!(
+            "has engine `{}`, not `postgres` or `aurora-postgresql`: this function rotates \
+             PostgreSQL secrets only",
+            engine.chars().take(32).collect::<String>()
+        )))
+    }
+
+    fn object(raw: &SecretString, label: &str) -> Result<Map<String, Value>, BackendError> {
+        match serde_json::from_str::<Value>(raw.expose()) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(BackendError::invalid_secret(format!(
+                "{label} is not a JSON object like {{\"username\", \"password\", \"engine\": \
+                 \"postgres\", \"host\", \"port\", \"dbname\"}}"
+            ))),
+        }
+    }
 }
 
 /// A parsed PostgreSQL secret. `Debug` shows where and who, never the password or the values
@@ -79,67 +187,22 @@ impl PgSecret {
     /// Parses a secret value; `label` says which one in errors ("AWSCURRENT", "the master secret").
     /// Errors name fields, never values.
     pub fn parse(raw: &SecretString, label: &str) -> Result<Self, BackendError> {
-        let bad = |what: String| BackendError::invalid_secret(format!("{label} {what}"));
-        let fields = match serde_json::from_str::<Value>(raw.expose()) {
-            Ok(Value::Object(map)) => map,
-            _ => {
-                return Err(bad(
-                    "is not a JSON object like {\"username\", \"password\", \"engine\": \
-                     \"postgres\", \"host\", \"port\", \"dbname\"}"
-                        .into(),
-                ));
-            }
+        let fields = Fields::object(raw, label)?;
+        let read = Fields {
+            map: &fields,
+            label,
         };
-        let text = |name: &str, required: bool| -> Result<Option<String>, BackendError> {
-            match fields.get(name) {
-                None | Some(Value::Null) if !required => Ok(None),
-                None | Some(Value::Null) => Err(bad(format!("has no `{name}` field"))),
-                Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
-                Some(Value::String(_)) => Err(bad(format!("has an empty `{name}` field"))),
-                Some(_) => Err(bad(format!("field `{name}` must be a string"))),
-            }
-        };
-        let required = |name: &str| text(name, true).map(Option::unwrap_or_default);
-
-        let engine = required("engine")?;
-        if engine != "postgres" {
-            return Err(bad(format!(
-                "has engine `{}`, not `postgres`: this function rotates PostgreSQL secrets only",
-                engine.chars().take(32).collect::<String>()
-            )));
-        }
-        let username = required("username")?;
+        read.engine(true)?;
+        let username = read.required("username")?;
         if username.len() > MAX_IDENTIFIER_BYTES || username.contains('\0') {
-            return Err(bad(
-                "field `username` is not a valid PostgreSQL role name".into()
-            ));
+            return Err(read.bad("field `username` is not a valid PostgreSQL role name".into()));
         }
-        let password = SecretString::new(required("password")?);
-        let host = required("host")?;
-        let port = match fields.get("port") {
-            None | Some(Value::Null) => 5432,
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .and_then(|p| u16::try_from(p).ok())
-                .filter(|p| *p > 0)
-                .ok_or_else(|| bad("field `port` must be a port number".into()))?,
-            Some(Value::String(s)) => s
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| bad("field `port` must be a port number".into()))?,
-            Some(_) => return Err(bad("field `port` must be a port number".into())),
-        };
-        let dbname = text("dbname", false)?.unwrap_or_else(|| "postgres".into());
-        let sslmode =
-            match text("sslmode", false)? {
-                None => SslMode::default(),
-                Some(s) => SslMode::parse(&s).ok_or_else(|| {
-                    bad("field `sslmode` must be disable, prefer, require, verify-ca or verify-full"
-                    .into())
-                })?,
-            };
-        let masterarn = text("masterarn", false)?;
+        let password = SecretString::new(read.required("password")?);
+        let host = read.required("host")?;
+        let port = read.port()?.unwrap_or(5432);
+        let dbname = read.text("dbname")?.unwrap_or_else(|| "postgres".into());
+        let sslmode = read.sslmode()?.unwrap_or_default();
+        let masterarn = read.text("masterarn")?;
         Ok(Self {
             fields,
             username,
@@ -149,6 +212,51 @@ impl PgSecret {
             dbname,
             sslmode,
             masterarn,
+        })
+    }
+
+    /// Where this secret's login goes.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            host: self.host.clone(),
+            port: self.port,
+            dbname: self.dbname.clone(),
+            sslmode: self.sslmode,
+        }
+    }
+
+    /// Parses the master secret named by `masterarn`. An RDS-managed master secret holds only
+    /// `username` and `password`: host, port, database and TLS come from this (the app) secret.
+    /// A master secret that names another server is refused; its `sslmode` can only make the
+    /// login stricter than the app secret's, never weaker.
+    pub fn master_login(&self, raw: &SecretString) -> Result<MasterLogin, BackendError> {
+        let label = "the master secret";
+        let fields = Fields::object(raw, label)?;
+        let read = Fields {
+            map: &fields,
+            label,
+        };
+        read.engine(false)?;
+        let username = read.required("username")?;
+        let password = SecretString::new(read.required("password")?);
+        let other_host = read
+            .text("host")?
+            .is_some_and(|h| !h.eq_ignore_ascii_case(&self.host));
+        let other_port = read.port()?.is_some_and(|p| p != self.port);
+        if other_host || other_port {
+            return Err(BackendError::refused(
+                "the master secret points at another server than the secret being rotated",
+            ));
+        }
+        let mut endpoint = self.endpoint();
+        if let Some(db) = read.text("dbname")? {
+            endpoint.dbname = db;
+        }
+        endpoint.sslmode = endpoint.sslmode.max(read.sslmode()?.unwrap_or_default());
+        Ok(MasterLogin {
+            username,
+            password,
+            endpoint,
         })
     }
 
@@ -206,6 +314,11 @@ pub fn check_successor(current: &PgSecret, pending: &PgSecret) -> Result<(), Bac
         return Err(BackendError::refused(
             "AWSPENDING points at another server (host or port) than AWSCURRENT: a rotation \
              changes credentials only; update the secret's host outside rotation",
+        ));
+    }
+    if pending.sslmode < current.sslmode {
+        return Err(BackendError::refused(
+            "AWSPENDING's `sslmode` is weaker than AWSCURRENT's: a rotation never lowers TLS",
         ));
     }
     if current.masterarn != pending.masterarn {
@@ -371,6 +484,82 @@ mod tests {
         alt["username"] = json!("macro_ai_app_clone");
         let alt_pen = PgSecret::parse(&secret(alt), "AWSPENDING").unwrap();
         assert!(check_successor(&alt_cur, &alt_pen).is_ok());
+    }
+
+    #[test]
+    fn given_aurora_and_mixed_case_engines_then_they_are_accepted() {
+        for engine in ["aurora-postgresql", "Aurora-PostgreSQL", "POSTGRES"] {
+            let mut v = base();
+            v["engine"] = json!(engine);
+            assert!(
+                PgSecret::parse(&secret(v), "AWSCURRENT").is_ok(),
+                "{engine}"
+            );
+        }
+        let mut v = base();
+        v["engine"] = json!("aurora-mysql");
+        let err = PgSecret::parse(&secret(v), "AWSCURRENT").unwrap_err();
+        assert!(err.to_string().contains("aurora-mysql"), "{err}");
+    }
+
+    #[test]
+    fn given_an_rds_managed_master_secret_then_the_endpoint_comes_from_the_app_secret() {
+        let mut app = base();
+        app["sslmode"] = json!("verify-full");
+        let app = PgSecret::parse(&secret(app), "AWSCURRENT").unwrap();
+        // rds!cluster-… secrets hold exactly these two fields.
+        let managed = json!({"username": "postgres", "password": "m4ster"});
+        let m = app.master_login(&secret(managed)).unwrap();
+        assert_eq!(
+            (m.username.as_str(), m.password.expose()),
+            ("postgres", "m4ster")
+        );
+        assert_eq!(m.endpoint, app.endpoint());
+
+        // A master secret may be stricter, never weaker, and never elsewhere.
+        let weaker = json!({"username": "postgres", "password": "m", "sslmode": "disable",
+                            "host": "DB.internal", "port": 5432, "dbname": "admin"});
+        let m = app.master_login(&secret(weaker)).unwrap();
+        assert_eq!(m.endpoint.sslmode, SslMode::VerifyFull);
+        assert_eq!(m.endpoint.dbname, "admin");
+        let plain = PgSecret::parse(&secret(base()), "AWSCURRENT").unwrap();
+        let stricter = json!({"username": "postgres", "password": "m", "sslmode": "verify-ca"});
+        assert_eq!(
+            plain
+                .master_login(&secret(stricter))
+                .unwrap()
+                .endpoint
+                .sslmode,
+            SslMode::VerifyCa
+        );
+        for elsewhere in [
+            json!({"username": "postgres", "password": "m", "host": "evil.example"}),
+            json!({"username": "postgres", "password": "m", "port": 6543}),
+        ] {
+            let err = app.master_login(&secret(elsewhere)).unwrap_err();
+            assert!(err.to_string().contains("another server"), "{err}");
+        }
+        let err = app
+            .master_login(&secret(json!({"username": "postgres"})))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("the master secret has no `password`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn given_a_pending_version_with_weaker_tls_then_it_is_refused() {
+        let mut cur = base();
+        cur["sslmode"] = json!("verify-full");
+        let cur = PgSecret::parse(&secret(cur), "AWSCURRENT").unwrap();
+        let mut pen = base();
+        pen["sslmode"] = json!("disable");
+        let pen = PgSecret::parse(&secret(pen), "AWSPENDING").unwrap();
+        let err = check_successor(&cur, &pen).unwrap_err();
+        assert!(err.to_string().contains("never lowers TLS"), "{err}");
+        assert!(SslMode::Disable < SslMode::Prefer && SslMode::Require < SslMode::VerifyCa);
     }
 
     #[test]

@@ -1,0 +1,493 @@
+//! rotate-postgres where production differs from the local default: secrets rewritten by someone
+//! who may only `PutSecretValue` (the confused deputy), RDS-managed and Aurora secrets, a role
+//! locked by another session, and TLS with a private CA, proven from the server's own log.
+
+use anyhow::Result;
+use serde_json::{Value, json};
+use shared::postgres::PostgresOptions;
+use sqlx::Connection;
+use std::time::{Duration, Instant};
+use tests::rotation::{
+    STEPS, create_secret, invoke, outcome, rotate, stages, start_rotation, step_event, value_at,
+};
+use tests::{MotoAccount, Stack, assert_never_shown, capture_logs, unique};
+
+fn rotator(
+    client: aws_sdk_secretsmanager::Client,
+    postgres: PostgresOptions,
+) -> rotate_postgres::PostgresRotator {
+    rotate_postgres::rotator(
+        client,
+        rotate_postgres::Config {
+            postgres,
+            ..Default::default()
+        },
+    )
+}
+
+fn with_ca(ca: &std::path::Path) -> PostgresOptions {
+    PostgresOptions {
+        ssl_root_cert: Some(ca.to_path_buf()),
+        ..PostgresOptions::default()
+    }
+}
+
+fn password(v: &Value) -> &str {
+    v["password"].as_str().unwrap_or_default()
+}
+
+async fn admin_sql(stack: &Stack, sql: &str) -> Result<()> {
+    let mut admin = stack.pg_admin().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+        .execute(&mut admin)
+        .await?;
+    admin.close().await?;
+    Ok(())
+}
+
+async fn role_exists(stack: &Stack, role: &str) -> Result<bool> {
+    let mut admin = stack.pg_admin().await?;
+    let (n,): (i64,) = sqlx::query_as("SELECT count(*) FROM pg_roles WHERE rolname = $1")
+        .bind(role)
+        .fetch_one(&mut admin)
+        .await?;
+    Ok(n == 1)
+}
+
+/// A secret for `user` on the stack's cluster, over TLS unless `extra` says otherwise.
+fn secret_for(stack: &Stack, user: &str, password: &str, extra: Value) -> Value {
+    let mut v = json!({"username": user, "password": password, "engine": "postgres",
+                       "host": stack.pg_host, "port": stack.pg_port, "dbname": "postgres"});
+    if let (Some(map), Value::Object(more)) = (v.as_object_mut(), extra) {
+        map.extend(more);
+    }
+    v
+}
+
+/// Runs every step of a started rotation and returns the first failure's error type.
+async fn steps_until_failure(
+    f: &rotate_postgres::PostgresRotator,
+    arn: &str,
+    token: &str,
+) -> Option<(String, String)> {
+    for step in STEPS {
+        if let Err(e) = invoke(f, step_event(step, arn, token)).await {
+            return Some((e.error_type().to_string(), e.message().to_string()));
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_rewritten_username_never_borrows_the_master_login() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let f = rotator(client.clone(), PostgresOptions::default());
+    let master = json!({"username": stack.pg_admin_user, "password": stack.pg_admin_password()});
+    let master_arn = create_secret(&client, "macro-ai/dev/database-master", &master).await?;
+    let app = unique("app");
+    let app_password = unique("initial");
+    admin_sql(
+        stack,
+        &format!("CREATE ROLE {app} LOGIN PASSWORD '{app_password}'"),
+    )
+    .await?;
+    let honest = secret_for(
+        stack,
+        &app,
+        &app_password,
+        json!({"masterarn": master_arn, "sslmode": "require"}),
+    );
+    let admin = stack.pg_admin_user.clone();
+    let mut messages = Vec::new();
+
+    // Someone who may only PutSecretValue rewrites AWSCURRENT's username to the master's, or to
+    // the name whose alternate is the master's. AWSPREVIOUS (the honest value) logs in, but as
+    // a user outside the rewritten pair, so it proves nothing: refused, nothing changed.
+    for (name, hostile) in [
+        ("master", admin.clone()),
+        ("master_clone", format!("{admin}_clone")),
+    ] {
+        let arn = create_secret(&client, &unique("macro-ai/dev/database"), &honest).await?;
+        let mut rewritten = honest.clone();
+        rewritten["username"] = json!(hostile);
+        rewritten["password"] = json!(unique("guess"));
+        client
+            .put_secret_value()
+            .secret_id(&arn)
+            .secret_string(rewritten.to_string())
+            .send()
+            .await?;
+        let token = start_rotation(&client, &arn).await?;
+        let failure = steps_until_failure(&f, &arn, &token).await;
+        let (error_type, message) = failure.expect("the rotation must be refused");
+        assert_eq!(error_type, "LoginRefused", "{name}: {message}");
+        assert!(message.contains("setSecret"), "{name}: {message}");
+        messages.push(message);
+        assert!(
+            !role_exists(stack, &format!("{admin}_clone")).await?,
+            "{name}"
+        );
+        assert!(
+            stack.pg_admin().await.is_ok(),
+            "{name}: the master still logs in"
+        );
+        assert_eq!(
+            stages(&client, &arn).await?[&token],
+            vec!["AWSPENDING".to_string()]
+        );
+    }
+
+    // An application secret that really holds the master's login is refused too (the proof
+    // passes, the pair includes the master's user).
+    let holds_master = secret_for(
+        stack,
+        &admin,
+        stack.pg_admin_password(),
+        json!({"masterarn": master_arn, "sslmode": "require"}),
+    );
+    let arn = create_secret(&client, &unique("macro-ai/dev/database"), &holds_master).await?;
+    let token = start_rotation(&client, &arn).await?;
+    let (error_type, message) = steps_until_failure(&f, &arn, &token)
+        .await
+        .expect("refused");
+    assert_eq!(error_type, "RotationRefused", "{message}");
+    assert!(message.contains("master secret's user"), "{message}");
+    assert!(!role_exists(stack, &format!("{admin}_clone")).await?);
+    messages.push(message);
+
+    // A superuser pair, and a pair whose owner has CREATEROLE the proven clone does not share.
+    let su = unique("su");
+    let su_password = unique("initial");
+    admin_sql(
+        stack,
+        &format!("CREATE ROLE {su} SUPERUSER LOGIN PASSWORD '{su_password}'"),
+    )
+    .await?;
+    let ops = unique("ops");
+    let ops_password = unique("initial");
+    admin_sql(
+        stack,
+        &format!(
+            "CREATE ROLE {ops} CREATEROLE NOLOGIN; \
+             CREATE ROLE {ops}_clone LOGIN PASSWORD '{ops_password}'"
+        ),
+    )
+    .await?;
+    for (user, pass, expect) in [
+        (su.clone(), su_password.clone(), "superuser"),
+        (format!("{ops}_clone"), ops_password.clone(), "CREATEROLE"),
+    ] {
+        let value = secret_for(
+            stack,
+            &user,
+            &pass,
+            json!({"masterarn": master_arn, "sslmode": "require"}),
+        );
+        let arn = create_secret(&client, &unique("macro-ai/dev/database"), &value).await?;
+        let token = start_rotation(&client, &arn).await?;
+        let (error_type, message) = steps_until_failure(&f, &arn, &token)
+            .await
+            .expect("refused");
+        assert_eq!(error_type, "RotationRefused", "{message}");
+        assert!(message.contains(expect), "{message}");
+        messages.push(message);
+    }
+    assert!(!role_exists(stack, &format!("{su}_clone")).await?);
+    let mut conn = stack.pg_admin().await?;
+    let (member, can_login): (bool, bool) = sqlx::query_as(
+        "SELECT pg_has_role($1, $2, 'MEMBER'), (SELECT rolcanlogin FROM pg_roles WHERE rolname = $2)",
+    )
+    .bind(format!("{ops}_clone"))
+    .bind(&ops)
+    .fetch_one(&mut conn)
+    .await?;
+    assert!(
+        !member && !can_login,
+        "no grant, no login for the CREATEROLE owner"
+    );
+
+    // The honest secret still rotates.
+    let arn = create_secret(&client, &unique("macro-ai/dev/database"), &honest).await?;
+    rotate(&f, &client, &arn).await?;
+    let current = value_at(&client, &arn, "AWSCURRENT").await?;
+    assert_eq!(current["username"], json!(format!("{app}_clone")));
+    assert!(
+        stack
+            .pg_connect_tls(&format!("{app}_clone"), password(&current))
+            .await
+            .is_ok()
+    );
+    let texts: Vec<&str> = messages.iter().map(String::as_str).collect();
+    assert_never_shown(
+        &[
+            stack.pg_admin_password(),
+            &app_password,
+            &su_password,
+            &ops_password,
+            password(&current),
+        ],
+        &texts,
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_rds_managed_master_secret_and_an_aurora_engine_rotate() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let f = rotator(client.clone(), PostgresOptions::default());
+    // What RDS writes into a managed master secret (`rds!cluster-…`): the login, nothing else.
+    let managed = json!({"username": stack.pg_admin_user, "password": stack.pg_admin_password()});
+    let master_arn = create_secret(
+        &client,
+        &format!("rds!cluster-{}", unique("x").replace('_', "-")),
+        &managed,
+    )
+    .await?;
+    let user = unique("app");
+    let initial = unique("initial");
+    admin_sql(
+        stack,
+        &format!("CREATE ROLE {user} LOGIN PASSWORD '{initial}'"),
+    )
+    .await?;
+    // The seed's secret: an Aurora cluster endpoint (engine as RDS writes it for Aurora).
+    let value = secret_for(
+        stack,
+        &user,
+        &initial,
+        json!({"engine": "Aurora-PostgreSQL", "masterarn": master_arn,
+               "dbClusterIdentifier": "macro-ai-dev-aurora"}),
+    );
+    let arn = create_secret(&client, "macro-ai/dev/database", &value).await?;
+    rotate(&f, &client, &arn).await?;
+    rotate(&f, &client, &arn).await?;
+    let current = value_at(&client, &arn, "AWSCURRENT").await?;
+    let previous = value_at(&client, &arn, "AWSPREVIOUS").await?;
+    assert_eq!(current["username"], json!(user));
+    assert_eq!(current["engine"], json!("Aurora-PostgreSQL"));
+    assert_eq!(previous["username"], json!(format!("{user}_clone")));
+    for v in [&current, &previous] {
+        let u = v["username"].as_str().unwrap_or_default();
+        assert!(
+            stack.pg_connect_tls(u, password(v)).await.is_ok(),
+            "{u} logs in"
+        );
+    }
+    // Every login of the role and its clone went over TLS (the default, `require`).
+    for role in [user.clone(), format!("{user}_clone")] {
+        let seen = stack.pg_logins(&role)?;
+        assert_eq!(seen.plaintext, 0, "{role}: {seen:?}");
+        assert!(seen.tls_by_function >= 2, "{role}: {seen:?}");
+    }
+    assert_never_shown(
+        &[
+            &initial,
+            password(&current),
+            password(&previous),
+            stack.pg_admin_password(),
+        ],
+        &[],
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_role_locked_by_another_session_fails_typed_and_the_retry_converges() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let f = rotator(
+        client.clone(),
+        PostgresOptions {
+            statement_timeout: Duration::from_secs(1),
+            ..PostgresOptions::default()
+        },
+    );
+    let user = unique("app");
+    let initial = unique("initial");
+    admin_sql(
+        stack,
+        &format!("CREATE ROLE {user} LOGIN PASSWORD '{initial}'"),
+    )
+    .await?;
+    let arn = create_secret(
+        &client,
+        "macro-ai/dev/database",
+        &secret_for(stack, &user, &initial, json!({})),
+    )
+    .await?;
+    let token = start_rotation(&client, &arn).await?;
+    assert_eq!(
+        outcome(&invoke(&f, step_event("createSecret", &arn, &token)).await),
+        "created"
+    );
+
+    // Another session alters the role and keeps its transaction open: the row stays locked.
+    let mut blocker = stack.pg_admin().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "BEGIN; ALTER ROLE {user} CONNECTION LIMIT 50"
+    )))
+    .execute(&mut blocker)
+    .await?;
+    let started = Instant::now();
+    let r = invoke(&f, step_event("setSecret", &arn, &token)).await;
+    let took = started.elapsed();
+    let e = r.as_ref().expect_err("setSecret must give up on the lock");
+    assert_eq!(e.error_type(), "BackendUnavailable", "{}", e.message());
+    assert!(e.message().contains("lock"), "{}", e.message());
+    assert!(
+        took < Duration::from_secs(4),
+        "gave up after {took:?}, not within the 1 s limit"
+    );
+
+    sqlx::raw_sql("ROLLBACK").execute(&mut blocker).await?;
+    blocker.close().await?;
+    for step in ["setSecret", "testSecret", "finishSecret"] {
+        let r = invoke(&f, step_event(step, &arn, &token)).await;
+        assert!(r.is_ok(), "retried {step}: {}", outcome(&r));
+    }
+    let current = value_at(&client, &arn, "AWSCURRENT").await?;
+    assert!(
+        stack
+            .pg_connect_tls(&user, password(&current))
+            .await
+            .is_ok()
+    );
+    assert_never_shown(&[&initial, password(&current)], &[e.message()]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn tls_with_a_private_ca_verifies_the_server_and_never_goes_plaintext() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let verified = rotator(client.clone(), with_ca(&stack.tls_ca));
+    let wrong_ca = rotator(client.clone(), with_ca(&stack.tls_wrong_ca));
+
+    // verify-full against localhost and against 127.0.0.1 (the certificate names both), and no
+    // sslmode at all (the default, require): each rotates, every login of the role is TLS.
+    for (host, sslmode) in [
+        ("localhost", Some("verify-full")),
+        ("127.0.0.1", Some("verify-full")),
+        ("localhost", None),
+    ] {
+        let user = unique("app");
+        let initial = unique("initial");
+        admin_sql(
+            stack,
+            &format!("CREATE ROLE {user} LOGIN PASSWORD '{initial}'"),
+        )
+        .await?;
+        let mut value = secret_for(stack, &user, &initial, json!({"host": host}));
+        if let Some(mode) = sslmode {
+            value["sslmode"] = json!(mode);
+        }
+        let arn = create_secret(&client, &unique("macro-ai/dev/database"), &value).await?;
+        rotate(&verified, &client, &arn).await?;
+        let current = value_at(&client, &arn, "AWSCURRENT").await?;
+        assert!(
+            stack
+                .pg_connect_tls(&user, password(&current))
+                .await
+                .is_ok()
+        );
+        let seen = stack.pg_logins(&user)?;
+        assert_eq!(seen.plaintext, 0, "{host} {sslmode:?}: {seen:?}");
+        // Authorized: setSecret's proof login and testSecret's (setSecret's first check, with the
+        // pending password, is refused: it is not set yet).
+        assert!(seen.tls_by_function >= 2, "{host} {sslmode:?}: {seen:?}");
+    }
+
+    // The wrong CA: refused at the handshake, typed, and never retried in plaintext.
+    let user = unique("app");
+    let initial = unique("initial");
+    admin_sql(
+        stack,
+        &format!("CREATE ROLE {user} LOGIN PASSWORD '{initial}'"),
+    )
+    .await?;
+    let value = secret_for(
+        stack,
+        &user,
+        &initial,
+        json!({"host": "localhost", "sslmode": "verify-full"}),
+    );
+    let arn = create_secret(&client, &unique("macro-ai/dev/database"), &value).await?;
+    let token = start_rotation(&client, &arn).await?;
+    assert_eq!(
+        outcome(&invoke(&wrong_ca, step_event("createSecret", &arn, &token)).await),
+        "created"
+    );
+    let r = invoke(&wrong_ca, step_event("setSecret", &arn, &token)).await;
+    let e = r
+        .as_ref()
+        .expect_err("an untrusted server certificate must be refused");
+    assert_eq!(e.error_type(), "BackendError", "{}", e.message());
+    assert!(e.message().contains("TLS handshake"), "{}", e.message());
+    let seen = stack.pg_logins(&user)?;
+    assert_eq!(
+        seen,
+        tests::Logins::default(),
+        "no login of any kind: {seen:?}"
+    );
+    assert!(
+        stack.pg_connect_tls(&user, &initial).await.is_ok(),
+        "AWSCURRENT unchanged"
+    );
+    assert_never_shown(&[&initial], &[e.message()]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_awsprevious_fallback_keeps_awscurrent_s_tls() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let f = rotator(client.clone(), with_ca(&stack.tls_ca));
+    let user = unique("app");
+    let works = unique("works");
+    admin_sql(
+        stack,
+        &format!("CREATE ROLE {user} LOGIN PASSWORD '{works}'"),
+    )
+    .await?;
+    // AWSPREVIOUS holds the password the server accepts, with `sslmode: disable`; AWSCURRENT
+    // (verify-full) holds one the server refuses: a rotation that set the role's password and
+    // never finished, then a restore.
+    let old = secret_for(stack, &user, &works, json!({"sslmode": "disable"}));
+    let arn = create_secret(&client, "macro-ai/dev/database", &old).await?;
+    let stale = secret_for(
+        stack,
+        &user,
+        &unique("stale"),
+        json!({"host": "localhost", "sslmode": "verify-full"}),
+    );
+    client
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(stale.to_string())
+        .send()
+        .await?;
+    rotate(&f, &client, &arn).await?;
+    let current = value_at(&client, &arn, "AWSCURRENT").await?;
+    assert_eq!(current["sslmode"], json!("verify-full"));
+    assert!(
+        stack
+            .pg_connect_tls(&user, password(&current))
+            .await
+            .is_ok()
+    );
+    let seen = stack.pg_logins(&user)?;
+    assert_eq!(
+        seen.plaintext, 0,
+        "the fallback login kept AWSCURRENT's TLS: {seen:?}"
+    );
+    assert!(seen.tls_by_function >= 2, "{seen:?}");
+    assert_never_shown(&[&works, password(&stale), password(&current)], &[]);
+    Ok(())
+}
