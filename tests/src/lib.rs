@@ -19,6 +19,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub mod ecs;
+pub mod faults;
 pub mod openai_stub;
 pub mod redis;
 pub mod rotation;

@@ -9,14 +9,21 @@
 
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
-use shared::rotation::{CredentialBackend, Rotator, SecretStore};
+use shared::aws::secrets_manager::SecretsManagerStore;
+use shared::openai::{OpenAiBackend, OpenAiOptions};
+use shared::postgres::{PostgresBackend, PostgresOptions};
+use shared::redis::{RedisBackend, RedisOptions};
+use shared::rotation::{CredentialBackend, PasswordPolicy, Rotator, SecretStore};
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use tests::faults::{FaultyStore, LosingProxy, Stop};
 use tests::redis::{PrivateRedis, create_user, logs_in, password_count};
 use tests::rotation::{STEPS, create_secret, invoke, start_rotation, step_event, value_at};
 use tests::{
     MotoAccount, PrivateCluster, Stack, capture_logs, dead_endpoint, pg_connect,
     secrets_manager_at, unique,
 };
+use tokio::sync::Notify;
 
 const RETRYABLE: [&str; 2] = ["BackendUnavailable", "SecretStoreUnavailable"];
 
@@ -342,5 +349,304 @@ async fn rotate_openai_key() -> Result<()> {
         rows["OpenAI"][2].starts_with("fails"),
         "testSecret needs OpenAI"
     );
+    Ok(())
+}
+
+type Works = dyn Fn(Value) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>>;
+
+/// Every store call of every step, stopped before it and after the store applied it (its
+/// response lost); the stopped step is dropped, as Lambda drops a timed-out invocation. The
+/// rotation retried from that step converges, and AWSCURRENT works after every retried step.
+/// Returns one row per step: how many store calls it makes, all interrupted both ways.
+async fn interrupt_every_store_call<B: CredentialBackend + Clone>(
+    backend: &B,
+    policy: &PasswordPolicy,
+    client: &aws_sdk_secretsmanager::Client,
+    new_secret: impl AsyncFn() -> Result<String>,
+    works: &Works,
+) -> Result<Vec<(String, usize)>> {
+    let healthy = Rotator::new(
+        SecretsManagerStore::new(client.clone()),
+        backend.clone(),
+        policy.clone(),
+    );
+    let mut rows = Vec::new();
+    for at in 0..STEPS.len() {
+        let step = STEPS[at];
+        let mut calls = 0;
+        'calls: for k in 0.. {
+            for stop in [Stop::Before(k), Stop::After(k)] {
+                let arn = new_secret().await?;
+                let token = start_rotation(client, &arn).await?;
+                for earlier in &STEPS[..at] {
+                    if let Err(e) = invoke(&healthy, step_event(earlier, &arn, &token)).await {
+                        bail!("{earlier} before the interruption failed: {}", e.message());
+                    }
+                }
+                let hung = Arc::new(Notify::new());
+                let faulty = Rotator::new(
+                    FaultyStore::new(
+                        SecretsManagerStore::new(client.clone()),
+                        Some(stop),
+                        hung.clone(),
+                    ),
+                    backend.clone(),
+                    policy.clone(),
+                );
+                let finished = tokio::select! {
+                    r = invoke(&faulty, step_event(step, &arn, &token)) => Some(r),
+                    _ = hung.notified() => None,
+                };
+                drop(faulty);
+                if let Some(r) = finished {
+                    // The step made fewer than k + 1 calls: every call of it has been covered.
+                    if let Err(e) = r {
+                        bail!("{step} without a fault failed: {}", e.message());
+                    }
+                    break 'calls;
+                }
+                calls = calls.max(k + 1);
+                if !works(value_at(client, &arn, "AWSCURRENT").await?).await {
+                    bail!("AWSCURRENT stopped working when {step} was stopped at {stop:?}");
+                }
+                for retried in &STEPS[at..] {
+                    if let Err(e) = invoke(&healthy, step_event(retried, &arn, &token)).await {
+                        bail!(
+                            "{step} stopped at {stop:?}: the retried {retried} failed: {} ({})",
+                            e.message(),
+                            e.error_type()
+                        );
+                    }
+                    if !works(value_at(client, &arn, "AWSCURRENT").await?).await {
+                        bail!("{step} stopped at {stop:?}: AWSCURRENT fails after {retried}");
+                    }
+                }
+                let labels = tests::rotation::stages(client, &arn).await?;
+                if labels.get(&token).map(Vec::as_slice) != Some(&["AWSCURRENT".to_string()][..])
+                    || labels.values().flatten().any(|l| l == "AWSPENDING")
+                {
+                    bail!("{step} stopped at {stop:?}: did not converge: {labels:?}");
+                }
+            }
+        }
+        rows.push((step.to_string(), calls));
+    }
+    Ok(rows)
+}
+
+fn print_interruptions(function: &str, rows: &[(String, usize)]) {
+    println!("\n{function}: every store call interrupted before and after it applied");
+    println!("| step | store calls | interruptions | retry |");
+    println!("|---|---|---|---|");
+    for (step, calls) in rows {
+        println!("| {step} | {calls} | {} | converges |", calls * 2);
+    }
+}
+
+#[tokio::test]
+async fn every_store_call_interrupted_in_every_rotation_function() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let policy = PasswordPolicy::default();
+
+    // rotate-postgres, alternating users with an RDS-style master secret.
+    let master = json!({"username": stack.pg_admin_user, "password": stack.pg_admin_password()});
+    let master_arn = create_secret(&client, "macro-ai/staging/database-master", &master).await?;
+    let (host, port) = (stack.pg_host.clone(), stack.pg_port);
+    let pg_works = move |v: Value| -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>> {
+        let host = host.clone();
+        Box::pin(async move {
+            let (u, p) = (
+                v["username"].as_str().unwrap_or_default().to_string(),
+                v["password"].as_str().unwrap_or_default().to_string(),
+            );
+            pg_connect(&host, port, &u, &p, "postgres").await.is_ok()
+        })
+    };
+    let new_pg = async || -> Result<String> {
+        let (user, password) = (unique("app"), unique("initial"));
+        let mut admin = stack.pg_admin().await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE ROLE {user} LOGIN PASSWORD '{password}'"
+        )))
+        .execute(&mut admin)
+        .await?;
+        let secret = json!({"username": user, "password": password, "engine": "postgres",
+                            "host": stack.pg_host, "port": stack.pg_port, "dbname": "postgres",
+                            "sslmode": "require", "masterarn": master_arn});
+        create_secret(&client, &unique("macro-ai/staging/database"), &secret).await
+    };
+    let pg = interrupt_every_store_call(
+        &PostgresBackend::new(PostgresOptions::default()),
+        &policy,
+        &client,
+        new_pg,
+        &pg_works,
+    )
+    .await?;
+    print_interruptions("rotate-postgres (alternating users)", &pg);
+
+    // rotate-redis, an ACL user with a stale password the clean-up removes.
+    let admin_arn = create_secret(
+        &client,
+        "macro-ai/dev/redis-admin",
+        &json!({"username": stack.redis_admin_user, "password": stack.redis_admin_password(),
+                "host": stack.redis_host, "port": stack.redis_port}),
+    )
+    .await?;
+    let (rhost, rport) = (stack.redis_host.clone(), stack.redis_port);
+    let redis_works =
+        move |v: Value| -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>> {
+            let rhost = rhost.clone();
+            Box::pin(async move {
+                logs_in(
+                    &rhost,
+                    rport,
+                    v["username"].as_str().unwrap_or_default(),
+                    v["password"].as_str().unwrap_or_default(),
+                )
+                .await
+                .unwrap_or(false)
+            })
+        };
+    let new_redis = async || -> Result<String> {
+        let (user, password) = (unique("app"), unique("initial"));
+        create_user(&mut stack.redis_admin().await?, &user, &password).await?;
+        let secret = json!({"username": user, "password": password, "host": stack.redis_host,
+                            "port": stack.redis_port, "adminarn": admin_arn});
+        create_secret(&client, &unique("macro-ai/dev/redis"), &secret).await
+    };
+    let redis = interrupt_every_store_call(
+        &RedisBackend::new(RedisOptions::default())?,
+        &policy,
+        &client,
+        new_redis,
+        &redis_works,
+    )
+    .await?;
+    print_interruptions("rotate-redis", &redis);
+
+    // rotate-openai-key, a staged candidate.
+    let base = stack.openai_base_url.clone();
+    let key_works = move |v: Value| -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>> {
+        let base = base.clone();
+        Box::pin(async move {
+            reqwest::Client::new()
+                .get(format!("{base}/v1/models"))
+                .bearer_auth(v["apiKey"].as_str().unwrap_or_default())
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false)
+        })
+    };
+    let new_key = async || -> Result<String> {
+        let (old, new) = (
+            format!("sk-{}", unique("old")),
+            format!("sk-{}", unique("new")),
+        );
+        stack.openai_key(&old, 200).await?;
+        stack.openai_key(&new, 200).await?;
+        let arn = create_secret(
+            &client,
+            &unique("macro-ai/dev/openai-api-key"),
+            &json!({"apiKey": old}),
+        )
+        .await?;
+        client
+            .put_secret_value()
+            .secret_id(&arn)
+            .secret_string(json!({"apiKey": new}).to_string())
+            .version_stages("CANDIDATE")
+            .send()
+            .await?;
+        Ok(arn)
+    };
+    let openai = interrupt_every_store_call(
+        &OpenAiBackend::new(OpenAiOptions::from_lookup(|k| {
+            (k == "OPENAI_BASE_URL").then(|| stack.openai_base_url.clone())
+        })?)?,
+        &policy,
+        &client,
+        new_key,
+        &key_works,
+    )
+    .await?;
+    print_interruptions("rotate-openai-key (staged candidate)", &openai);
+
+    for rows in [&pg, &redis, &openai] {
+        // Every step reads the secret's metadata at least; finishSecret moves two labels.
+        assert!(rows.iter().all(|(_, calls)| *calls >= 2), "{rows:?}");
+        assert!(
+            rows[3].1 >= 3,
+            "finishSecret: describe and two label moves: {rows:?}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn postgres_replies_lost_after_the_server_applied_them() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let f = rotate_postgres::rotator(client.clone(), rotate_postgres::Config::default());
+    let master = json!({"username": stack.pg_admin_user, "password": stack.pg_admin_password()});
+    let master_arn = create_secret(&client, "macro-ai/staging/database-master", &master).await?;
+    // Single user: the reply to ALTER ROLE; alternating users: the reply to COMMIT.
+    for (tag, alternating) in [("ALTER ROLE", false), ("COMMIT", true)] {
+        let proxy = LosingProxy::start(stack.pg_port, tag).await?;
+        let (user, initial) = (unique("app"), unique("initial"));
+        let mut admin = stack.pg_admin().await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE ROLE {user} LOGIN PASSWORD '{initial}'"
+        )))
+        .execute(&mut admin)
+        .await?;
+        // Plaintext through the proxy, so it can read the protocol.
+        let mut secret = json!({"username": user, "password": initial, "engine": "postgres",
+                                "host": "127.0.0.1", "port": proxy.port, "dbname": "postgres",
+                                "sslmode": "disable"});
+        if alternating {
+            secret["masterarn"] = json!(master_arn);
+        }
+        let arn = create_secret(&client, &unique("macro-ai/dev/database"), &secret).await?;
+        let token = start_rotation(&client, &arn).await?;
+        let created = invoke(&f, step_event("createSecret", &arn, &token)).await;
+        assert!(created.is_ok());
+        proxy.arm();
+        let r = invoke(&f, step_event("setSecret", &arn, &token)).await;
+        assert!(
+            proxy.lost.load(std::sync::atomic::Ordering::SeqCst),
+            "{tag}: no reply lost: {}",
+            tests::rotation::outcome(&r)
+        );
+        let e = r
+            .as_ref()
+            .expect_err("the step cannot know the change was applied");
+        assert_eq!(
+            e.error_type(),
+            "BackendUnavailable",
+            "{tag}: {}",
+            e.message()
+        );
+        // The server did apply it: the retry finds the pending login working.
+        let retried = invoke(&f, step_event("setSecret", &arn, &token)).await;
+        assert_eq!(tests::rotation::outcome(&retried), "alreadySet", "{tag}");
+        for step in ["testSecret", "finishSecret"] {
+            let r = invoke(&f, step_event(step, &arn, &token)).await;
+            assert!(r.is_ok(), "{tag}: {step}");
+        }
+        let current = value_at(&client, &arn, "AWSCURRENT").await?;
+        let login = current["username"].as_str().unwrap_or_default();
+        assert!(
+            stack
+                .pg_connect(login, current["password"].as_str().unwrap_or_default())
+                .await
+                .is_ok(),
+            "{tag}: AWSCURRENT logs in"
+        );
+    }
     Ok(())
 }

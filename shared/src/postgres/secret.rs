@@ -252,7 +252,9 @@ impl PgSecret {
         if let Some(db) = read.text("dbname")? {
             endpoint.dbname = db;
         }
-        endpoint.sslmode = endpoint.sslmode.max(read.sslmode()?.unwrap_or_default());
+        if let Some(mode) = read.sslmode()? {
+            endpoint.sslmode = endpoint.sslmode.max(mode);
+        }
         Ok(MasterLogin {
             username,
             password,

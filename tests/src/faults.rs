@@ -1,0 +1,187 @@
+//! Faults in the middle of a step: a secret store that stops at its k-th call (before the call,
+//! or after the store applied it, as when the response is lost), and a PostgreSQL proxy that
+//! loses the server's reply to a chosen command after the server applied it. A step stopped so
+//! is dropped by the test, as Lambda drops an invocation that times out.
+
+use shared::rotation::{PasswordPolicy, SecretDescription, SecretStore, StoreError, VersionRef};
+use shared::secret::SecretString;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+/// Where a [`FaultyStore`] stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Before the k-th call reaches the store: nothing of it applied.
+    Before(usize),
+    /// After the store applied the k-th call: its response is lost.
+    After(usize),
+}
+
+/// A [`SecretStore`] that never returns from the call chosen by [`Stop`] (and signals `hung`).
+pub struct FaultyStore<S> {
+    inner: S,
+    stop: Option<Stop>,
+    calls: AtomicUsize,
+    /// Notified when the chosen call is reached: the test then drops the step's future.
+    pub hung: Arc<Notify>,
+}
+
+impl<S> FaultyStore<S> {
+    /// `hung` is notified when the chosen call is reached (the rotator owns the store, so the
+    /// test keeps its own handle on the notification).
+    pub fn new(inner: S, stop: Option<Stop>, hung: Arc<Notify>) -> Self {
+        Self {
+            inner,
+            stop,
+            calls: AtomicUsize::new(0),
+            hung,
+        }
+    }
+
+    /// How many calls were made so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    async fn around<T>(&self, call: impl std::future::Future<Output = T>) -> T {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.stop == Some(Stop::Before(n)) {
+            self.hang().await;
+        }
+        let out = call.await;
+        if self.stop == Some(Stop::After(n)) {
+            self.hang().await;
+        }
+        out
+    }
+
+    async fn hang(&self) {
+        self.hung.notify_one();
+        std::future::pending::<()>().await;
+    }
+}
+
+impl<S: SecretStore> SecretStore for FaultyStore<S> {
+    async fn describe(&self, secret_id: &str) -> Result<SecretDescription, StoreError> {
+        self.around(self.inner.describe(secret_id)).await
+    }
+
+    async fn get(
+        &self,
+        secret_id: &str,
+        version: VersionRef<'_>,
+    ) -> Result<Option<SecretString>, StoreError> {
+        self.around(self.inner.get(secret_id, version)).await
+    }
+
+    async fn put_pending(
+        &self,
+        secret_id: &str,
+        token: &str,
+        value: &SecretString,
+        rotation_token: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.around(
+            self.inner
+                .put_pending(secret_id, token, value, rotation_token),
+        )
+        .await
+    }
+
+    async fn move_stage(
+        &self,
+        secret_id: &str,
+        stage: &str,
+        to: Option<&str>,
+        from: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.around(self.inner.move_stage(secret_id, stage, to, from))
+            .await
+    }
+
+    async fn random_password(&self, policy: &PasswordPolicy) -> Result<SecretString, StoreError> {
+        self.around(self.inner.random_password(policy)).await
+    }
+}
+
+/// A TCP proxy to PostgreSQL (plaintext, so it can read the protocol) that, once armed, cuts the
+/// connection instead of forwarding the server's CommandComplete for `tag` (e.g. `COMMIT`,
+/// `ALTER ROLE`): the server applied the command, the client never hears it did.
+pub struct LosingProxy {
+    pub port: u16,
+    armed: Arc<AtomicBool>,
+    /// Set once a reply was lost.
+    pub lost: Arc<AtomicBool>,
+}
+
+impl LosingProxy {
+    pub async fn start(upstream_port: u16, tag: &str) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let armed = Arc::new(AtomicBool::new(false));
+        let lost = Arc::new(AtomicBool::new(false));
+        // CommandComplete: 'C', an int32 length (itself + the tag + NUL), the tag, NUL.
+        let mut needle = vec![b'C'];
+        needle.extend(((4 + tag.len() + 1) as u32).to_be_bytes());
+        needle.extend(tag.as_bytes());
+        needle.push(0);
+        let (a, l) = (armed.clone(), lost.clone());
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (a, l, needle) = (a.clone(), l.clone(), needle.clone());
+                tokio::spawn(async move {
+                    if let Ok(server) = TcpStream::connect(("127.0.0.1", upstream_port)).await {
+                        let _ = relay(client, server, needle, a, l).await;
+                    }
+                });
+            }
+        });
+        Ok(Self { port, armed, lost })
+    }
+
+    /// The next reply carrying the tag is lost (once).
+    pub fn arm(&self) {
+        self.lost.store(false, Ordering::SeqCst);
+        self.armed.store(true, Ordering::SeqCst);
+    }
+}
+
+async fn relay(
+    client: TcpStream,
+    server: TcpStream,
+    needle: Vec<u8>,
+    armed: Arc<AtomicBool>,
+    lost: Arc<AtomicBool>,
+) -> std::io::Result<()> {
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let upstream = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+        let _ = server_write.shutdown().await;
+    });
+    let mut buf = vec![0u8; 16 * 1024];
+    // The tail of the previous read, so a tag split across two reads is still seen.
+    let mut tail: Vec<u8> = Vec::new();
+    loop {
+        let n = server_read.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        let mut window = std::mem::take(&mut tail);
+        window.extend_from_slice(&buf[..n]);
+        if armed.load(Ordering::SeqCst) && window.windows(needle.len()).any(|w| w == needle) {
+            armed.store(false, Ordering::SeqCst);
+            lost.store(true, Ordering::SeqCst);
+            upstream.abort();
+            return Ok(());
+        }
+        client_write.write_all(&buf[..n]).await?;
+        let keep = needle.len().min(window.len());
+        tail = window[window.len() - keep..].to_vec();
+    }
+    upstream.abort();
+    Ok(())
+}
