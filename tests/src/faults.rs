@@ -185,3 +185,89 @@ async fn relay(
     upstream.abort();
     Ok(())
 }
+
+/// A server an attacker points a rewritten secret at: it speaks just enough of PostgreSQL's
+/// protocol to ask every client for its password in clear text (as a real server may), records
+/// each password it receives, and lets in only `accept` (the attacker's own).
+pub struct EvilPostgres {
+    pub port: u16,
+    received: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl EvilPostgres {
+    pub async fn start(accept: &str) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (seen, accept) = (received.clone(), accept.to_string());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (seen, accept) = (seen.clone(), accept.clone());
+                tokio::spawn(async move {
+                    let _ = evil_session(stream, &seen, &accept).await;
+                });
+            }
+        });
+        Ok(Self { port, received })
+    }
+
+    /// Every password a client sent.
+    pub fn received(&self) -> Vec<String> {
+        self.received.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+}
+
+async fn evil_session(
+    mut s: TcpStream,
+    seen: &std::sync::Mutex<Vec<String>>,
+    accept: &str,
+) -> std::io::Result<()> {
+    // Startup, after an optional SSLRequest (answered "no TLS here").
+    loop {
+        let len = s.read_u32().await? as usize;
+        let mut body = vec![0u8; len.saturating_sub(4)];
+        s.read_exact(&mut body).await?;
+        if body.get(..4) == Some(&80877103u32.to_be_bytes()[..]) {
+            s.write_all(b"N").await?;
+            continue;
+        }
+        break;
+    }
+    // AuthenticationCleartextPassword.
+    s.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 3]).await?;
+    if s.read_u8().await? != b'p' {
+        return Ok(());
+    }
+    let len = s.read_u32().await? as usize;
+    let mut body = vec![0u8; len.saturating_sub(4)];
+    s.read_exact(&mut body).await?;
+    let password = String::from_utf8_lossy(body.strip_suffix(&[0]).unwrap_or(&body)).to_string();
+    let ok = password == accept;
+    if let Ok(mut v) = seen.lock() {
+        v.push(password);
+    }
+    if ok {
+        // AuthenticationOk, ReadyForQuery (idle); then silence until the client leaves.
+        s.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 0, b'Z', 0, 0, 0, 5, b'I'])
+            .await?;
+        let mut sink = [0u8; 256];
+        while s.read(&mut sink).await? > 0 {}
+    } else {
+        let mut fields = Vec::new();
+        for (code, text) in [
+            (b'S', "FATAL"),
+            (b'C', "28P01"),
+            (b'M', "password authentication failed"),
+        ] {
+            fields.push(code);
+            fields.extend(text.as_bytes());
+            fields.push(0);
+        }
+        fields.push(0);
+        let mut msg = vec![b'E'];
+        msg.extend(((fields.len() + 4) as u32).to_be_bytes());
+        msg.extend(fields);
+        s.write_all(&msg).await?;
+    }
+    Ok(())
+}

@@ -291,8 +291,14 @@ pub struct PrivateCluster {
 }
 
 impl PrivateCluster {
+    /// A cluster of its own with the stack's TLS certificate (the function's floor is `require`).
     pub fn start() -> Result<Self> {
-        Stack::get();
+        let stack = Stack::get();
+        let tls_dir = stack
+            .tls_ca
+            .parent()
+            .context("the stack's TLS directory")?
+            .to_path_buf();
         let base = std::env::temp_dir().join(unique("macro-ai-ops-fault"));
         std::fs::create_dir_all(&base)?;
         make_traversable(&base)?;
@@ -300,7 +306,12 @@ impl PrivateCluster {
         let admin_password = unique("admin");
         let pwfile = base.join("pw");
         std::fs::write(&pwfile, &admin_password)?;
-        run_pg_cluster(&["init", path_str(&dir)?, path_str(&pwfile)?])?;
+        run_pg_cluster(&[
+            "init",
+            path_str(&dir)?,
+            path_str(&pwfile)?,
+            path_str(&tls_dir)?,
+        ])?;
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0")?;
             l.local_addr()?.port()

@@ -478,7 +478,10 @@ async fn every_store_call_interrupted_in_every_rotation_function() -> Result<()>
         create_secret(&client, &unique("macro-ai/staging/database"), &secret).await
     };
     let pg = interrupt_every_store_call(
-        &PostgresBackend::new(PostgresOptions::default()),
+        &PostgresBackend::new(PostgresOptions {
+            pinned: Some((stack.pg_host.clone(), stack.pg_port)),
+            ..PostgresOptions::default()
+        }),
         &policy,
         &client,
         new_pg,
@@ -591,12 +594,23 @@ async fn postgres_replies_lost_after_the_server_applied_them() -> Result<()> {
     capture_logs();
     let stack = Stack::get();
     let client = stack.secrets_manager(&MotoAccount::new());
-    let f = rotate_postgres::rotator(client.clone(), rotate_postgres::Config::default());
     let master = json!({"username": stack.pg_admin_user, "password": stack.pg_admin_password()});
     let master_arn = create_secret(&client, "macro-ai/staging/database-master", &master).await?;
     // Single user: the reply to ALTER ROLE; alternating users: the reply to COMMIT.
     for (tag, alternating) in [("ALTER ROLE", false), ("COMMIT", true)] {
         let proxy = LosingProxy::start(stack.pg_port, tag).await?;
+        // Plaintext (the proxy reads the protocol), pinned to the proxy as to a database.
+        let f = rotate_postgres::rotator(
+            client.clone(),
+            rotate_postgres::Config {
+                postgres: PostgresOptions {
+                    min_sslmode: shared::postgres::SslMode::Disable,
+                    pinned: Some(("127.0.0.1".into(), proxy.port)),
+                    ..PostgresOptions::default()
+                },
+                ..Default::default()
+            },
+        );
         let (user, initial) = (unique("app"), unique("initial"));
         let mut admin = stack.pg_admin().await?;
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!(

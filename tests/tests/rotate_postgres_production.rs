@@ -4,9 +4,10 @@
 
 use anyhow::Result;
 use serde_json::{Value, json};
-use shared::postgres::PostgresOptions;
-use sqlx::Connection;
+use shared::postgres::{PostgresOptions, SslMode};
+use sqlx::{ConnectOptions, Connection};
 use std::time::{Duration, Instant};
+use tests::faults::EvilPostgres;
 use tests::rotation::{
     STEPS, create_secret, invoke, outcome, rotate, stages, start_rotation, step_event, value_at,
 };
@@ -23,6 +24,14 @@ fn rotator(
             ..Default::default()
         },
     )
+}
+
+/// The function as the template deploys it for the stack's database: `PG_HOST`/`PG_PORT` pinned.
+fn pinned(stack: &Stack) -> PostgresOptions {
+    PostgresOptions {
+        pinned: Some((stack.pg_host.clone(), stack.pg_port)),
+        ..PostgresOptions::default()
+    }
 }
 
 fn with_ca(ca: &std::path::Path) -> PostgresOptions {
@@ -83,7 +92,7 @@ async fn a_rewritten_username_never_borrows_the_master_login() -> Result<()> {
     capture_logs();
     let stack = Stack::get();
     let client = stack.secrets_manager(&MotoAccount::new());
-    let f = rotator(client.clone(), PostgresOptions::default());
+    let f = rotator(client.clone(), pinned(stack));
     let master = json!({"username": stack.pg_admin_user, "password": stack.pg_admin_password()});
     let master_arn = create_secret(&client, "macro-ai/dev/database-master", &master).await?;
     let app = unique("app");
@@ -208,6 +217,61 @@ async fn a_rewritten_username_never_borrows_the_master_login() -> Result<()> {
         "no grant, no login for the CREATEROLE owner"
     );
 
+    // A user of no pair (`x_clone_clone`, whose alternate `x_clone` would pair with `x`), a clone
+    // never linked to its owner, and an existing clone that belongs to a role its owner does not.
+    let (x, xx_password) = (unique("x"), unique("initial"));
+    let (grp, grp_password) = (unique("grp"), unique("initial"));
+    let (ap, ap_password) = (unique("ap"), unique("initial"));
+    admin_sql(
+        stack,
+        &format!(
+            "CREATE ROLE {x} NOLOGIN; CREATE ROLE {x}_clone_clone LOGIN PASSWORD '{xx_password}'; \
+             CREATE ROLE {grp} NOLOGIN; CREATE ROLE {grp}_clone LOGIN PASSWORD '{grp_password}'; \
+             CREATE ROLE {ap} LOGIN PASSWORD '{ap_password}'; CREATE ROLE {ap}_clone LOGIN; \
+             GRANT pg_write_server_files TO {ap}_clone"
+        ),
+    )
+    .await?;
+    for (user, pass, expect) in [
+        (
+            format!("{x}_clone_clone"),
+            &xx_password,
+            "not one of a pair",
+        ),
+        (format!("{grp}_clone"), &grp_password, "is not a member of"),
+        (ap.clone(), &ap_password, "pg_write_server_files"),
+    ] {
+        let value = secret_for(
+            stack,
+            &user,
+            pass,
+            json!({"masterarn": master_arn, "sslmode": "require"}),
+        );
+        let arn = create_secret(&client, &unique("macro-ai/dev/database"), &value).await?;
+        let token = start_rotation(&client, &arn).await?;
+        let (error_type, message) = steps_until_failure(&f, &arn, &token)
+            .await
+            .expect("refused");
+        assert_eq!(error_type, "RotationRefused", "{user}: {message}");
+        assert!(message.contains(expect), "{user}: {message}");
+        messages.push(message);
+    }
+    assert!(!role_exists(stack, &format!("{x}_clone")).await?);
+    let mut conn = stack.pg_admin().await?;
+    let (grp_login, grp_linked): (bool, bool) = sqlx::query_as(
+        "SELECT (SELECT rolcanlogin FROM pg_roles WHERE rolname = $1), \
+                (SELECT pg_has_role($2, $1, 'MEMBER'))",
+    )
+    .bind(&grp)
+    .bind(format!("{grp}_clone"))
+    .fetch_one(&mut conn)
+    .await?;
+    assert!(
+        !grp_login && !grp_linked,
+        "the unlinked owner stays NOLOGIN, unlinked"
+    );
+    conn.close().await?;
+
     // The honest secret still rotates.
     let arn = create_secret(&client, &unique("macro-ai/dev/database"), &honest).await?;
     rotate(&f, &client, &arn).await?;
@@ -226,6 +290,9 @@ async fn a_rewritten_username_never_borrows_the_master_login() -> Result<()> {
             &app_password,
             &su_password,
             &ops_password,
+            &xx_password,
+            &grp_password,
+            &ap_password,
             password(&current),
         ],
         &texts,
@@ -238,7 +305,7 @@ async fn an_rds_managed_master_secret_and_an_aurora_engine_rotate() -> Result<()
     capture_logs();
     let stack = Stack::get();
     let client = stack.secrets_manager(&MotoAccount::new());
-    let f = rotator(client.clone(), PostgresOptions::default());
+    let f = rotator(client.clone(), pinned(stack));
     // What RDS writes into a managed master secret (`rds!cluster-…`): the login, nothing else.
     let managed = json!({"username": stack.pg_admin_user, "password": stack.pg_admin_password()});
     let master_arn = create_secret(
@@ -371,10 +438,12 @@ async fn tls_with_a_private_ca_verifies_the_server_and_never_goes_plaintext() ->
 
     // verify-full against localhost and against 127.0.0.1 (the certificate names both), and no
     // sslmode at all (the default, require): each rotates, every login of the role is TLS.
+    // And `disable`, which the function's floor (PG_MIN_SSLMODE, default require) overrides.
     for (host, sslmode) in [
         ("localhost", Some("verify-full")),
         ("127.0.0.1", Some("verify-full")),
         ("localhost", None),
+        ("127.0.0.1", Some("disable")),
     ] {
         let user = unique("app");
         let initial = unique("initial");
@@ -465,7 +534,7 @@ async fn the_awsprevious_fallback_keeps_awscurrent_s_tls() -> Result<()> {
         stack,
         &user,
         &unique("stale"),
-        json!({"host": "localhost", "sslmode": "verify-full"}),
+        json!({"sslmode": "verify-full"}),
     );
     client
         .put_secret_value()
@@ -489,5 +558,196 @@ async fn the_awsprevious_fallback_keeps_awscurrent_s_tls() -> Result<()> {
     );
     assert!(seen.tls_by_function >= 2, "{seen:?}");
     assert_never_shown(&[&works, password(&stale), password(&current)], &[]);
+    Ok(())
+}
+
+/// Removes a leftover AWSPENDING label so another rotation can start (what an operator does after
+/// a refused rotation on real Secrets Manager; moto needs it too).
+async fn clear_pending(client: &aws_sdk_secretsmanager::Client, arn: &str) -> Result<()> {
+    for (version, labels) in stages(client, arn).await? {
+        if labels == vec!["AWSPENDING".to_string()] {
+            client
+                .update_secret_version_stage()
+                .secret_id(arn)
+                .version_stage("AWSPENDING")
+                .remove_from_version_id(&version)
+                .send()
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_rewritten_host_never_receives_an_honest_password() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    // The attacker's own password for the server they point the secret at.
+    let theirs = unique("attacker");
+    let evil = EvilPostgres::start(&theirs).await?;
+    // The worst case: a deployment that allows plaintext, so the fake server can ask for each
+    // password in clear text and receives whatever the function sends.
+    let lax = PostgresOptions {
+        min_sslmode: SslMode::Disable,
+        ..PostgresOptions::default()
+    };
+    let f = rotator(client.clone(), lax.clone());
+    let redirect = |v: &Value| {
+        let mut v = v.clone();
+        v["host"] = json!("127.0.0.1");
+        v["port"] = json!(evil.port);
+        v["password"] = json!(theirs);
+        v["sslmode"] = json!("disable");
+        v
+    };
+    let put = async |arn: &str, v: Value| {
+        client
+            .put_secret_value()
+            .secret_id(arn)
+            .secret_string(v.to_string())
+            .send()
+            .await
+    };
+    let user = unique("app");
+    let honest = unique("honest");
+    admin_sql(
+        stack,
+        &format!("CREATE ROLE {user} LOGIN PASSWORD '{honest}'"),
+    )
+    .await?;
+
+    // Single user: AWSCURRENT rewritten to the attacker's server, AWSPREVIOUS honest. The
+    // attacker's server refuses the proof, and the honest AWSPREVIOUS is never tried there.
+    let mut value = secret_for(stack, &user, &honest, json!({"sslmode": "disable"}));
+    value["username"] = json!(user);
+    let arn = create_secret(&client, "macro-ai/dev/database", &value).await?;
+    let mut hostile = redirect(&value);
+    hostile["password"] = json!(unique("not-theirs-either"));
+    put(&arn, hostile).await?;
+    let token = start_rotation(&client, &arn).await?;
+    let (error_type, message) = steps_until_failure(&f, &arn, &token)
+        .await
+        .expect("refused");
+    assert_eq!(error_type, "LoginRefused", "{message}");
+    assert!(
+        !evil.received().contains(&honest),
+        "AWSPREVIOUS's password went to the attacker"
+    );
+
+    // Alternating users with an RDS-managed master (no host in it), unpinned: the proof passes on
+    // the attacker's server, and the master's password must still never go there.
+    let managed = json!({"username": stack.pg_admin_user, "password": stack.pg_admin_password()});
+    let master_arn = create_secret(&client, &unique("rds!cluster-x"), &managed).await?;
+    let value = secret_for(
+        stack,
+        &user,
+        &honest,
+        json!({"sslmode": "disable", "masterarn": master_arn}),
+    );
+    let arn = create_secret(&client, &unique("macro-ai/dev/database"), &value).await?;
+    put(&arn, redirect(&value)).await?;
+    let token = start_rotation(&client, &arn).await?;
+    let (error_type, message) = steps_until_failure(&f, &arn, &token)
+        .await
+        .expect("refused");
+    assert_eq!(error_type, "RotationRefused", "{message}");
+    assert!(message.contains("PG_HOST"), "{message}");
+    assert!(
+        evil.received().contains(&theirs),
+        "the proof did reach the attacker's server"
+    );
+
+    // Pinned to the real database (PG_HOST/PG_PORT): refused before any login at all.
+    let before = evil.received().len();
+    let pinned_f = rotator(
+        client.clone(),
+        PostgresOptions {
+            pinned: Some((stack.pg_host.clone(), stack.pg_port)),
+            ..lax
+        },
+    );
+    clear_pending(&client, &arn).await?;
+    let token = start_rotation(&client, &arn).await?;
+    let (error_type, message) = steps_until_failure(&pinned_f, &arn, &token)
+        .await
+        .expect("refused");
+    assert_eq!(error_type, "RotationRefused", "{message}");
+    assert!(message.contains("refused before any login"), "{message}");
+    assert_eq!(
+        evil.received().len(),
+        before,
+        "nothing sent to the attacker's server"
+    );
+
+    let received = evil.received();
+    assert!(
+        !received
+            .iter()
+            .any(|p| p == stack.pg_admin_password() || *p == honest),
+        "no honest credential reached the attacker's server"
+    );
+    assert!(stack.pg_admin().await.is_ok());
+    assert_never_shown(&[stack.pg_admin_password(), &honest], &[&message]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn objects_planted_in_the_database_never_run_as_the_master() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let f = rotator(client.clone(), pinned(stack));
+    let db = unique("planted");
+    let marker = unique("hijacked");
+    let user = unique("app");
+    let initial = unique("initial");
+    admin_sql(
+        stack,
+        &format!("CREATE ROLE {user} LOGIN PASSWORD '{initial}'"),
+    )
+    .await?;
+    admin_sql(stack, &format!("CREATE DATABASE {db} OWNER {user}")).await?;
+    // What a database owner can do: a better-matching pg_has_role and a pg_roles that hides every
+    // role, first on the database's search_path.
+    let mut owner = sqlx::postgres::PgConnectOptions::new_without_pgpass()
+        .host(&stack.pg_host)
+        .port(stack.pg_port)
+        .username(&stack.pg_admin_user)
+        .password(stack.pg_admin_password())
+        .database(&db)
+        .connect()
+        .await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE FUNCTION public.pg_has_role(text, oid, text) RETURNS boolean LANGUAGE plpgsql \
+           AS $f$ BEGIN EXECUTE 'CREATE ROLE {marker}'; \
+                  RETURN pg_catalog.pg_has_role($1::name, $2, $3); END $f$; \
+         CREATE VIEW public.pg_roles AS SELECT * FROM pg_catalog.pg_roles WHERE false; \
+         ALTER DATABASE {db} SET search_path = public, pg_catalog"
+    )))
+    .execute(&mut owner)
+    .await?;
+    owner.close().await?;
+    let master = json!({"username": stack.pg_admin_user, "password": stack.pg_admin_password()});
+    let master_arn = create_secret(&client, "macro-ai/dev/database-master", &master).await?;
+    let value = secret_for(
+        stack,
+        &user,
+        &initial,
+        json!({"dbname": db, "masterarn": master_arn}),
+    );
+    let arn = create_secret(&client, "macro-ai/dev/database", &value).await?;
+    rotate(&f, &client, &arn).await?;
+    rotate(&f, &client, &arn).await?;
+    assert!(
+        !role_exists(stack, &marker).await?,
+        "the planted function ran as the master"
+    );
+    let current = value_at(&client, &arn, "AWSCURRENT").await?;
+    assert_eq!(current["username"], json!(user));
+    assert_never_shown(
+        &[&initial, password(&current), stack.pg_admin_password()],
+        &[],
+    );
     Ok(())
 }

@@ -1,12 +1,15 @@
 //! PostgreSQL as a rotation backend: the rules in [`secret`], the SQL here. Logins are single
 //! connections (no pool: a rotation makes a handful), bounded by a connect timeout; every session
-//! has a statement and lock timeout, and statement logging off so no password-bearing statement
-//! reaches a log.
+//! has a statement and lock timeout and `search_path = pg_catalog, pg_temp`. The driver's
+//! statement logging is off; the server's own (`log_statement = ddl`, pgaudit) would still log
+//! the SCRAM verifier of `ALTER ROLE`, never the clear-text password.
 //!
-//! A secret's contents may have been written by someone who may only `PutSecretValue` on it. So
-//! every login a step makes goes to AWSCURRENT's host with AWSCURRENT's TLS settings (or
-//! stricter), and the master login is used only after the secret's own login has proven it holds
-//! the pair's password, and only for a pair that reaches no further than that login already does.
+//! A secret's contents may have been written by someone who may only `PutSecretValue` on it, so
+//! no credential the function holds goes where the secret alone says: the master logs in only at
+//! the master secret's own host or the configured `PG_HOST`; AWSPREVIOUS is tried only on the same
+//! server as AWSCURRENT; every login has at least `PG_MIN_SSLMODE`; and the master acts only after
+//! the secret's own login has proven it holds the pair's password, only for a pair that reaches no
+//! further than that login already does.
 
 pub mod scram;
 pub mod secret;
@@ -37,18 +40,44 @@ pub struct PostgresOptions {
     /// CA bundle for `verify-ca` / `verify-full` (the RDS bundle in production), added to the
     /// public roots.
     pub ssl_root_cert: Option<PathBuf>,
+    /// The least TLS any login gets, whatever a secret says.
+    pub min_sslmode: SslMode,
+    /// The database's host and port: when set, every login must go there.
+    pub pinned: Option<(String, u16)>,
+    /// The one master secret the alternating strategy may use.
+    pub master_secret_arn: Option<String>,
 }
 
 impl PostgresOptions {
-    /// `DB_CONNECT_TIMEOUT_SECONDS` (default 5), `PG_STATEMENT_TIMEOUT_SECONDS` (default 5) and
-    /// `PG_SSL_ROOT_CERT` (a file path).
+    /// `DB_CONNECT_TIMEOUT_SECONDS` (default 5), `PG_STATEMENT_TIMEOUT_SECONDS` (default 5),
+    /// `PG_SSL_ROOT_CERT` (a file path), `PG_MIN_SSLMODE` (default `require`), `PG_HOST` and
+    /// `PG_PORT` (default 5432), `DB_MASTER_SECRET_ARN`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let non_empty = |k: &str| get(k).filter(|v| !v.is_empty());
+        let min_sslmode = match non_empty("PG_MIN_SSLMODE") {
+            None => SslMode::Require,
+            Some(v) => SslMode::parse(&v).ok_or_else(|| {
+                ConfigError::new(
+                    "PG_MIN_SSLMODE",
+                    "must be disable, prefer, require, verify-ca or verify-full",
+                )
+            })?,
+        };
+        let port = match non_empty("PG_PORT") {
+            None => 5432,
+            Some(v) => v
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| ConfigError::new("PG_PORT", "must be a port number"))?,
+        };
         Ok(Self {
             connect_timeout: config::seconds(&get, "DB_CONNECT_TIMEOUT_SECONDS", 5, 1..=60)?,
             statement_timeout: config::seconds(&get, "PG_STATEMENT_TIMEOUT_SECONDS", 5, 1..=300)?,
-            ssl_root_cert: get("PG_SSL_ROOT_CERT")
-                .filter(|p| !p.is_empty())
-                .map(PathBuf::from),
+            ssl_root_cert: non_empty("PG_SSL_ROOT_CERT").map(PathBuf::from),
+            min_sslmode,
+            pinned: non_empty("PG_HOST").map(|h| (h, port)),
+            master_secret_arn: non_empty("DB_MASTER_SECRET_ARN"),
         })
     }
 }
@@ -59,6 +88,9 @@ impl Default for PostgresOptions {
             connect_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),
             ssl_root_cert: None,
+            min_sslmode: SslMode::Require,
+            pinned: None,
+            master_secret_arn: None,
         }
     }
 }
@@ -85,6 +117,8 @@ impl PostgresBackend {
         password: &SecretString,
         label: &str,
     ) -> Result<PgConnection, BackendError> {
+        self.check_endpoint(at)?;
+        let sslmode = at.sslmode.max(self.options.min_sslmode);
         let limit = self.options.statement_timeout.as_millis().to_string();
         let mut options = PgConnectOptions::new_without_pgpass()
             .host(&at.host)
@@ -97,8 +131,11 @@ impl PostgresBackend {
                 ("statement_timeout", limit.as_str()),
                 ("lock_timeout", limit.as_str()),
                 ("idle_in_transaction_session_timeout", limit.as_str()),
+                // Startup options win over database and role settings: no object a database
+                // owner planted in another schema is ever resolved by the function's SQL.
+                ("search_path", "pg_catalog,pg_temp"),
             ])
-            .ssl_mode(match at.sslmode {
+            .ssl_mode(match sslmode {
                 SslMode::Disable => PgSslMode::Disable,
                 SslMode::Prefer => PgSslMode::Prefer,
                 SslMode::Require => PgSslMode::Require,
@@ -120,6 +157,20 @@ impl PostgresBackend {
             )),
             Ok(Ok(conn)) => Ok(conn),
             Ok(Err(e)) => Err(login_error(e, label, &target)),
+        }
+    }
+
+    /// With `PG_HOST` set, a login anywhere else is refused before anything is sent.
+    fn check_endpoint(&self, at: &Endpoint) -> Result<(), BackendError> {
+        match &self.options.pinned {
+            Some((host, port)) if !host.eq_ignore_ascii_case(&at.host) || *port != at.port => {
+                Err(BackendError::refused(format!(
+                    "the secret names {}:{}, not the database this function rotates ({host}:{port}, \
+                     PG_HOST/PG_PORT): refused before any login",
+                    at.host, at.port
+                )))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -181,8 +232,9 @@ impl PostgresBackend {
 
     /// Proof of possession: a session as the secret's own user, with AWSCURRENT's password or,
     /// when the server refuses it (a rotation that set the password but did not finish),
-    /// AWSPREVIOUS's. AWSPREVIOUS counts only for a user in `allowed`, and logs in at
-    /// AWSCURRENT's endpoint and TLS, never its own. Returns the user that proved itself.
+    /// AWSPREVIOUS's. Both users must be in `allowed`; AWSPREVIOUS is tried only when it names the
+    /// same server as AWSCURRENT (else its honest password would go where a rewritten AWSCURRENT
+    /// points), with the stricter TLS of the two. Returns the user that proved itself.
     async fn prove<S: SecretStore>(
         &self,
         store: &S,
@@ -190,7 +242,13 @@ impl PostgresBackend {
         current: &PgSecret,
         allowed: &[&str],
     ) -> Result<(String, PgConnection), BackendError> {
-        let at = current.endpoint();
+        if !allowed.contains(&current.username.as_str()) {
+            return Err(BackendError::refused(format!(
+                "AWSCURRENT's user `{}` is not one of the users this rotation changes",
+                current.username
+            )));
+        }
+        let mut at = current.endpoint();
         let refused = match self
             .connect(&at, &current.username, &current.password, AWSCURRENT)
             .await
@@ -207,10 +265,11 @@ impl PostgresBackend {
             // AWSPREVIOUS is only a fallback; its absence leaves AWSCURRENT's refusal.
             Ok(None) | Err(_) => None,
         }
-        .filter(|p| allowed.contains(&p.username.as_str()));
+        .filter(|p| allowed.contains(&p.username.as_str()) && p.same_server(current));
         let Some(previous) = previous else {
             return Err(refused);
         };
+        at.sslmode = at.sslmode.max(previous.sslmode);
         match self
             .connect(&at, &previous.username, &previous.password, AWSPREVIOUS)
             .await
@@ -266,7 +325,8 @@ impl PostgresBackend {
                     "the master secret `{master_arn}` has no AWSCURRENT value"
                 ))
             })?;
-        let master = current.master_login(&master_raw)?;
+        let pinned = self.options.pinned.as_ref().map(|(h, p)| (h.as_str(), *p));
+        let master = current.master_login(&master_raw, pinned)?;
         if let Some(name) = pair
             .iter()
             .find(|n| n.eq_ignore_ascii_case(&master.username))
@@ -337,6 +397,14 @@ impl CredentialBackend for PostgresBackend {
                     .await
             }
             Strategy::Alternating { master_arn } => {
+                if let Some(allowed) = &self.options.master_secret_arn
+                    && *allowed != master_arn
+                {
+                    return Err(BackendError::refused(
+                        "the secret's `masterarn` is not the master secret this function was \
+                         deployed with (DB_MASTER_SECRET_ARN)",
+                    ));
+                }
                 self.set_alternating(store, staged, &master_arn, &current, &pending)
                     .await
             }
@@ -416,8 +484,8 @@ impl PostgresBackend {
                 "could not look up the roles",
                 sqlx::query_as(
                     "SELECT rolname::text, rolsuper, rolcreaterole, rolcreatedb, rolreplication, \
-                     rolbypassrls, pg_has_role($3, oid, 'MEMBER') \
-                     FROM pg_roles WHERE rolname = $1 OR rolname = $2",
+                     rolbypassrls, pg_catalog.pg_has_role($3::pg_catalog.name, oid, 'MEMBER') \
+                     FROM pg_catalog.pg_roles WHERE rolname = $1 OR rolname = $2",
                 )
                 .bind(owner)
                 .bind(login)
@@ -431,6 +499,37 @@ impl PostgresBackend {
             )));
         }
         check_reach(&rows, proven)?;
+        // A clone proves the pair only once it is linked to its owner (this function links it).
+        if proven != owner && !rows.iter().any(|r| r.0 == owner && r.6) {
+            return Err(BackendError::refused(format!(
+                "`{proven}` is not a member of `{owner}`: it was not set up as the pair's second \
+                 login, so its password proves nothing about `{owner}`"
+            )));
+        }
+        // Any role either user of the pair belongs to, the proven login must belong to as well.
+        let beyond: Vec<(String, String)> = self
+            .bounded(
+                "could not look up the pair's memberships",
+                sqlx::query_as(
+                    "SELECT p.rolname::text, r.rolname::text \
+                     FROM pg_catalog.pg_roles p JOIN pg_catalog.pg_roles r \
+                       ON r.oid <> p.oid AND pg_catalog.pg_has_role(p.oid, r.oid, 'MEMBER') \
+                     WHERE (p.rolname = $1 OR p.rolname = $2) \
+                       AND NOT pg_catalog.pg_has_role($3::pg_catalog.name, r.oid, 'MEMBER') \
+                     ORDER BY 1, 2",
+                )
+                .bind(owner)
+                .bind(login)
+                .bind(proven)
+                .fetch_all(&mut *tx),
+            )
+            .await?;
+        if let Some((role, group)) = beyond.first() {
+            return Err(BackendError::refused(format!(
+                "role `{role}` is a member of `{group}`, which the secret's own login `{proven}` \
+                 is not: the rotation never gives an application secret more than its login has"
+            )));
+        }
         let exists = rows.iter().any(|r| r.0 == login);
         let set_up = |verb: &str| {
             format!(
@@ -598,6 +697,31 @@ mod tests {
     }
 
     const PLAIN: [bool; 5] = [false; 5];
+
+    #[test]
+    fn given_the_environment_then_the_pin_the_floor_and_the_master_are_read() {
+        let o = PostgresOptions::from_lookup(|_| None).unwrap();
+        assert_eq!(
+            (o.min_sslmode, o.pinned, o.master_secret_arn),
+            (SslMode::Require, None, None)
+        );
+        let o = PostgresOptions::from_lookup(|k| match k {
+            "PG_HOST" => Some("db.internal".into()),
+            "PG_PORT" => Some("6543".into()),
+            "PG_MIN_SSLMODE" => Some("verify-full".into()),
+            "DB_MASTER_SECRET_ARN" => Some("arn:master".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(o.pinned, Some(("db.internal".into(), 6543)));
+        assert_eq!(o.min_sslmode, SslMode::VerifyFull);
+        assert_eq!(o.master_secret_arn.as_deref(), Some("arn:master"));
+        for (k, v) in [("PG_MIN_SSLMODE", "allow"), ("PG_PORT", "0")] {
+            let err =
+                PostgresOptions::from_lookup(|key| (key == k).then(|| v.to_string())).unwrap_err();
+            assert!(err.to_string().contains(k), "{err}");
+        }
+    }
 
     #[test]
     fn given_an_ordinary_pair_then_it_may_be_rotated() {

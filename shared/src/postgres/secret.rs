@@ -26,7 +26,8 @@ pub enum SslMode {
 }
 
 impl SslMode {
-    fn parse(s: &str) -> Option<Self> {
+    /// The name as libpq and the secret spell it.
+    pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "disable" => SslMode::Disable,
             "prefer" => SslMode::Prefer,
@@ -226,10 +227,17 @@ impl PgSecret {
     }
 
     /// Parses the master secret named by `masterarn`. An RDS-managed master secret holds only
-    /// `username` and `password`: host, port, database and TLS come from this (the app) secret.
-    /// A master secret that names another server is refused; its `sslmode` can only make the
+    /// `username` and `password`: database and TLS come from this (the app) secret. The host the
+    /// master logs in to never comes from the app secret, which someone with only
+    /// `PutSecretValue` may have rewritten: it is the master secret's own `host`, else `pinned`
+    /// (the function's `PG_HOST`/`PG_PORT`), else the rotation is refused. A master secret that
+    /// names another server than the app secret is refused; its `sslmode` can only make the
     /// login stricter than the app secret's, never weaker.
-    pub fn master_login(&self, raw: &SecretString) -> Result<MasterLogin, BackendError> {
+    pub fn master_login(
+        &self,
+        raw: &SecretString,
+        pinned: Option<(&str, u16)>,
+    ) -> Result<MasterLogin, BackendError> {
         let label = "the master secret";
         let fields = Fields::object(raw, label)?;
         let read = Fields {
@@ -239,16 +247,25 @@ impl PgSecret {
         read.engine(false)?;
         let username = read.required("username")?;
         let password = SecretString::new(read.required("password")?);
-        let other_host = read
-            .text("host")?
-            .is_some_and(|h| !h.eq_ignore_ascii_case(&self.host));
-        let other_port = read.port()?.is_some_and(|p| p != self.port);
-        if other_host || other_port {
+        let (host, port) = match (read.text("host")?, pinned) {
+            (Some(host), _) => (host, read.port()?.unwrap_or(5432)),
+            (None, Some((host, port))) => (host.to_string(), port),
+            (None, None) => {
+                return Err(BackendError::refused(
+                    "the master secret names no host (an RDS-managed secret holds only the \
+                     login) and PG_HOST is not set: the master's password is sent only to a \
+                     host the app secret cannot change; set the template's DatabaseHost",
+                ));
+            }
+        };
+        if !host.eq_ignore_ascii_case(&self.host) || port != self.port {
             return Err(BackendError::refused(
                 "the master secret points at another server than the secret being rotated",
             ));
         }
         let mut endpoint = self.endpoint();
+        endpoint.host = host;
+        endpoint.port = port;
         if let Some(db) = read.text("dbname")? {
             endpoint.dbname = db;
         }
@@ -333,6 +350,14 @@ pub fn check_successor(current: &PgSecret, pending: &PgSecret) -> Result<(), Bac
         Strategy::SingleUser => current.username.clone(),
         Strategy::Alternating { .. } => alternate_username(&current.username)?,
     };
+    // `x_clone_clone` → `x_clone` would leave the pair (`x`, `x_clone`) without the user whose
+    // login proves possession.
+    if owner_username(&current.username) != owner_username(&expected) {
+        return Err(BackendError::refused(format!(
+            "username `{}` is not one of a pair `<user>` / `<user>{CLONE_SUFFIX}`: refused",
+            current.username
+        )));
+    }
     if pending.username != expected {
         return Err(BackendError::refused(format!(
             "AWSPENDING has username `{}` but this strategy expects `{expected}` after `{}`",
@@ -486,6 +511,15 @@ mod tests {
         alt["username"] = json!("macro_ai_app_clone");
         let alt_pen = PgSecret::parse(&secret(alt), "AWSPENDING").unwrap();
         assert!(check_successor(&alt_cur, &alt_pen).is_ok());
+        // `x_clone_clone` is no user of a pair.
+        let mut twice = base();
+        twice["masterarn"] = json!("arn:master");
+        twice["username"] = json!("x_clone_clone");
+        let twice_cur = PgSecret::parse(&secret(twice.clone()), "AWSCURRENT").unwrap();
+        twice["username"] = json!("x_clone");
+        let twice_pen = PgSecret::parse(&secret(twice), "AWSPENDING").unwrap();
+        let err = check_successor(&twice_cur, &twice_pen).unwrap_err();
+        assert!(err.to_string().contains("not one of a pair"), "{err}");
     }
 
     #[test]
@@ -511,24 +545,42 @@ mod tests {
         let app = PgSecret::parse(&secret(app), "AWSCURRENT").unwrap();
         // rds!cluster-… secrets hold exactly these two fields.
         let managed = json!({"username": "postgres", "password": "m4ster"});
-        let m = app.master_login(&secret(managed)).unwrap();
+        // Without a pin its password would go wherever the app secret says: refused.
+        let err = app
+            .master_login(&secret(managed.clone()), None)
+            .unwrap_err();
+        assert!(err.to_string().contains("PG_HOST"), "{err}");
+        let m = app
+            .master_login(&secret(managed), Some(("db.internal", 5432)))
+            .unwrap();
         assert_eq!(
             (m.username.as_str(), m.password.expose()),
             ("postgres", "m4ster")
         );
         assert_eq!(m.endpoint, app.endpoint());
+        // A rewritten app host is not where the pinned master goes: refused.
+        let mut moved = base();
+        moved["host"] = json!("evil.example");
+        let moved = PgSecret::parse(&secret(moved), "AWSCURRENT").unwrap();
+        let err = moved
+            .master_login(
+                &secret(json!({"username": "postgres", "password": "m"})),
+                Some(("db.internal", 5432)),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("another server"), "{err}");
 
         // A master secret may be stricter, never weaker, and never elsewhere.
         let weaker = json!({"username": "postgres", "password": "m", "sslmode": "disable",
                             "host": "DB.internal", "port": 5432, "dbname": "admin"});
-        let m = app.master_login(&secret(weaker)).unwrap();
+        let m = app.master_login(&secret(weaker), None).unwrap();
         assert_eq!(m.endpoint.sslmode, SslMode::VerifyFull);
         assert_eq!(m.endpoint.dbname, "admin");
         let plain = PgSecret::parse(&secret(base()), "AWSCURRENT").unwrap();
         let stricter = json!({"username": "postgres", "password": "m", "sslmode": "verify-ca"});
         assert_eq!(
             plain
-                .master_login(&secret(stricter))
+                .master_login(&secret(stricter), Some(("db.internal", 5432)))
                 .unwrap()
                 .endpoint
                 .sslmode,
@@ -536,13 +588,13 @@ mod tests {
         );
         for elsewhere in [
             json!({"username": "postgres", "password": "m", "host": "evil.example"}),
-            json!({"username": "postgres", "password": "m", "port": 6543}),
+            json!({"username": "postgres", "password": "m", "host": "db.internal", "port": 6543}),
         ] {
-            let err = app.master_login(&secret(elsewhere)).unwrap_err();
+            let err = app.master_login(&secret(elsewhere), None).unwrap_err();
             assert!(err.to_string().contains("another server"), "{err}");
         }
         let err = app
-            .master_login(&secret(json!({"username": "postgres"})))
+            .master_login(&secret(json!({"username": "postgres"})), None)
             .unwrap_err();
         assert!(
             err.to_string()

@@ -146,7 +146,7 @@ async fn rotate_postgres(stack: &'static Stack) -> Result<Row> {
     .await?;
     let secret = json!({"username": user, "password": password, "engine": "postgres",
                         "host": stack.pg_host, "port": stack.pg_port, "dbname": "postgres",
-                        "sslmode": "disable"});
+                        "sslmode": "require"});
     let arn = create_secret(&client, &unique("bench/database"), &secret).await?;
     let token = start_rotation(&client, &arn).await?;
     measure(
@@ -225,7 +225,7 @@ async fn pg_rotation_fixture(stack: &'static Stack) -> Result<(String, String)> 
     .await?;
     let secret = json!({"username": user, "password": password, "engine": "postgres",
                         "host": stack.pg_host, "port": stack.pg_port, "dbname": "postgres",
-                        "sslmode": "disable"});
+                        "sslmode": "require"});
     let arn = create_secret(&client, &unique("bench/database"), &secret).await?;
     let token = start_rotation(&client, &arn).await?;
     Ok((arn, token))
@@ -233,6 +233,7 @@ async fn pg_rotation_fixture(stack: &'static Stack) -> Result<(String, String)> 
 
 /// The same rotation written as straight-line SDK and SQL calls, with no protocol guards and no
 /// idempotence checks: the floor the function is compared with.
+/// (TLS, as the function logs in: its floor is `require`.)
 async fn raw_rotation(stack: &'static Stack, arn: &str, token: &str) -> Result<Duration> {
     use aws_sdk_secretsmanager::Client;
     let client: Client = stack.secrets_manager(&MotoAccount(DEFAULT_ACCOUNT.into()));
@@ -267,22 +268,16 @@ async fn raw_rotation(stack: &'static Stack, arn: &str, token: &str) -> Result<D
         .send()
         .await?;
     let user = current["username"].as_str().unwrap_or_default().to_string();
-    let mut conn = tests::pg_connect(
-        &stack.pg_host,
-        stack.pg_port,
-        &user,
-        current["password"].as_str().unwrap_or_default(),
-        "postgres",
-    )
-    .await?;
+    let mut conn = stack
+        .pg_connect_tls(&user, current["password"].as_str().unwrap_or_default())
+        .await?;
     let verifier = shared::postgres::scram::verifier(&password)?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "ALTER ROLE \"{user}\" WITH PASSWORD '{verifier}'"
     )))
     .execute(&mut conn)
     .await?;
-    let mut test =
-        tests::pg_connect(&stack.pg_host, stack.pg_port, &user, &password, "postgres").await?;
+    let mut test = stack.pg_connect_tls(&user, &password).await?;
     sqlx::query("SELECT 1").execute(&mut test).await?;
     let d = client.describe_secret().secret_id(arn).send().await?;
     let old = d.version_ids_to_stages().and_then(|m| {
@@ -347,15 +342,10 @@ async fn same_calls_rotation(stack: &'static Stack, arn: &str, token: &str) -> R
     get("AWSCURRENT", None).await?;
     get("AWSPENDING", Some(token)).await?;
     let user = current["username"].as_str().unwrap_or_default().to_string();
-    let _ = tests::pg_connect(&stack.pg_host, stack.pg_port, &user, &password, "postgres").await;
-    let mut conn = tests::pg_connect(
-        &stack.pg_host,
-        stack.pg_port,
-        &user,
-        current["password"].as_str().unwrap_or_default(),
-        "postgres",
-    )
-    .await?;
+    let _ = stack.pg_connect_tls(&user, &password).await;
+    let mut conn = stack
+        .pg_connect_tls(&user, current["password"].as_str().unwrap_or_default())
+        .await?;
     let verifier = shared::postgres::scram::verifier(&password)?;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "ALTER ROLE \"{user}\" WITH PASSWORD '{verifier}'"
@@ -365,8 +355,7 @@ async fn same_calls_rotation(stack: &'static Stack, arn: &str, token: &str) -> R
     // testSecret
     client.describe_secret().secret_id(arn).send().await?;
     get("AWSPENDING", Some(token)).await?;
-    let mut test =
-        tests::pg_connect(&stack.pg_host, stack.pg_port, &user, &password, "postgres").await?;
+    let mut test = stack.pg_connect_tls(&user, &password).await?;
     sqlx::query("SELECT 1").execute(&mut test).await?;
     // finishSecret
     let d = client.describe_secret().secret_id(arn).send().await?;
