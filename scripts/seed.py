@@ -95,6 +95,9 @@ def reset():
               "host": PG["host"], "port": PG["port"], "dbname": "postgres", "sslmode": "disable"}
     master_arn = client.create_secret(Name="macro-ai/staging/database-master",
                                       SecretString=json.dumps(master))["ARN"]
+    # What the template passes rotate-postgres as DB_MASTER_SECRET_ARN; the demo exports it.
+    with open(os.path.join(os.environ["MACRO_AI_STACK_DIR"], "database-master.arn"), "w") as f:
+        f.write(master_arn)
     for env, d in DATABASES.items():
         user, db = d["user"], d["db"]
         password = secrets.token_urlsafe(24)

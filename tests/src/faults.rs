@@ -247,11 +247,25 @@ async fn evil_session(
         v.push(password);
     }
     if ok {
-        // AuthenticationOk, ReadyForQuery (idle); then silence until the client leaves.
+        // AuthenticationOk, ReadyForQuery (idle); then every simple query "succeeds".
         s.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 0, b'Z', 0, 0, 0, 5, b'I'])
             .await?;
-        let mut sink = [0u8; 256];
-        while s.read(&mut sink).await? > 0 {}
+        loop {
+            let kind = s.read_u8().await?;
+            let len = s.read_u32().await? as usize;
+            let mut body = vec![0u8; len.saturating_sub(4)];
+            s.read_exact(&mut body).await?;
+            match kind {
+                b'Q' => {
+                    s.write_all(&[
+                        b'C', 0, 0, 0, 8, b'S', b'E', b'T', 0, b'Z', 0, 0, 0, 5, b'I',
+                    ])
+                    .await?
+                }
+                b'X' => return Ok(()),
+                _ => {}
+            }
+        }
     } else {
         let mut fields = Vec::new();
         for (code, text) in [

@@ -39,9 +39,15 @@ pub struct Stack {
     pg_admin_password: String,
     pub redis_host: String,
     pub redis_port: u16,
+    /// The same Redis over TLS (the stack's private CA).
+    pub redis_tls_port: u16,
+    /// Its log: a plaintext client on the TLS port shows there ("wrong version number").
+    pub redis_log: PathBuf,
     pub redis_admin_user: String,
     redis_admin_password: String,
     pub openai_base_url: String,
+    /// The ElastiCache stand-in (scripts/elasticache_stub.py).
+    pub elasticache_endpoint: String,
     /// The stack PostgreSQL's log (every login, with its user and whether it used TLS).
     pub pg_log: PathBuf,
     /// The private CA that signed the stack's server certificates.
@@ -98,6 +104,8 @@ impl Stack {
             pg_admin_password: std::fs::read_to_string(&password_file)?.trim().to_string(),
             redis_host: var("MACRO_AI_REDIS_HOST")?,
             redis_port: var("MACRO_AI_REDIS_PORT")?.parse()?,
+            redis_tls_port: var("MACRO_AI_REDIS_TLS_PORT")?.parse()?,
+            redis_log: var("MACRO_AI_REDIS_LOG")?.into(),
             redis_admin_user: var("MACRO_AI_REDIS_ADMIN_USER")?,
             redis_admin_password: std::fs::read_to_string(var(
                 "MACRO_AI_REDIS_ADMIN_PASSWORD_FILE",
@@ -105,6 +113,7 @@ impl Stack {
             .trim()
             .to_string(),
             openai_base_url: var("OPENAI_BASE_URL")?,
+            elasticache_endpoint: var("AWS_ENDPOINT_URL_ELASTICACHE")?,
             pg_log: var("MACRO_AI_PG_LOG")?.into(),
             tls_ca: var("MACRO_AI_TLS_CA_FILE")?.into(),
             tls_wrong_ca: var("MACRO_AI_TLS_WRONG_CA_FILE")?.into(),
@@ -266,6 +275,22 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 }
 
 /// A name no other test uses: `prefix_` and 10 random lowercase letters or digits.
+/// A random UUID (version 4), the form of Secrets Manager's version ids.
+pub fn uuid() -> String {
+    let mut b = random_bytes::<16>();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
 pub fn unique(prefix: &str) -> String {
     let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let suffix: String = random_bytes::<10>()

@@ -81,16 +81,54 @@ impl Stack {
     }
 }
 
+/// Where a [`PrivateRedis`] keeps its users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Users {
+    /// In an ACL file (`aclfile`): `ACL SAVE` persists them.
+    AclFile,
+    /// In redis.conf (`user …` lines): `CONFIG REWRITE` persists them.
+    ConfigFile,
+    /// Nowhere: started without a config file, nothing can persist them.
+    Nowhere,
+}
+
 /// A Redis server of one test's own, with its users in an ACL file so a restart keeps them.
 pub struct PrivateRedis {
     dir: PathBuf,
     pub port: u16,
     pub admin_password: String,
+    users: Users,
     child: Option<Child>,
 }
 
 impl PrivateRedis {
     pub fn start() -> Result<Self> {
+        Self::start_with(Users::AclFile)
+    }
+
+    /// The directory of its config and ACL files.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// The redis.conf it starts from (none for [`Users::Nowhere`]).
+    pub fn config_text(&self) -> String {
+        let base = format!(
+            "bind 127.0.0.1\nport {}\nsave \"\"\nappendonly no\ndir {}\n",
+            self.port,
+            self.dir.display()
+        );
+        match self.users {
+            Users::AclFile => format!("{base}aclfile {}\n", self.dir.join("users.acl").display()),
+            Users::ConfigFile => format!(
+                "{base}user default off\nuser admin on >{} ~* &* +@all\n",
+                self.admin_password
+            ),
+            Users::Nowhere => base,
+        }
+    }
+
+    pub fn start_with(users: Users) -> Result<Self> {
         Stack::get();
         let dir = std::env::temp_dir().join(unique("macro-ai-ops-redis"));
         std::fs::create_dir_all(&dir)?;
@@ -98,26 +136,51 @@ impl PrivateRedis {
             .local_addr()?
             .port();
         let admin_password = unique("admin");
-        std::fs::write(
-            dir.join("users.acl"),
-            format!("user default off\nuser admin on >{admin_password} ~* &* +@all\n"),
-        )?;
-        std::fs::write(
-            dir.join("redis.conf"),
-            format!(
-                "bind 127.0.0.1\nport {port}\nsave \"\"\nappendonly no\naclfile {}\ndir {}\n",
-                dir.join("users.acl").display(),
-                dir.display()
-            ),
-        )?;
         let mut redis = Self {
             dir,
             port,
             admin_password,
+            users,
             child: None,
         };
+        redis.write_files()?;
         redis.resume()?;
+        if users == Users::Nowhere {
+            // The default user (no password) makes the admin, then is switched off.
+            let pass = format!(">{}", redis.admin_password);
+            let port = port.to_string();
+            for args in [
+                vec!["ACL", "SETUSER", "admin", "on", &pass, "~*", "&*", "+@all"],
+                vec!["ACL", "SETUSER", "default", "off"],
+            ] {
+                let out = Command::new("redis-cli")
+                    .args(["-p", &port])
+                    .args(&args)
+                    .output()?;
+                if !out.status.success() || !String::from_utf8_lossy(&out.stdout).contains("OK") {
+                    bail!("could not set up the admin user of a config-less Redis");
+                }
+            }
+        }
         Ok(redis)
+    }
+
+    /// Writes the config (and ACL) files a fresh server starts from.
+    pub fn write_files(&self) -> Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        if self.users == Users::AclFile {
+            std::fs::write(
+                self.dir.join("users.acl"),
+                format!(
+                    "user default off\nuser admin on >{} ~* &* +@all\n",
+                    self.admin_password
+                ),
+            )?;
+        }
+        if self.users != Users::Nowhere {
+            std::fs::write(self.dir.join("redis.conf"), self.config_text())?;
+        }
+        Ok(())
     }
 
     pub fn stop(&mut self) -> Result<()> {
@@ -129,8 +192,16 @@ impl PrivateRedis {
     }
 
     pub fn resume(&mut self) -> Result<()> {
-        let child = Command::new("redis-server")
-            .arg(self.dir.join("redis.conf"))
+        let mut command = Command::new("redis-server");
+        if self.users == Users::Nowhere {
+            command
+                .current_dir(&self.dir)
+                .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+                .args(["--save", "", "--appendonly", "no"]);
+        } else {
+            command.arg(self.dir.join("redis.conf"));
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

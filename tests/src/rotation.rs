@@ -29,7 +29,8 @@ pub async fn create_secret(client: &Client, name: &str, value: &Value) -> Result
 /// label a new, empty version AWSPENDING. moto stages the version, then fails to invoke the
 /// (absent) Lambda; the error is expected.
 pub async fn start_rotation(client: &Client, secret_id: &str) -> Result<String> {
-    let token = crate::unique("token").replace('_', "-") + "-0000-0000-000000000000";
+    // A UUID, as Secrets Manager makes them.
+    let token = crate::uuid();
     let _ = client
         .rotate_secret()
         .secret_id(secret_id)

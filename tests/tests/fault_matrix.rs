@@ -98,14 +98,18 @@ async fn rotate_postgres_alternating_users() -> Result<()> {
     let cluster = PrivateCluster::start()?;
     let account = MotoAccount::new();
     let client = stack.secrets_manager(&account);
-    let healthy = rotate_postgres::rotator(client.clone(), rotate_postgres::Config::default());
-    let cut_off = rotate_postgres::rotator(
-        secrets_manager_at(&dead_endpoint(), &account),
-        rotate_postgres::Config::default(),
-    );
     let master = json!({"username": "postgres", "password": cluster.admin_password, "engine": "postgres",
                         "host": "127.0.0.1", "port": cluster.port, "dbname": "postgres", "sslmode": "disable"});
     let master_arn = create_secret(&client, "macro-ai/staging/database-master", &master).await?;
+    let config = rotate_postgres::Config {
+        postgres: PostgresOptions {
+            master_secret_arn: Some(master_arn.clone()),
+            ..PostgresOptions::default()
+        },
+        ..Default::default()
+    };
+    let healthy = rotate_postgres::rotator(client.clone(), config.clone());
+    let cut_off = rotate_postgres::rotator(secrets_manager_at(&dead_endpoint(), &account), config);
     let port = cluster.port;
     let works = move |v: Value| -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>> {
         Box::pin(async move {
@@ -186,9 +190,10 @@ async fn rotate_redis() -> Result<()> {
     let mut redis = PrivateRedis::start()?;
     let account = MotoAccount::new();
     let client = stack.secrets_manager(&account);
-    let healthy = rotate_redis::rotator(client.clone(), rotate_redis::Config::default())?;
+    let healthy = rotate_redis::rotator(client.clone(), None, rotate_redis::Config::default())?;
     let cut_off = rotate_redis::rotator(
         secrets_manager_at(&dead_endpoint(), &account),
+        None,
         rotate_redis::Config::default(),
     )?;
     let admin_arn = create_secret(&client, "macro-ai/dev/redis-admin", &json!({"username": "admin", "password": redis.admin_password, "host": "127.0.0.1", "port": redis.port})).await?;
@@ -480,6 +485,7 @@ async fn every_store_call_interrupted_in_every_rotation_function() -> Result<()>
     let pg = interrupt_every_store_call(
         &PostgresBackend::new(PostgresOptions {
             pinned: Some((stack.pg_host.clone(), stack.pg_port)),
+            master_secret_arn: Some(master_arn.clone()),
             ..PostgresOptions::default()
         }),
         &policy,
@@ -606,6 +612,7 @@ async fn postgres_replies_lost_after_the_server_applied_them() -> Result<()> {
                 postgres: PostgresOptions {
                     min_sslmode: shared::postgres::SslMode::Disable,
                     pinned: Some(("127.0.0.1".into(), proxy.port)),
+                    master_secret_arn: Some(master_arn.clone()),
                     ..PostgresOptions::default()
                 },
                 ..Default::default()

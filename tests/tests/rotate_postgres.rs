@@ -325,7 +325,6 @@ async fn alternating_users_keep_both_logins_and_share_every_object() -> Result<(
     let stack = Stack::get();
     let account = MotoAccount::new();
     let client = stack.secrets_manager(&account);
-    let f = rotator(client.clone());
     let user = unique("app");
     let schema = unique("chat");
     let initial = seed_role(stack, &user, &unique("initial")).await?;
@@ -339,6 +338,16 @@ async fn alternating_users_keep_both_logins_and_share_every_object() -> Result<(
                         "engine": "postgres", "host": stack.pg_host, "port": stack.pg_port,
                         "dbname": "postgres", "sslmode": "disable"});
     let master_arn = create_secret(&client, "macro-ai/dev/database-master", &master).await?;
+    let f = rotate_postgres::rotator(
+        client.clone(),
+        rotate_postgres::Config {
+            postgres: shared::postgres::PostgresOptions {
+                master_secret_arn: Some(master_arn.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
     let mut secret = initial.clone();
     secret["masterarn"] = json!(master_arn);
     let arn = create_secret(&client, "macro-ai/dev/database", &secret).await?;

@@ -34,6 +34,14 @@ fn pinned(stack: &Stack) -> PostgresOptions {
     }
 }
 
+/// The same, with the one master secret it may use (`DB_MASTER_SECRET_ARN`).
+fn with_master(options: PostgresOptions, master_arn: &str) -> PostgresOptions {
+    PostgresOptions {
+        master_secret_arn: Some(master_arn.to_string()),
+        ..options
+    }
+}
+
 fn with_ca(ca: &std::path::Path) -> PostgresOptions {
     PostgresOptions {
         ssl_root_cert: Some(ca.to_path_buf()),
@@ -92,9 +100,9 @@ async fn a_rewritten_username_never_borrows_the_master_login() -> Result<()> {
     capture_logs();
     let stack = Stack::get();
     let client = stack.secrets_manager(&MotoAccount::new());
-    let f = rotator(client.clone(), pinned(stack));
     let master = json!({"username": stack.pg_admin_user, "password": stack.pg_admin_password()});
     let master_arn = create_secret(&client, "macro-ai/dev/database-master", &master).await?;
+    let f = rotator(client.clone(), with_master(pinned(stack), &master_arn));
     let app = unique("app");
     let app_password = unique("initial");
     admin_sql(
@@ -222,13 +230,19 @@ async fn a_rewritten_username_never_borrows_the_master_login() -> Result<()> {
     let (x, xx_password) = (unique("x"), unique("initial"));
     let (grp, grp_password) = (unique("grp"), unique("initial"));
     let (ap, ap_password) = (unique("ap"), unique("initial"));
+    let (un, un_password) = (unique("un"), unique("initial"));
+    let (mb, mb_password) = (unique("mb"), unique("initial"));
+    let mallory = unique("mallory");
     admin_sql(
         stack,
         &format!(
             "CREATE ROLE {x} NOLOGIN; CREATE ROLE {x}_clone_clone LOGIN PASSWORD '{xx_password}'; \
              CREATE ROLE {grp} NOLOGIN; CREATE ROLE {grp}_clone LOGIN PASSWORD '{grp_password}'; \
              CREATE ROLE {ap} LOGIN PASSWORD '{ap_password}'; CREATE ROLE {ap}_clone LOGIN; \
-             GRANT pg_write_server_files TO {ap}_clone"
+             GRANT {ap} TO {ap}_clone; GRANT pg_write_server_files TO {ap}_clone; \
+             CREATE ROLE {un} LOGIN PASSWORD '{un_password}'; CREATE ROLE {un}_clone LOGIN; \
+             CREATE ROLE {mb} LOGIN PASSWORD '{mb_password}'; CREATE ROLE {mb}_clone LOGIN; \
+             GRANT {mb} TO {mb}_clone; CREATE ROLE {mallory} LOGIN; GRANT {mb}_clone TO {mallory}"
         ),
     )
     .await?;
@@ -238,8 +252,11 @@ async fn a_rewritten_username_never_borrows_the_master_login() -> Result<()> {
             &xx_password,
             "not one of a pair",
         ),
-        (format!("{grp}_clone"), &grp_password, "is not a member of"),
+        (format!("{grp}_clone"), &grp_password, "is not adopted"),
         (ap.clone(), &ap_password, "pg_write_server_files"),
+        // A clone someone made beforehand (not linked), and one with a member of its own.
+        (un.clone(), &un_password, "is not adopted"),
+        (mb.clone(), &mb_password, "has members of its own"),
     ] {
         let value = secret_for(
             stack,
@@ -251,7 +268,7 @@ async fn a_rewritten_username_never_borrows_the_master_login() -> Result<()> {
         let token = start_rotation(&client, &arn).await?;
         let (error_type, message) = steps_until_failure(&f, &arn, &token)
             .await
-            .expect("refused");
+            .unwrap_or_else(|| panic!("{user} was not refused"));
         assert_eq!(error_type, "RotationRefused", "{user}: {message}");
         assert!(message.contains(expect), "{user}: {message}");
         messages.push(message);
@@ -271,6 +288,16 @@ async fn a_rewritten_username_never_borrows_the_master_login() -> Result<()> {
         "the unlinked owner stays NOLOGIN, unlinked"
     );
     conn.close().await?;
+
+    // Alternating users with no master configured (DB_MASTER_SECRET_ARN unset): refused.
+    let unconfigured = rotator(client.clone(), pinned(stack));
+    let arn = create_secret(&client, &unique("macro-ai/dev/database"), &honest).await?;
+    let token = start_rotation(&client, &arn).await?;
+    let (error_type, message) = steps_until_failure(&unconfigured, &arn, &token)
+        .await
+        .expect("refused");
+    assert_eq!(error_type, "RotationRefused", "{message}");
+    assert!(message.contains("DB_MASTER_SECRET_ARN"), "{message}");
 
     // The honest secret still rotates.
     let arn = create_secret(&client, &unique("macro-ai/dev/database"), &honest).await?;
@@ -293,6 +320,8 @@ async fn a_rewritten_username_never_borrows_the_master_login() -> Result<()> {
             &xx_password,
             &grp_password,
             &ap_password,
+            &un_password,
+            &mb_password,
             password(&current),
         ],
         &texts,
@@ -305,7 +334,6 @@ async fn an_rds_managed_master_secret_and_an_aurora_engine_rotate() -> Result<()
     capture_logs();
     let stack = Stack::get();
     let client = stack.secrets_manager(&MotoAccount::new());
-    let f = rotator(client.clone(), pinned(stack));
     // What RDS writes into a managed master secret (`rds!cluster-…`): the login, nothing else.
     let managed = json!({"username": stack.pg_admin_user, "password": stack.pg_admin_password()});
     let master_arn = create_secret(
@@ -314,6 +342,7 @@ async fn an_rds_managed_master_secret_and_an_aurora_engine_rotate() -> Result<()
         &managed,
     )
     .await?;
+    let f = rotator(client.clone(), with_master(pinned(stack), &master_arn));
     let user = unique("app");
     let initial = unique("initial");
     admin_sql(
@@ -639,6 +668,7 @@ async fn a_rewritten_host_never_receives_an_honest_password() -> Result<()> {
     // the attacker's server, and the master's password must still never go there.
     let managed = json!({"username": stack.pg_admin_user, "password": stack.pg_admin_password()});
     let master_arn = create_secret(&client, &unique("rds!cluster-x"), &managed).await?;
+    let f = rotator(client.clone(), with_master(lax.clone(), &master_arn));
     let value = secret_for(
         stack,
         &user,
@@ -664,7 +694,7 @@ async fn a_rewritten_host_never_receives_an_honest_password() -> Result<()> {
         client.clone(),
         PostgresOptions {
             pinned: Some((stack.pg_host.clone(), stack.pg_port)),
-            ..lax
+            ..with_master(lax, &master_arn)
         },
     );
     clear_pending(&client, &arn).await?;
@@ -697,7 +727,6 @@ async fn objects_planted_in_the_database_never_run_as_the_master() -> Result<()>
     capture_logs();
     let stack = Stack::get();
     let client = stack.secrets_manager(&MotoAccount::new());
-    let f = rotator(client.clone(), pinned(stack));
     let db = unique("planted");
     let marker = unique("hijacked");
     let user = unique("app");
@@ -730,6 +759,7 @@ async fn objects_planted_in_the_database_never_run_as_the_master() -> Result<()>
     owner.close().await?;
     let master = json!({"username": stack.pg_admin_user, "password": stack.pg_admin_password()});
     let master_arn = create_secret(&client, "macro-ai/dev/database-master", &master).await?;
+    let f = rotator(client.clone(), with_master(pinned(stack), &master_arn));
     let value = secret_for(
         stack,
         &user,

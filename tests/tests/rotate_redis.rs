@@ -10,7 +10,7 @@ use tests::rotation::{
 use tests::{MotoAccount, Stack, assert_never_shown, capture_logs, unique};
 
 fn rotator(client: aws_sdk_secretsmanager::Client) -> rotate_redis::RedisRotator {
-    rotate_redis::rotator(client, rotate_redis::Config::default()).expect("default config")
+    rotate_redis::rotator(client, None, rotate_redis::Config::default()).expect("default config")
 }
 
 /// The password inside either shape of the secret.
@@ -189,25 +189,30 @@ async fn bad_secrets_and_tls_mismatches_fail_clearly_and_change_nothing() -> Res
     let admin_arn = admin_secret(&client, stack).await?;
     let mut messages = Vec::new();
 
-    // No admin secret: createSecret works, setSecret refuses, the user is untouched.
+    // Nothing says how the password is changed (no `adminarn`, `user_arn` or
+    // `replication_group_id`): createSecret refuses, nothing is stored, the user is untouched.
     let no_admin = json!({"username": user, "password": p0, "host": stack.redis_host,
                           "port": stack.redis_port});
     let arn = create_secret(&client, "macro-ai/dev/redis", &no_admin).await?;
     let token = start_rotation(&client, &arn).await?;
-    invoke(&f, step_event("createSecret", &arn, &token))
-        .await
-        .expect("createSecret");
-    let r = invoke(&f, step_event("setSecret", &arn, &token)).await;
+    let r = invoke(&f, step_event("createSecret", &arn, &token)).await;
     let e = r.as_ref().expect_err("no adminarn");
     assert_eq!(e.error_type(), "InvalidSecret");
     assert!(e.message().contains("adminarn"), "{}", e.message());
+    assert!(
+        tests::rotation::value_at(&client, &arn, "AWSPENDING")
+            .await
+            .is_err(),
+        "nothing pending stored"
+    );
     messages.push(e.message().to_string());
     assert_eq!(
         password_count(&mut stack.redis_admin().await?, &user).await?,
         1
     );
 
-    // A user that does not exist is not created by the rotation.
+    // A user that does not exist is not created by the rotation: its own login cannot prove
+    // possession, so the admin never acts.
     let ghost = unique("ghost");
     let missing = json!({"username": ghost, "password": "whatever-pw", "host": stack.redis_host,
                          "port": stack.redis_port, "adminarn": admin_arn});
@@ -218,8 +223,12 @@ async fn bad_secrets_and_tls_mismatches_fail_clearly_and_change_nothing() -> Res
         .expect("createSecret");
     let r = invoke(&f, step_event("setSecret", &arn, &token)).await;
     let e = r.as_ref().expect_err("missing user");
-    assert_eq!(e.error_type(), "RotationRefused");
-    assert!(e.message().contains("does not exist"), "{}", e.message());
+    assert_eq!(e.error_type(), "LoginRefused");
+    assert!(
+        e.message().contains("refused the AWSCURRENT login"),
+        "{}",
+        e.message()
+    );
     let mut admin = stack.redis_admin().await?;
     assert!(
         password_count(&mut admin, &ghost).await.is_err(),

@@ -2,6 +2,7 @@
 //! protocol is `shared::rotation`, the backend `shared::redis`; this crate holds the function's
 //! configuration and wiring.
 
+use shared::aws::elasticache::ElastiCacheClient;
 use shared::aws::secrets_manager::SecretsManagerStore;
 use shared::config::{ConfigError, process_env};
 use shared::redis::{RedisBackend, RedisOptions};
@@ -30,14 +31,20 @@ impl Config {
     }
 }
 
-/// Builds the rotator from a Secrets Manager client made once per cold start.
+/// Builds the rotator from clients made once per cold start; without an ElastiCache client it
+/// rotates self-managed Redis only.
 pub fn rotator(
     client: aws_sdk_secretsmanager::Client,
+    elasticache: Option<aws_sdk_elasticache::Client>,
     config: Config,
 ) -> Result<RedisRotator, ConfigError> {
+    let mut backend = RedisBackend::new(config.redis)?;
+    if let Some(api) = elasticache {
+        backend = backend.with_elasticache(ElastiCacheClient::new(api));
+    }
     Ok(Rotator::new(
         SecretsManagerStore::new(client),
-        RedisBackend::new(config.redis)?,
+        backend,
         config.passwords,
     ))
 }
@@ -56,7 +63,7 @@ mod tests {
                 .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
                 .build(),
         );
-        let err = super::rotator(client, config).err().unwrap();
+        let err = super::rotator(client, None, config).err().unwrap();
         assert!(err.to_string().contains("REDIS_TLS_CA_FILE"), "{err}");
     }
 }

@@ -56,7 +56,22 @@ fn version_of<'a>(
     {
         return Some(version);
     }
-    versions.stages_of(rest).is_some().then_some(rest)
+    legacy_version(rest).filter(|v| versions.stages_of(v).is_some())
+}
+
+/// The version of an account named the old way (`macro-ai-ops-<version>`), which carried no
+/// owner: recognised only when the rest is exactly a UUID, the form Secrets Manager gives
+/// versions. Anything longer (another secret's `<tag>-<version>`, or a token someone chose to look
+/// like one) is never taken for ours.
+fn legacy_version(rest: &str) -> Option<&str> {
+    let groups: Vec<&str> = rest.split('-').collect();
+    let shape = [8, 4, 4, 4, 12];
+    (groups.len() == shape.len()
+        && groups
+            .iter()
+            .zip(shape)
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit())))
+    .then_some(rest)
 }
 
 /// Where minted keys come from.
@@ -328,14 +343,15 @@ impl OpenAiBackend {
     ) -> Result<SecretString, BackendError> {
         let admin = self.admin_key(store, mint).await?;
         let name = account_name(secret_arn, token);
-        let legacy = format!("{SERVICE_ACCOUNT_PREFIX}{token}");
+        // An old-style orphan of this very token; never a name that only looks like one.
+        let legacy = legacy_version(token).map(|t| format!("{SERVICE_ACCOUNT_PREFIX}{t}"));
         // A retried createSecret that minted but could not store the key finds its account
         // here. OpenAI shows a key only once, so that account is replaced, never duplicated.
         for orphan in self
             .service_accounts(mint, &admin)
             .await?
             .iter()
-            .filter(|a| a.name == name || a.name == legacy)
+            .filter(|a| a.name == name || Some(&a.name) == legacy.as_ref())
         {
             warn!(service_account = %orphan.id, "replacing a key minted by an interrupted createSecret");
             self.delete_account(mint, &admin, orphan).await?;
@@ -533,17 +549,29 @@ mod tests {
     fn given_two_secrets_in_one_project_then_each_recognises_only_its_own_accounts() {
         let dev = "arn:aws:secretsmanager:us-east-1:111111111111:secret:macro-ai/dev/openai-api-key-AbCdEf";
         let staging = "arn:aws:secretsmanager:us-east-1:111111111111:secret:macro-ai/staging/openai-api-key-XyZ123";
+        let old = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
         let mut known = SecretDescription::default();
-        known.versions.insert("v-old".into(), vec![]);
+        known.versions.insert(old.into(), vec![]);
         known
             .versions
             .insert("v-now".into(), vec!["AWSCURRENT".into()]);
         let none = SecretDescription::default();
         assert_eq!(version_of(&account_name(dev, "v1"), dev, &none), Some("v1"));
         assert_eq!(version_of(&account_name(staging, "v1"), dev, &none), None);
-        // The old naming: this secret's when the version is one of its own, else nobody's.
-        assert_eq!(version_of("macro-ai-ops-v-old", dev, &known), Some("v-old"));
+        // The old naming: this secret's when the version is one of its own UUIDs, else nobody's.
+        assert_eq!(
+            version_of(&format!("macro-ai-ops-{old}"), dev, &known),
+            Some(old)
+        );
         assert_eq!(version_of("macro-ai-ops-v-other", dev, &known), None);
+        // Someone with PutSecretValue on dev makes a version whose id is staging's account name
+        // minus the prefix: it still is not dev's.
+        let forged = account_name(staging, old);
+        let forged_id = forged.strip_prefix(SERVICE_ACCOUNT_PREFIX).unwrap();
+        known
+            .versions
+            .insert(forged_id.into(), vec!["FORGED".into()]);
+        assert_eq!(version_of(&forged, dev, &known), None);
         assert_eq!(version_of("someone-else", dev, &known), None);
         assert_ne!(secret_tag(dev), secret_tag(staging));
         assert_eq!(secret_tag(dev).len(), 8);

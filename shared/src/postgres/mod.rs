@@ -155,7 +155,16 @@ impl PostgresBackend {
                     self.options.connect_timeout.as_secs()
                 ),
             )),
-            Ok(Ok(conn)) => Ok(conn),
+            Ok(Ok(mut conn)) => {
+                // Said again once connected: a pooler may drop startup options, and this is the
+                // setting every statement below resolves names with.
+                self.bounded(
+                    "could not set the session's search_path",
+                    sqlx::raw_sql("SET search_path = pg_catalog, pg_temp").execute(&mut conn),
+                )
+                .await?;
+                Ok(conn)
+            }
             Ok(Err(e)) => Err(login_error(e, label, &target)),
         }
     }
@@ -397,12 +406,11 @@ impl CredentialBackend for PostgresBackend {
                     .await
             }
             Strategy::Alternating { master_arn } => {
-                if let Some(allowed) = &self.options.master_secret_arn
-                    && *allowed != master_arn
-                {
+                if self.options.master_secret_arn.as_deref() != Some(master_arn.as_str()) {
                     return Err(BackendError::refused(
                         "the secret's `masterarn` is not the master secret this function was \
-                         deployed with (DB_MASTER_SECRET_ARN)",
+                         deployed with (DB_MASTER_SECRET_ARN, the template's \
+                         DatabaseMasterSecretArn; unset means single-user rotation only)",
                     ));
                 }
                 self.set_alternating(store, staged, &master_arn, &current, &pending)
@@ -476,6 +484,8 @@ impl PostgresBackend {
         proven: &str,
     ) -> Result<String, BackendError> {
         let verifier = scram::verifier(password.expose())?;
+        // Both users of the pair, whichever of them is being set up and whichever proved itself.
+        let clone = alternate_username(owner)?;
         let mut tx = self
             .bounded("could not start a transaction", conn.begin())
             .await?;
@@ -484,11 +494,13 @@ impl PostgresBackend {
                 "could not look up the roles",
                 sqlx::query_as(
                     "SELECT rolname::text, rolsuper, rolcreaterole, rolcreatedb, rolreplication, \
-                     rolbypassrls, pg_catalog.pg_has_role($3::pg_catalog.name, oid, 'MEMBER') \
-                     FROM pg_catalog.pg_roles WHERE rolname = $1 OR rolname = $2",
+                     rolbypassrls, pg_catalog.pg_has_role($3::pg_catalog.name, oid, 'USAGE') \
+                     FROM pg_catalog.pg_roles \
+                     WHERE rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name \
+                        OR rolname OPERATOR(pg_catalog.=) $2::pg_catalog.name",
                 )
                 .bind(owner)
-                .bind(login)
+                .bind(&clone)
                 .bind(proven)
                 .fetch_all(&mut *tx),
             )
@@ -499,12 +511,38 @@ impl PostgresBackend {
             )));
         }
         check_reach(&rows, proven)?;
-        // A clone proves the pair only once it is linked to its owner (this function links it).
-        if proven != owner && !rows.iter().any(|r| r.0 == owner && r.6) {
-            return Err(BackendError::refused(format!(
-                "`{proven}` is not a member of `{owner}`: it was not set up as the pair's second \
-                 login, so its password proves nothing about `{owner}`"
-            )));
+        // A clone counts only as this function sets it up: linked to its owner (created and
+        // granted in one transaction), with no member of its own (else someone else holds it).
+        let clone_exists = rows.iter().any(|r| r.0 == clone);
+        if clone_exists {
+            let (linked, members): (bool, i64) = self
+                .bounded(
+                    "could not look up the clone's memberships",
+                    sqlx::query_as(
+                        "SELECT pg_catalog.pg_has_role($1::pg_catalog.name, $2::pg_catalog.name, \
+                                'USAGE'), \
+                                (SELECT pg_catalog.count(*) FROM pg_catalog.pg_auth_members m \
+                                 WHERE m.roleid OPERATOR(pg_catalog.=) \
+                                       (SELECT oid FROM pg_catalog.pg_roles \
+                                        WHERE rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name))",
+                    )
+                    .bind(&clone)
+                    .bind(owner)
+                    .fetch_one(&mut *tx),
+                )
+                .await?;
+            if !linked {
+                return Err(BackendError::refused(format!(
+                    "role `{clone}` exists but is not a member of `{owner}`: it was not set up as \
+                     the pair's second login by this function, so it is not adopted"
+                )));
+            }
+            if members > 0 {
+                return Err(BackendError::refused(format!(
+                    "role `{clone}` has members of its own: someone else can act as it, so it \
+                     is not adopted as `{owner}`'s second login"
+                )));
+            }
         }
         // Any role either user of the pair belongs to, the proven login must belong to as well.
         let beyond: Vec<(String, String)> = self
@@ -513,13 +551,15 @@ impl PostgresBackend {
                 sqlx::query_as(
                     "SELECT p.rolname::text, r.rolname::text \
                      FROM pg_catalog.pg_roles p JOIN pg_catalog.pg_roles r \
-                       ON r.oid <> p.oid AND pg_catalog.pg_has_role(p.oid, r.oid, 'MEMBER') \
-                     WHERE (p.rolname = $1 OR p.rolname = $2) \
-                       AND NOT pg_catalog.pg_has_role($3::pg_catalog.name, r.oid, 'MEMBER') \
+                       ON r.oid OPERATOR(pg_catalog.<>) p.oid \
+                      AND pg_catalog.pg_has_role(p.oid, r.oid, 'MEMBER') \
+                     WHERE (p.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name \
+                            OR p.rolname OPERATOR(pg_catalog.=) $2::pg_catalog.name) \
+                       AND NOT pg_catalog.pg_has_role($3::pg_catalog.name, r.oid, 'USAGE') \
                      ORDER BY 1, 2",
                 )
                 .bind(owner)
-                .bind(login)
+                .bind(&clone)
                 .bind(proven)
                 .fetch_all(&mut *tx),
             )
@@ -572,7 +612,7 @@ impl PostgresBackend {
 }
 
 /// A role of the pair: name, superuser, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS, and whether
-/// the proven login is a member of it (itself included).
+/// the proven login holds its privileges (`USAGE`: itself, or a member that inherits them).
 type RoleRow = (String, bool, bool, bool, bool, bool, bool);
 
 fn elevated(row: &RoleRow) -> Vec<&'static str> {

@@ -90,6 +90,20 @@ impl Fields<'_> {
         }
     }
 
+    /// A field that reaches the connection (user, host, database): no control characters. A NUL
+    /// would end the value inside PostgreSQL's startup packet and smuggle in parameters of its
+    /// own (a `search_path` that overrides the function's).
+    fn connection_text(&self, name: &str) -> Result<Option<String>, BackendError> {
+        let value = self.text(name)?;
+        if value
+            .as_deref()
+            .is_some_and(|v| v.chars().any(char::is_control))
+        {
+            return Err(self.bad(format!("field `{name}` contains control characters")));
+        }
+        Ok(value)
+    }
+
     fn required(&self, name: &str) -> Result<String, BackendError> {
         self.text(name)?
             .ok_or_else(|| self.bad(format!("has no `{name}` field")))
@@ -194,14 +208,20 @@ impl PgSecret {
             label,
         };
         read.engine(true)?;
-        let username = read.required("username")?;
-        if username.len() > MAX_IDENTIFIER_BYTES || username.contains('\0') {
+        let username = read
+            .connection_text("username")?
+            .ok_or_else(|| read.bad("has no `username` field".into()))?;
+        if username.len() > MAX_IDENTIFIER_BYTES {
             return Err(read.bad("field `username` is not a valid PostgreSQL role name".into()));
         }
         let password = SecretString::new(read.required("password")?);
-        let host = read.required("host")?;
+        let host = read
+            .connection_text("host")?
+            .ok_or_else(|| read.bad("has no `host` field".into()))?;
         let port = read.port()?.unwrap_or(5432);
-        let dbname = read.text("dbname")?.unwrap_or_else(|| "postgres".into());
+        let dbname = read
+            .connection_text("dbname")?
+            .unwrap_or_else(|| "postgres".into());
         let sslmode = read.sslmode()?.unwrap_or_default();
         let masterarn = read.text("masterarn")?;
         Ok(Self {
@@ -245,9 +265,11 @@ impl PgSecret {
             label,
         };
         read.engine(false)?;
-        let username = read.required("username")?;
+        let username = read
+            .connection_text("username")?
+            .ok_or_else(|| read.bad("has no `username` field".into()))?;
         let password = SecretString::new(read.required("password")?);
-        let (host, port) = match (read.text("host")?, pinned) {
+        let (host, port) = match (read.connection_text("host")?, pinned) {
             (Some(host), _) => (host, read.port()?.unwrap_or(5432)),
             (None, Some((host, port))) => (host.to_string(), port),
             (None, None) => {
@@ -266,9 +288,12 @@ impl PgSecret {
         let mut endpoint = self.endpoint();
         endpoint.host = host;
         endpoint.port = port;
-        if let Some(db) = read.text("dbname")? {
-            endpoint.dbname = db;
-        }
+        // The master's database is never the app secret's to choose (it could hold objects the
+        // app's owner planted): the master secret's own, else `postgres`, which RDS and Aurora
+        // always have. Roles are cluster-wide, so any database serves.
+        endpoint.dbname = read
+            .connection_text("dbname")?
+            .unwrap_or_else(|| "postgres".into());
         if let Some(mode) = read.sslmode()? {
             endpoint.sslmode = endpoint.sslmode.max(mode);
         }
@@ -523,6 +548,30 @@ mod tests {
     }
 
     #[test]
+    fn given_control_characters_in_a_connection_field_then_the_secret_is_refused() {
+        for field in ["username", "host", "dbname"] {
+            let mut v = base();
+            v[field] = json!("macro_ai\u{0}search_path\u{0}public,pg_catalog");
+            let err = PgSecret::parse(&secret(v), "AWSCURRENT").unwrap_err();
+            assert!(
+                err.to_string().contains("control characters"),
+                "{field}: {err}"
+            );
+        }
+        let app = PgSecret::parse(&secret(base()), "AWSCURRENT").unwrap();
+        let err = app
+            .master_login(
+                &secret(
+                    json!({"username": "postgres", "password": "m", "host": "db.internal",
+                               "dbname": "x\u{0}options\u{0}-c"}),
+                ),
+                None,
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("control characters"), "{err}");
+    }
+
+    #[test]
     fn given_aurora_and_mixed_case_engines_then_they_are_accepted() {
         for engine in ["aurora-postgresql", "Aurora-PostgreSQL", "POSTGRES"] {
             let mut v = base();
@@ -557,7 +606,12 @@ mod tests {
             (m.username.as_str(), m.password.expose()),
             ("postgres", "m4ster")
         );
-        assert_eq!(m.endpoint, app.endpoint());
+        let mut expected = app.endpoint();
+        expected.dbname = "postgres".into();
+        assert_eq!(
+            m.endpoint, expected,
+            "the master's database is never the app's"
+        );
         // A rewritten app host is not where the pinned master goes: refused.
         let mut moved = base();
         moved["host"] = json!("evil.example");

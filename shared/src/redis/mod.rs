@@ -2,7 +2,13 @@
 //! with an admin login, so the current and the pending password both work; finishSecret removes
 //! every password that is neither AWSCURRENT nor AWSPREVIOUS, so a client holding the previous
 //! secret keeps working until the next rotation.
+//!
+//! The admin acts only for a secret whose own login works (AWSCURRENT, else AWSPREVIOUS on the
+//! same server), never on the admin's own user; every step that changed or found the ACL
+//! persists it (`ACL SAVE`, or `CONFIG REWRITE` for users kept in redis.conf), so a retried step
+//! also finishes a save that failed.
 
+pub mod elasticache;
 pub mod resp;
 pub mod secret;
 
@@ -11,14 +17,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tracing::info;
 
+use crate::aws::elasticache::ElastiCacheClient;
 use crate::config::{self, ConfigError};
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, BackendError, BackendErrorKind, CreateContext,
     CredentialBackend, Finished, SecretStore, SetOutcome, Staged, VersionRef,
 };
 use crate::secret::SecretString;
+use elasticache::{ElastiCacheApi, TokenUpdate, fit_policy, user_id, wait_for};
 use resp::{Reply, RespConnection, RespError, TlsSettings};
-pub use secret::RedisSecret;
+pub use secret::{Mode, RedisSecret};
 
 /// Connection settings that are the function's, not the secret's.
 #[derive(Debug, Clone)]
@@ -27,16 +35,31 @@ pub struct RedisOptions {
     pub timeout: Duration,
     /// A private CA bundle to trust besides the public roots.
     pub tls_ca_file: Option<PathBuf>,
+    /// How long a step waits for an ElastiCache user to be `active` or a group `available`.
+    pub elasticache_wait: Duration,
+    /// How often it asks while waiting.
+    pub elasticache_poll: Duration,
+    /// The only user name this function rotates, when set (as AWS's own template checks).
+    pub user_name: Option<String>,
+    /// The only ElastiCache user (ARN) this function rotates, when set.
+    pub user_arn: Option<String>,
+    /// The only replication group whose AUTH token this function rotates, when set.
+    pub replication_group_id: Option<String>,
 }
 
 impl RedisOptions {
-    /// `REDIS_TIMEOUT_SECONDS` (default 5) and `REDIS_TLS_CA_FILE`.
+    /// `REDIS_TIMEOUT_SECONDS` (default 5), `REDIS_TLS_CA_FILE`, `ELASTICACHE_WAIT_SECONDS`
+    /// (default 300), `REDIS_USER_NAME`, `ELASTICACHE_USER_ARN`, `ELASTICACHE_REPLICATION_GROUP_ID`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let non_empty = |k: &str| get(k).filter(|v| !v.is_empty());
         Ok(Self {
             timeout: config::seconds(&get, "REDIS_TIMEOUT_SECONDS", 5, 1..=60)?,
-            tls_ca_file: get("REDIS_TLS_CA_FILE")
-                .filter(|p| !p.is_empty())
-                .map(PathBuf::from),
+            tls_ca_file: non_empty("REDIS_TLS_CA_FILE").map(PathBuf::from),
+            elasticache_wait: config::seconds(&get, "ELASTICACHE_WAIT_SECONDS", 300, 1..=840)?,
+            elasticache_poll: Duration::from_secs(5),
+            user_name: non_empty("REDIS_USER_NAME"),
+            user_arn: non_empty("ELASTICACHE_USER_ARN"),
+            replication_group_id: non_empty("ELASTICACHE_REPLICATION_GROUP_ID"),
         })
     }
 }
@@ -46,6 +69,11 @@ impl Default for RedisOptions {
         Self {
             timeout: Duration::from_secs(5),
             tls_ca_file: None,
+            elasticache_wait: Duration::from_secs(300),
+            elasticache_poll: Duration::from_secs(5),
+            user_name: None,
+            user_arn: None,
+            replication_group_id: None,
         }
     }
 }
@@ -55,6 +83,8 @@ impl Default for RedisOptions {
 pub struct RedisBackend {
     timeout: Duration,
     tls: TlsSettings,
+    options: RedisOptions,
+    elasticache: Option<ElastiCacheClient>,
 }
 
 impl RedisBackend {
@@ -64,7 +94,167 @@ impl RedisBackend {
         Ok(Self {
             timeout: options.timeout,
             tls,
+            options,
+            elasticache: None,
         })
+    }
+
+    /// With an ElastiCache client: secrets with `user_arn` or `replication_group_id` rotate too.
+    pub fn with_elasticache(mut self, api: ElastiCacheClient) -> Self {
+        self.elasticache = Some(api);
+        self
+    }
+
+    fn api(&self) -> Result<&ElastiCacheClient, BackendError> {
+        self.elasticache.as_ref().ok_or_else(|| {
+            BackendError::new(
+                BackendErrorKind::Failed,
+                "this rotator has no ElastiCache client (a secret with `user_arn` or \
+                 `replication_group_id` needs one)",
+            )
+        })
+    }
+
+    /// The secret names what this function was deployed for: the configured user name, user
+    /// ARN and replication group (IAM allows only those; this says so before calling).
+    fn check_configured(&self, secret: &RedisSecret, mode: &Mode) -> Result<(), BackendError> {
+        let o = &self.options;
+        let mismatch = |what: &str, want: &str| {
+            Err(BackendError::refused(format!(
+                "the secret's {what} is not `{want}`, the one this function rotates"
+            )))
+        };
+        if let Some(want) = &o.user_name
+            && secret.username != *want
+        {
+            return mismatch("user name (REDIS_USER_NAME)", want);
+        }
+        match mode {
+            Mode::ElastiCacheUser { user_arn } => match &o.user_arn {
+                Some(want) if user_arn != want => {
+                    mismatch("`user_arn` (ELASTICACHE_USER_ARN)", want)
+                }
+                _ => Ok(()),
+            },
+            Mode::AuthToken { group_id } => match &o.replication_group_id {
+                Some(want) if group_id != want => mismatch(
+                    "`replication_group_id` (ELASTICACHE_REPLICATION_GROUP_ID)",
+                    want,
+                ),
+                _ => Ok(()),
+            },
+            Mode::Acl { .. } => Ok(()),
+        }
+    }
+
+    /// Waits for the user to be `active`, refusing one whose name is not the secret's.
+    async fn wait_user(&self, id: &str, name: &str) -> Result<(), BackendError> {
+        let api = self.api()?;
+        wait_for(
+            &format!("ElastiCache user `{id}`"),
+            "active",
+            self.options.elasticache_wait,
+            self.options.elasticache_poll,
+            || async {
+                let user = api.describe_user(id).await?;
+                if user.name != name {
+                    return Err(BackendError::refused(format!(
+                        "ElastiCache user `{id}` is named `{}`, not `{name}` as the secret says",
+                        user.name
+                    )));
+                }
+                Ok(user.status)
+            },
+        )
+        .await
+    }
+
+    async fn wait_group(&self, group_id: &str) -> Result<(), BackendError> {
+        let api = self.api()?;
+        wait_for(
+            &format!("replication group `{group_id}`"),
+            "available",
+            self.options.elasticache_wait,
+            self.options.elasticache_poll,
+            || api.group_status(group_id),
+        )
+        .await
+    }
+
+    /// RBAC user: ModifyUser with the pending and the current password (ElastiCache allows two:
+    /// the overlap window), once the user is `active`.
+    async fn set_user<S: SecretStore>(
+        &self,
+        store: &S,
+        staged: &Staged,
+        current: &RedisSecret,
+        pending: &RedisSecret,
+        user_arn: &str,
+    ) -> Result<SetOutcome, BackendError> {
+        let id = user_id(user_arn)?;
+        if self.works(pending, AWSPENDING).await? {
+            return Ok(SetOutcome::AlreadyInPlace);
+        }
+        self.prove(store, staged, current).await?;
+        self.wait_user(id, &pending.username).await?;
+        self.api()?
+            .set_user_passwords(id, &[&pending.password, &current.password])
+            .await?;
+        Ok(SetOutcome::Installed {
+            change: format!(
+                "ElastiCache user `{id}` now accepts the pending and the current password"
+            ),
+        })
+    }
+
+    /// AUTH token: if two tokens are in use, SET the current one (dropping the one older than
+    /// AWSCURRENT), then ROTATE in the pending one: current and pending are both accepted.
+    async fn set_token<S: SecretStore>(
+        &self,
+        store: &S,
+        staged: &Staged,
+        current: &RedisSecret,
+        pending: &RedisSecret,
+        group_id: &str,
+    ) -> Result<SetOutcome, BackendError> {
+        if self.works(pending, AWSPENDING).await? {
+            return Ok(SetOutcome::AlreadyInPlace);
+        }
+        self.prove(store, staged, current).await?;
+        self.wait_group(group_id).await?;
+        let api = self.api()?;
+        let previous = match store
+            .get(&staged.secret_id, VersionRef::Stage(AWSPREVIOUS))
+            .await?
+        {
+            Some(raw) => RedisSecret::parse(&raw, AWSPREVIOUS)
+                .ok()
+                .filter(|p| p.same_login_target(current) && p.password != current.password),
+            None => None,
+        };
+        if let Some(previous) = previous
+            && self.works(&previous, AWSPREVIOUS).await?
+        {
+            api.set_auth_token(group_id, &current.password, TokenUpdate::Set)
+                .await?;
+            self.wait_group(group_id).await?;
+        }
+        api.set_auth_token(group_id, &pending.password, TokenUpdate::Rotate)
+            .await?;
+        Ok(SetOutcome::Installed {
+            change: format!(
+                "replication group `{group_id}` now accepts the pending and the current AUTH token"
+            ),
+        })
+    }
+
+    /// `Ok(true)` when the login works, `Ok(false)` when refused.
+    async fn works(&self, secret: &RedisSecret, label: &str) -> Result<bool, BackendError> {
+        match self.check_login(secret, label).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind == BackendErrorKind::LoginRefused => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Connects and authenticates as `secret`'s user; `label` names the credential in errors.
@@ -88,10 +278,13 @@ impl RedisBackend {
         Ok(conn)
     }
 
+    /// The login works: a successful `AUTH` is the proof. The `PING` after it only checks the
+    /// session; a least-privilege user without `+ping` answers `NOPERM`, which is fine.
     async fn check_login(&self, secret: &RedisSecret, label: &str) -> Result<(), BackendError> {
         let mut conn = self.login(secret, label).await?;
         match conn.command(&[b"PING"]).await {
             Ok(Reply::Simple(s)) if s == "PONG" => Ok(()),
+            Err(RespError::Server(e)) if e.starts_with("NOPERM") => Ok(()),
             Ok(_) => Err(BackendError::new(
                 BackendErrorKind::Failed,
                 format!(
@@ -103,7 +296,8 @@ impl RedisBackend {
         }
     }
 
-    /// An admin connection from the secret named by `adminarn`, on the same server.
+    /// An admin connection from the secret named by `adminarn`, on the same server (the admin's
+    /// password goes to the admin secret's own host). Refuses to act on the admin's own user.
     async fn admin<S: SecretStore>(
         &self,
         store: &S,
@@ -129,7 +323,49 @@ impl RedisBackend {
                 "the admin secret points at another Redis server than the secret being rotated",
             ));
         }
+        if admin.username == secret.username {
+            return Err(BackendError::refused(format!(
+                "the secret names `{}`, the admin secret's own user: the rotation never hands \
+                 the admin's login to an application secret",
+                secret.username
+            )));
+        }
         self.login(&admin, "the admin secret").await
+    }
+
+    /// Proof of possession before the admin acts: the secret's own user logs in with AWSCURRENT
+    /// or, if refused (a rotation that added a password but never finished, then a restore),
+    /// with AWSPREVIOUS when it names the same user on the same server.
+    async fn prove<S: SecretStore>(
+        &self,
+        store: &S,
+        staged: &Staged,
+        current: &RedisSecret,
+    ) -> Result<(), BackendError> {
+        let refused = match self.check_login(current, AWSCURRENT).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind == BackendErrorKind::LoginRefused => e,
+            Err(e) => return Err(e),
+        };
+        let previous = match store
+            .get(&staged.secret_id, VersionRef::Stage(AWSPREVIOUS))
+            .await
+        {
+            Ok(Some(raw)) => RedisSecret::parse(&raw, AWSPREVIOUS).ok(),
+            Ok(None) | Err(_) => None,
+        }
+        .filter(|p| p.same_login_target(current));
+        match previous {
+            Some(previous) => self.check_login(&previous, AWSPREVIOUS).await.map_err(|e| {
+                BackendError::with_source(
+                    e.kind,
+                    "neither AWSCURRENT nor AWSPREVIOUS logs in as the secret's user: the admin \
+                     changes nothing without proof that the secret holds that user's password",
+                    e,
+                )
+            }),
+            None => Err(refused),
+        }
     }
 
     /// The SHA-256 hashes of the user's passwords (what `ACL GETUSER` shows).
@@ -166,13 +402,36 @@ impl RedisBackend {
         })
     }
 
-    /// Persists the ACLs when the server keeps them in an ACL file, so a restart does not bring
-    /// back the old passwords. Servers without one (ElastiCache, config-file users) say so; fine.
-    async fn persist_acl(conn: &mut RespConnection) -> Result<(), BackendError> {
-        match conn.command(&[b"ACL", b"SAVE"]).await {
-            Ok(_) => Ok(()),
-            Err(RespError::Server(e)) if e.contains("ACL file") || e.contains("unknown") => Ok(()),
-            Err(e) => Err(acl_error(e, "(ACL SAVE)")),
+    /// Persists the users so a restart brings back neither a lost pending password nor a removed
+    /// old one: `ACL SAVE` when the server keeps them in an ACL file, `CONFIG REWRITE` when they
+    /// live in redis.conf. A server with neither would forget them: that is an error.
+    async fn persist_acl(conn: &mut RespConnection) -> Result<&'static str, BackendError> {
+        let saved = match conn.command(&[b"ACL", b"SAVE"]).await {
+            Ok(_) => return Ok("ACL SAVE"),
+            Err(RespError::Server(e)) if e.contains("ACL file") => e,
+            Err(e) => {
+                return Err(BackendError::with_source(
+                    match e {
+                        RespError::Server(_) => BackendErrorKind::Failed,
+                        _ => BackendErrorKind::Unavailable,
+                    },
+                    "ACL SAVE failed: the change is live but not saved, and a restart would undo \
+                     it; the retried step saves it again",
+                    e,
+                ));
+            }
+        };
+        match conn.command(&[b"CONFIG", b"REWRITE"]).await {
+            Ok(_) => Ok("CONFIG REWRITE"),
+            Err(e) => Err(BackendError::with_source(
+                BackendErrorKind::Failed,
+                format!(
+                    "Redis keeps its users neither in an ACL file ({saved}) nor in a config file \
+                     it can rewrite: a restart would lose the rotated password; configure \
+                     `aclfile` (or start Redis from a redis.conf)"
+                ),
+                e,
+            )),
         }
     }
 }
@@ -192,7 +451,17 @@ impl CredentialBackend for RedisBackend {
         current: &SecretString,
     ) -> Result<SecretString, BackendError> {
         let current = RedisSecret::parse(current, AWSCURRENT)?;
-        let password = ctx.new_password().await?;
+        let mode = current.mode()?;
+        self.check_configured(&current, &mode)?;
+        let password = match mode {
+            Mode::Acl { .. } => ctx.new_password().await?,
+            // ElastiCache refuses some characters and lengths: the policy is made to fit.
+            Mode::ElastiCacheUser { .. } | Mode::AuthToken { .. } => {
+                ctx.store
+                    .random_password(&fit_policy(ctx.passwords))
+                    .await?
+            }
+        };
         current.with_password(&password)
     }
 
@@ -203,17 +472,39 @@ impl CredentialBackend for RedisBackend {
     ) -> Result<SetOutcome, BackendError> {
         let current = RedisSecret::parse(&staged.current, AWSCURRENT)?;
         let pending = RedisSecret::parse(&staged.pending, AWSPENDING)?;
-        if !current.same_login_target(&pending) || current.adminarn != pending.adminarn {
+        let mode = current.mode()?;
+        if !current.same_login_target(&pending) || pending.mode()? != mode {
             return Err(BackendError::refused(
-                "AWSPENDING names another user, server, transport or admin secret than \
-                 AWSCURRENT: a rotation changes the password only",
+                "AWSPENDING names another user, server, transport, admin secret, ElastiCache \
+                 user or replication group than AWSCURRENT: a rotation changes the password only",
             ));
         }
-        match self.check_login(&pending, AWSPENDING).await {
-            Ok(()) => return Ok(SetOutcome::AlreadyInPlace),
-            Err(e) if e.kind == BackendErrorKind::LoginRefused => {}
-            Err(e) => return Err(e),
+        self.check_configured(&current, &mode)?;
+        match mode {
+            Mode::Acl { .. } => {}
+            Mode::ElastiCacheUser { user_arn } => {
+                return self
+                    .set_user(store, staged, &current, &pending, &user_arn)
+                    .await;
+            }
+            Mode::AuthToken { group_id } => {
+                return self
+                    .set_token(store, staged, &current, &pending, &group_id)
+                    .await;
+            }
         }
+        let already = match self.check_login(&pending, AWSPENDING).await {
+            Ok(()) => true,
+            Err(e) if e.kind == BackendErrorKind::LoginRefused => false,
+            Err(e) => return Err(e),
+        };
+        if already {
+            // A retry: the password may be live but never saved (ACL SAVE failed last time).
+            let mut admin = self.admin(store, &pending).await?;
+            Self::persist_acl(&mut admin).await?;
+            return Ok(SetOutcome::AlreadyInPlace);
+        }
+        self.prove(store, staged, &current).await?;
         let mut admin = self.admin(store, &pending).await?;
         // Fails clearly if the user does not exist, instead of creating a disabled one.
         Self::password_hashes(&mut admin, &pending.username).await?;
@@ -238,6 +529,15 @@ impl CredentialBackend for RedisBackend {
 
     async fn test_pending(&self, pending: &SecretString) -> Result<(), BackendError> {
         let pending = RedisSecret::parse(pending, AWSPENDING)?;
+        // ElastiCache: once the change reached every node (the resource settled), a real AUTH.
+        match pending.mode()? {
+            Mode::Acl { .. } => {}
+            Mode::ElastiCacheUser { user_arn } => {
+                self.wait_user(user_id(&user_arn)?, &pending.username)
+                    .await?
+            }
+            Mode::AuthToken { group_id } => self.wait_group(&group_id).await?,
+        }
         self.check_login(&pending, AWSPENDING).await
     }
 
@@ -257,6 +557,10 @@ impl CredentialBackend for RedisBackend {
             .await?
             .ok_or_else(|| BackendError::invalid_secret("the promoted version has no value"))?;
         let current = RedisSecret::parse(&current, AWSCURRENT)?;
+        if !matches!(current.mode()?, Mode::Acl { .. }) {
+            // ElastiCache already holds exactly [AWSCURRENT, AWSPREVIOUS] since setSecret.
+            return Ok(None);
+        }
         let previous = match finished.previous {
             Some(id) => match store.get(finished.secret_id, VersionRef::Id(id)).await? {
                 Some(raw) => Some(RedisSecret::parse(&raw, AWSPREVIOUS)?),
@@ -275,6 +579,8 @@ impl CredentialBackend for RedisBackend {
             .filter(|h| !keep.contains(h))
             .collect();
         if stale.is_empty() {
+            // A retry after the removal: its save may be the part that failed.
+            Self::persist_acl(&mut admin).await?;
             return Ok(None);
         }
         let mut args: Vec<Vec<u8>> = vec![

@@ -1,8 +1,10 @@
 //! The Redis secret in both shapes Macro AI uses: `{"url": "redis://user:pass@host:port/db"}`
-//! (`rediss://` for TLS) and `{"username","password","host","port","tls"}`, plus an optional
-//! `"adminarn"`. A new version keeps the shape it had and every other field.
+//! (`rediss://` for TLS) and `{"username","password","host","port","tls"}`, plus what says how
+//! the password is changed: `"adminarn"` (a self-managed Redis's ACL), `"user_arn"` (an
+//! ElastiCache RBAC user) or `"replication_group_id"` (an ElastiCache AUTH token). A new version
+//! keeps the shape it had and every other field.
 
-use percent_encoding::percent_decode_str;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde_json::{Map, Value};
 
 use crate::rotation::BackendError;
@@ -10,10 +12,30 @@ use crate::secret::SecretString;
 
 const DEFAULT_PORT: u16 = 6379;
 
+/// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`) is percent-encoded in
+/// a URL's password, `%` included: Node's `decodeURIComponent` (node-redis, ioredis) throws on
+/// `%zz` and silently turns `%41` into `A`, so only this encoding reads back as the password.
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 #[derive(Clone, PartialEq, Eq)]
 enum Shape {
     Url(url::Url),
     Fields,
+}
+
+/// How a secret's password is changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// A self-managed Redis: the admin login named by `adminarn` runs `ACL SETUSER`.
+    Acl { adminarn: String },
+    /// An ElastiCache RBAC user: `ModifyUser` on the user `user_arn` names.
+    ElastiCacheUser { user_arn: String },
+    /// An ElastiCache AUTH token: `ModifyReplicationGroup` on the group.
+    AuthToken { group_id: String },
 }
 
 /// A parsed Redis secret. `Debug` shows where and who, never the password, the URL (which holds
@@ -28,6 +50,8 @@ pub struct RedisSecret {
     pub port: u16,
     pub tls: bool,
     pub adminarn: Option<String>,
+    pub user_arn: Option<String>,
+    pub replication_group_id: Option<String>,
 }
 
 impl std::fmt::Debug for RedisSecret {
@@ -44,6 +68,8 @@ impl std::fmt::Debug for RedisSecret {
             .field("port", &self.port)
             .field("tls", &self.tls)
             .field("adminarn", &self.adminarn)
+            .field("user_arn", &self.user_arn)
+            .field("replication_group_id", &self.replication_group_id)
             .field("fields", &self.fields.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -70,6 +96,8 @@ impl RedisSecret {
             }
         };
         let adminarn = text("adminarn")?;
+        let user_arn = text("user_arn")?;
+        let replication_group_id = text("replication_group_id")?;
         if let Some(raw_url) = text("url")? {
             let url = url::Url::parse(&raw_url)
                 .map_err(|_| bad("field `url` is not a valid redis:// or rediss:// URL"))?;
@@ -106,6 +134,8 @@ impl RedisSecret {
                 host,
                 tls,
                 adminarn,
+                user_arn,
+                replication_group_id,
             });
         }
         let password = text("password")?.ok_or_else(|| bad("has neither `url` nor `password`"))?;
@@ -136,9 +166,36 @@ impl RedisSecret {
             port,
             tls,
             adminarn,
+            user_arn,
+            replication_group_id,
             shape: Shape::Fields,
             fields,
         })
+    }
+
+    /// How this secret's password is changed: exactly one of `adminarn`, `user_arn`,
+    /// `replication_group_id`.
+    pub fn mode(&self) -> Result<Mode, BackendError> {
+        match (&self.adminarn, &self.user_arn, &self.replication_group_id) {
+            (Some(a), None, None) => Ok(Mode::Acl {
+                adminarn: a.clone(),
+            }),
+            (None, Some(u), None) => Ok(Mode::ElastiCacheUser {
+                user_arn: u.clone(),
+            }),
+            (None, None, Some(g)) => Ok(Mode::AuthToken {
+                group_id: g.clone(),
+            }),
+            (None, None, None) => Err(BackendError::invalid_secret(
+                "the secret says neither `adminarn` (a self-managed Redis: the admin login that \
+                 changes the user's ACL), `user_arn` (an ElastiCache RBAC user) nor \
+                 `replication_group_id` (an ElastiCache AUTH token)",
+            )),
+            _ => Err(BackendError::invalid_secret(
+                "the secret names more than one of `adminarn`, `user_arn`, \
+                 `replication_group_id`: exactly one says how the password is changed",
+            )),
+        }
     }
 
     /// The same secret with another password, in the shape it had.
@@ -147,7 +204,9 @@ impl RedisSecret {
         match &self.shape {
             Shape::Url(url) => {
                 let mut url = url.clone();
-                url.set_password(Some(password.expose())).map_err(|_| {
+                // Already encoded: `set_password` leaves existing `%XX` as they are.
+                let encoded = utf8_percent_encode(password.expose(), NOT_UNRESERVED).to_string();
+                url.set_password(Some(&encoded)).map_err(|_| {
                     BackendError::invalid_secret("the secret's `url` cannot carry a password")
                 })?;
                 fields.insert("url".into(), Value::from(url.as_str()));
@@ -190,6 +249,67 @@ impl RedisSecret {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// `decodeURIComponent` as Node runs it: `%` must start a valid escape, the bytes must be
+    /// UTF-8; reserved characters left raw in the userinfo would have split the URL earlier.
+    fn strict_decode(s: &str) -> Option<String> {
+        let bytes = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).ok()
+    }
+
+    #[test]
+    fn given_every_character_get_random_password_returns_then_a_strict_decoder_reads_it_back() {
+        // GetRandomPassword's alphabet: letters, digits and these punctuation characters.
+        let punctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+        let alphabet: String = ('a'..='z')
+            .chain('A'..='Z')
+            .chain('0'..='9')
+            .chain(punctuation.chars())
+            .collect();
+        // Long, and with the escapes that fool a lax decoder side by side.
+        let passwords = [
+            alphabet.repeat(2),
+            "%41%zz%%2".to_string() + &alphabet,
+            "p%25w0rd@host:1/x?y#z".to_string(),
+        ];
+        let current = RedisSecret::parse(
+            &SecretString::new(json!({"url": "redis://app:old@cache.internal:6379/0"}).to_string()),
+            "AWSCURRENT",
+        )
+        .unwrap();
+        for password in passwords {
+            let out = current
+                .with_password(&SecretString::new(password.clone()))
+                .unwrap();
+            let v: Value = serde_json::from_str(out.expose()).unwrap();
+            let url = v["url"].as_str().unwrap();
+            let parsed = url::Url::parse(url).unwrap();
+            assert_eq!(parsed.host_str(), Some("cache.internal"), "{url}");
+            assert_eq!(parsed.username(), "app");
+            let raw = parsed.password().unwrap();
+            assert!(
+                raw.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)),
+                "only unreserved characters and escapes: {raw}"
+            );
+            assert_eq!(strict_decode(raw).as_deref(), Some(password.as_str()));
+            // And our own parser reads the same password back.
+            let again = RedisSecret::parse(&out, "AWSPENDING").unwrap();
+            assert_eq!(again.password.expose(), password);
+        }
+    }
 
     #[test]
     fn given_both_shapes_when_debug_formatted_then_no_password_or_url_is_shown() {

@@ -1,0 +1,468 @@
+//! rotate-redis where production differs from the local default: URLs read by strict decoders,
+//! persistence that a failed save or a restart cannot undo, least-privilege users, TLS with a
+//! private CA, and secrets rewritten by someone who may only `PutSecretValue`.
+
+use anyhow::Result;
+use serde_json::{Value, json};
+use shared::redis::RedisOptions;
+use shared::rotation::PasswordPolicy;
+use tests::redis::{PrivateRedis, Users, create_user, logs_in, password_count};
+use tests::rotation::{
+    STEPS, create_secret, invoke, outcome, rotate, stages, start_rotation, step_event, value_at,
+};
+use tests::{MotoAccount, Stack, assert_never_shown, capture_logs, unique};
+
+fn rotator(
+    client: aws_sdk_secretsmanager::Client,
+    passwords: PasswordPolicy,
+    redis: RedisOptions,
+) -> Result<rotate_redis::RedisRotator> {
+    Ok(rotate_redis::rotator(
+        client,
+        None,
+        rotate_redis::Config { passwords, redis },
+    )?)
+}
+
+/// `decodeURIComponent` as Node runs it (node-redis and ioredis read the URL with it): `%` must
+/// start a valid escape and the bytes must be UTF-8, or it throws.
+fn decode_uri_component(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The user and password a strict client reads from the secret's URL.
+fn strict_login(v: &Value) -> Option<(String, String)> {
+    let url = url::Url::parse(v["url"].as_str()?).ok()?;
+    Some((
+        decode_uri_component(url.username())?,
+        decode_uri_component(url.password()?)?,
+    ))
+}
+
+async fn admin_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    host: &str,
+    port: u16,
+    password: &str,
+) -> Result<String> {
+    create_secret(
+        client,
+        &unique("macro-ai/dev/redis-admin"),
+        &json!({"username": "admin", "password": password, "host": host, "port": port}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn url_passwords_read_back_exactly_with_a_strict_decoder() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    // Every character GetRandomPassword can return, long: `%` appears in nearly every password.
+    let f = rotator(
+        client.clone(),
+        PasswordPolicy {
+            length: 128,
+            exclude_characters: String::new(),
+        },
+        RedisOptions::default(),
+    )?;
+    let admin_arn = admin_secret(
+        &client,
+        &stack.redis_host,
+        stack.redis_port,
+        stack.redis_admin_password(),
+    )
+    .await?;
+    let (user, initial) = (unique("app"), unique("initial"));
+    create_user(&mut stack.redis_admin().await?, &user, &initial).await?;
+    let url = format!(
+        "redis://{user}:{initial}@{}:{}/0",
+        stack.redis_host, stack.redis_port
+    );
+    let arn = create_secret(
+        &client,
+        "macro-ai/dev/redis-credentials",
+        &json!({"url": url, "adminarn": admin_arn}),
+    )
+    .await?;
+    let mut seen = vec![initial.clone()];
+    let mut percent = 0;
+    for _ in 0..3 {
+        rotate(&f, &client, &arn).await?;
+        let current = value_at(&client, &arn, "AWSCURRENT").await?;
+        let (u, p) = strict_login(&current).expect("a strict decoder reads the URL");
+        assert_eq!(u, user);
+        assert!(
+            stack.redis_logs_in(&u, &p).await?,
+            "the decoded password is the one Redis accepts"
+        );
+        percent += usize::from(p.contains('%'));
+        seen.push(p);
+    }
+    println!("{percent} of 3 rotated passwords contained `%`");
+    let shown: Vec<&str> = seen.iter().map(String::as_str).collect();
+    assert_never_shown(&shown, &[]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failed_acl_save_is_finished_by_the_retry_and_survives_a_restart() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let mut redis = PrivateRedis::start()?;
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let f = rotator(
+        client.clone(),
+        PasswordPolicy::default(),
+        RedisOptions::default(),
+    )?;
+    let admin_arn = admin_secret(&client, "127.0.0.1", redis.port, &redis.admin_password).await?;
+    let (user, initial) = (unique("app"), unique("initial"));
+    let mut admin = redis.admin().await?;
+    create_user(&mut admin, &user, &initial).await?;
+    admin.command(&[b"ACL", b"SAVE"]).await?;
+    let secret = json!({"username": user, "password": initial, "host": "127.0.0.1",
+                        "port": redis.port, "adminarn": admin_arn});
+    let arn = create_secret(&client, "macro-ai/dev/redis-credentials", &secret).await?;
+    let token = start_rotation(&client, &arn).await?;
+    assert_eq!(
+        outcome(&invoke(&f, step_event("createSecret", &arn, &token)).await),
+        "created"
+    );
+
+    // The ACL file's directory disappears: ACL SETUSER works, ACL SAVE cannot write.
+    let acl_before = std::fs::read_to_string(redis.dir().join("users.acl"))?;
+    std::fs::remove_dir_all(redis.dir())?;
+    let r = invoke(&f, step_event("setSecret", &arn, &token)).await;
+    let e = r
+        .as_ref()
+        .expect_err("setSecret must fail when the save fails");
+    assert!(e.message().contains("ACL SAVE failed"), "{}", e.message());
+    // The directory is back (with the file as it was before the change), and the retry sees the
+    // pending password working: it must save all the same.
+    redis.write_files()?;
+    std::fs::write(redis.dir().join("users.acl"), acl_before)?;
+    let r = invoke(&f, step_event("setSecret", &arn, &token)).await;
+    assert_eq!(outcome(&r), "alreadySet");
+    redis.stop()?;
+    redis.resume()?;
+    let pending = value_at(&client, &arn, "AWSPENDING").await?;
+    let pending_password = pending["password"].as_str().unwrap_or_default();
+    assert!(
+        logs_in("127.0.0.1", redis.port, &user, pending_password).await?,
+        "the pending password survived the restart"
+    );
+    for step in ["testSecret", "finishSecret"] {
+        let r = invoke(&f, step_event(step, &arn, &token)).await;
+        assert!(r.is_ok(), "{step}: {}", outcome(&r));
+    }
+    assert_never_shown(&[&initial, pending_password], &[e.message()]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn users_in_redis_conf_are_persisted_and_a_server_that_cannot_persist_is_refused()
+-> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let f = rotator(
+        client.clone(),
+        PasswordPolicy::default(),
+        RedisOptions::default(),
+    )?;
+
+    // Users in redis.conf: CONFIG REWRITE keeps them across a restart, two rotations deep.
+    let mut redis = PrivateRedis::start_with(Users::ConfigFile)?;
+    let admin_arn = admin_secret(&client, "127.0.0.1", redis.port, &redis.admin_password).await?;
+    let (user, initial) = (unique("app"), unique("initial"));
+    create_user(&mut redis.admin().await?, &user, &initial).await?;
+    let secret = json!({"username": user, "password": initial, "host": "127.0.0.1",
+                        "port": redis.port, "adminarn": admin_arn});
+    let arn = create_secret(&client, "macro-ai/dev/redis-credentials", &secret).await?;
+    rotate(&f, &client, &arn).await?;
+    rotate(&f, &client, &arn).await?;
+    redis.stop()?;
+    redis.resume()?;
+    let current = value_at(&client, &arn, "AWSCURRENT").await?;
+    let previous = value_at(&client, &arn, "AWSPREVIOUS").await?;
+    let pw = |v: &Value| v["password"].as_str().unwrap_or_default().to_string();
+    assert!(logs_in("127.0.0.1", redis.port, &user, &pw(&current)).await?);
+    assert!(logs_in("127.0.0.1", redis.port, &user, &pw(&previous)).await?);
+    assert!(!logs_in("127.0.0.1", redis.port, &user, &initial).await?);
+    let conf = std::fs::read_to_string(redis.dir().join("redis.conf"))?;
+    assert!(
+        conf.contains(&format!("user {user} ")),
+        "CONFIG REWRITE wrote the user"
+    );
+
+    // No ACL file and no config file: refused at setSecret, not silently lost at the next restart.
+    let bare = PrivateRedis::start_with(Users::Nowhere)?;
+    let admin_arn = admin_secret(&client, "127.0.0.1", bare.port, &bare.admin_password).await?;
+    let (user, initial) = (unique("app"), unique("initial"));
+    create_user(&mut bare.admin().await?, &user, &initial).await?;
+    let secret = json!({"username": user, "password": initial, "host": "127.0.0.1",
+                        "port": bare.port, "adminarn": admin_arn});
+    let arn = create_secret(&client, &unique("macro-ai/dev/redis-credentials"), &secret).await?;
+    let token = start_rotation(&client, &arn).await?;
+    invoke(&f, step_event("createSecret", &arn, &token))
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message().to_string()))?;
+    let r = invoke(&f, step_event("setSecret", &arn, &token)).await;
+    let e = r.as_ref().expect_err("nothing can persist the change");
+    assert_eq!(e.error_type(), "BackendError");
+    assert!(
+        e.message().contains("configure `aclfile`"),
+        "{}",
+        e.message()
+    );
+    assert_never_shown(&[&initial, &pw(&current), &pw(&previous)], &[e.message()]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_least_privilege_user_without_ping_completes_a_rotation() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let f = rotator(
+        client.clone(),
+        PasswordPolicy::default(),
+        RedisOptions::default(),
+    )?;
+    let admin_arn = admin_secret(
+        &client,
+        &stack.redis_host,
+        stack.redis_port,
+        stack.redis_admin_password(),
+    )
+    .await?;
+    let (user, initial) = (unique("app"), unique("initial"));
+    let pass = format!(">{initial}");
+    stack
+        .redis_admin()
+        .await?
+        .command(&[
+            b"ACL",
+            b"SETUSER",
+            user.as_bytes(),
+            b"on",
+            pass.as_bytes(),
+            b"~chat:*",
+            b"+get",
+            b"+set",
+        ])
+        .await?;
+    let secret = json!({"username": user, "password": initial, "host": stack.redis_host,
+                        "port": stack.redis_port, "adminarn": admin_arn});
+    let arn = create_secret(&client, "macro-ai/dev/redis-credentials", &secret).await?;
+    rotate(&f, &client, &arn).await?;
+    assert_eq!(
+        outcome(&invoke(&f, json!({"validate": arn})).await),
+        "valid"
+    );
+    let current = value_at(&client, &arn, "AWSCURRENT").await?;
+    let mut conn = shared::redis::resp::RespConnection::connect(
+        &stack.redis_host,
+        stack.redis_port,
+        None,
+        std::time::Duration::from_secs(5),
+    )
+    .await?;
+    let password = current["password"].as_str().unwrap_or_default();
+    conn.command(&[b"AUTH", user.as_bytes(), password.as_bytes()])
+        .await?;
+    let ping = conn.command(&[b"PING"]).await;
+    assert!(
+        matches!(&ping, Err(shared::redis::resp::RespError::Server(e)) if e.starts_with("NOPERM")),
+        "the user really has no +ping"
+    );
+    assert_never_shown(&[&initial, password], &[]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn rediss_with_a_private_ca_rotates_and_a_wrong_ca_is_refused_without_plaintext() -> Result<()>
+{
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let with_ca = |ca: &std::path::Path| RedisOptions {
+        tls_ca_file: Some(ca.to_path_buf()),
+        ..RedisOptions::default()
+    };
+    let f = rotator(
+        client.clone(),
+        PasswordPolicy::default(),
+        with_ca(&stack.tls_ca),
+    )?;
+    let wrong = rotator(
+        client.clone(),
+        PasswordPolicy::default(),
+        with_ca(&stack.tls_wrong_ca),
+    )?;
+    let admin = format!(
+        "rediss://admin:{}@localhost:{}",
+        stack.redis_admin_password(),
+        stack.redis_tls_port
+    );
+    let admin_arn = create_secret(
+        &client,
+        &unique("macro-ai/dev/redis-admin"),
+        &json!({"url": admin}),
+    )
+    .await?;
+    let plaintext_attempts = || -> Result<usize> {
+        Ok(std::fs::read_to_string(&stack.redis_log)?
+            .matches("wrong version number")
+            .count())
+    };
+    let before = plaintext_attempts()?;
+    let (user, initial) = (unique("app"), unique("initial"));
+    create_user(&mut stack.redis_admin().await?, &user, &initial).await?;
+    let url = format!(
+        "rediss://{user}:{initial}@localhost:{}/0",
+        stack.redis_tls_port
+    );
+    let arn = create_secret(
+        &client,
+        "macro-ai/dev/redis-credentials",
+        &json!({"url": url, "adminarn": admin_arn}),
+    )
+    .await?;
+    rotate(&f, &client, &arn).await?;
+    let current = value_at(&client, &arn, "AWSCURRENT").await?;
+    assert!(
+        current["url"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("rediss://")
+    );
+    let (_, password) = strict_login(&current).expect("decodable");
+    assert!(stack.redis_logs_in(&user, &password).await?);
+
+    // The wrong CA: the handshake fails, typed, and nothing is tried without TLS.
+    let token = start_rotation(&client, &arn).await?;
+    assert_eq!(
+        outcome(&invoke(&wrong, step_event("createSecret", &arn, &token)).await),
+        "created"
+    );
+    let r = invoke(&wrong, step_event("setSecret", &arn, &token)).await;
+    let e = r
+        .as_ref()
+        .expect_err("an untrusted certificate must be refused");
+    assert_eq!(e.error_type(), "BackendError", "{}", e.message());
+    assert!(e.message().contains("TLS"), "{}", e.message());
+    assert_eq!(
+        plaintext_attempts()?,
+        before,
+        "no plaintext connection to the TLS port"
+    );
+    assert_eq!(
+        password_count(&mut stack.redis_admin().await?, &user).await?,
+        2
+    );
+    assert_never_shown(&[&initial, &password], &[e.message()]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_rewritten_username_never_gets_the_admin_to_act() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let f = rotator(
+        client.clone(),
+        PasswordPolicy::default(),
+        RedisOptions::default(),
+    )?;
+    let admin_arn = admin_secret(
+        &client,
+        &stack.redis_host,
+        stack.redis_port,
+        stack.redis_admin_password(),
+    )
+    .await?;
+    let (user, initial) = (unique("app"), unique("initial"));
+    create_user(&mut stack.redis_admin().await?, &user, &initial).await?;
+    let (victim, victim_password) = (unique("victim"), unique("initial"));
+    create_user(&mut stack.redis_admin().await?, &victim, &victim_password).await?;
+    let honest = json!({"username": user, "password": initial, "host": stack.redis_host,
+                        "port": stack.redis_port, "adminarn": admin_arn});
+    // Someone with PutSecretValue only names the admin's user, or another app's user, with a
+    // password they do not know: the proof fails before the admin acts. And a secret that really
+    // holds the admin's own login is refused outright.
+    for (name, target, password, expect) in [
+        (
+            "admin",
+            stack.redis_admin_user.clone(),
+            unique("guess"),
+            "LoginRefused",
+        ),
+        (
+            "another user",
+            victim.clone(),
+            unique("guess"),
+            "LoginRefused",
+        ),
+        (
+            "the admin's own login",
+            stack.redis_admin_user.clone(),
+            stack.redis_admin_password().to_string(),
+            "RotationRefused",
+        ),
+    ] {
+        let arn =
+            create_secret(&client, &unique("macro-ai/dev/redis-credentials"), &honest).await?;
+        let mut rewritten = honest.clone();
+        rewritten["username"] = json!(target);
+        rewritten["password"] = json!(password);
+        client
+            .put_secret_value()
+            .secret_id(&arn)
+            .secret_string(rewritten.to_string())
+            .send()
+            .await?;
+        let token = start_rotation(&client, &arn).await?;
+        let mut failure = None;
+        for step in STEPS {
+            if let Err(e) = invoke(&f, step_event(step, &arn, &token)).await {
+                failure = Some((e.error_type().to_string(), e.message().to_string()));
+                break;
+            }
+        }
+        let (error_type, message) = failure.expect("refused");
+        assert_eq!(error_type, expect, "{name}: {message}");
+        assert_eq!(
+            stages(&client, &arn).await?[&token],
+            vec!["AWSPENDING".to_string()]
+        );
+    }
+    // Nothing was added to either user.
+    let mut admin = stack.redis_admin().await?;
+    assert_eq!(password_count(&mut admin, &victim).await?, 1);
+    assert_eq!(
+        password_count(&mut admin, &stack.redis_admin_user).await?,
+        1
+    );
+    assert!(stack.redis_logs_in(&victim, &victim_password).await?);
+    assert_never_shown(
+        &[&initial, &victim_password, stack.redis_admin_password()],
+        &[],
+    );
+    Ok(())
+}
