@@ -148,7 +148,7 @@ async fn an_elasticache_rbac_user_rotates_with_one_generation_of_overlap() -> Re
     )?;
     let works = async |p: &str| stack.redis_logs_in(&user, p).await;
 
-    rotate_checking(&f, &client, &arn, &[initial.clone()], works).await?;
+    rotate_checking(&f, &client, &arn, std::slice::from_ref(&initial), works).await?;
     let first = url_password(&value_at(&client, &arn, "AWSCURRENT").await?);
     follows_elasticache_rules(&first);
     assert!(works(&first).await? && works(&initial).await?);
@@ -163,7 +163,7 @@ async fn an_elasticache_rbac_user_rotates_with_one_generation_of_overlap() -> Re
         "{seen:?}"
     );
 
-    rotate_checking(&f, &client, &arn, &[first.clone()], works).await?;
+    rotate_checking(&f, &client, &arn, std::slice::from_ref(&first), works).await?;
     let second = url_password(&value_at(&client, &arn, "AWSCURRENT").await?);
     assert!(works(&second).await? && works(&first).await?);
     assert!(!works(&initial).await?, "two generations old is refused");
@@ -273,13 +273,13 @@ async fn an_auth_token_rotates_with_rotate_and_set_and_one_generation_of_overlap
     let port = redis.port;
     let works = async |p: &str| logs_in("127.0.0.1", port, "default", p).await;
 
-    rotate_checking(&f, &client, &arn, &[initial.clone()], works).await?;
+    rotate_checking(&f, &client, &arn, std::slice::from_ref(&initial), works).await?;
     let first = url_password(&value_at(&client, &arn, "AWSCURRENT").await?);
     follows_elasticache_rules(&first);
     assert!(works(&first).await? && works(&initial).await?);
 
     // Two tokens are in use now: the second rotation SETs the current one first, then ROTATEs.
-    rotate_checking(&f, &client, &arn, &[first.clone()], works).await?;
+    rotate_checking(&f, &client, &arn, std::slice::from_ref(&first), works).await?;
     let second = url_password(&value_at(&client, &arn, "AWSCURRENT").await?);
     assert!(works(&second).await? && works(&first).await?);
     assert!(!works(&initial).await?, "two generations old is refused");
