@@ -129,6 +129,22 @@ def reset():
          "adminarn": admin_arn}))
     stage_rotation(client, "macro-ai/dev/redis", token_of("rotate-redis"))
 
+    # ElastiCache, what Macro AI runs: an RBAC user whose passwords change through the ElastiCache
+    # API (ModifyUser); the stack's stand-in applies each change to the same Redis.
+    ec_user, ec_password = "macro_ai_staging_app", secrets.token_urlsafe(24)
+    redis_cli("ACL", "DELUSER", ec_user)
+    redis_cli("ACL", "SETUSER", ec_user, "on", f">{ec_password}", "~*", "+@all")
+    registration = {"user_id": "macro-ai-staging-app", "user_name": ec_user, "modifying_ms": 300,
+                    "redis": {"host": REDIS["host"], "port": REDIS["port"],
+                              "admin_user": REDIS["admin"], "admin_password": REDIS_ADMIN_PASSWORD}}
+    urllib.request.urlopen(urllib.request.Request(
+        os.environ["AWS_ENDPOINT_URL_ELASTICACHE"] + "/_stub/users",
+        data=json.dumps(registration).encode(), method="POST",
+        headers={"Content-Type": "application/json"}))
+    client.create_secret(Name="macro-ai/staging/redis-credentials", SecretString=json.dumps(
+        {"url": f"redis://{ec_user}:{ec_password}@{REDIS['host']}:{REDIS['port']}/0",
+         "user_arn": "arn:aws:elasticache:us-east-1:123456789012:user:macro-ai-staging-app"}))
+
     # OpenAI: the current key, and a new one an operator staged as CANDIDATE.
     current, candidate = ("sk-proj-" + secrets.token_urlsafe(32) for _ in range(2))
     for key in (current, candidate):
@@ -147,7 +163,8 @@ def reset():
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
     print("seeded: PostgreSQL databases macro_ai_dev / macro_ai_staging with their app roles, "
           "Redis user macro_ai_dev_app, an OpenAI key with a staged CANDIDATE, their secrets "
-          "macro-ai/{dev,staging}/database, macro-ai/dev/redis, macro-ai/dev/openai-api-key, "
+          "macro-ai/{dev,staging}/database, macro-ai/dev/redis, macro-ai/staging/redis-credentials "
+          "(an ElastiCache RBAC user), macro-ai/dev/openai-api-key, "
           "and the ECS clusters macro-ai-{dev,staging}-cluster with their api and ui services")
 
 
@@ -288,20 +305,22 @@ def summary():
             verdict += " (as expected)" if works == expected else " (UNEXPECTED)"
             rows.append((secret_id, stage, v["username"], verdict))
         rows.append((secret_id, "labels", ",".join(labels), f"{len(versions)} versions"))
-    # Redis: AWSCURRENT and AWSPREVIOUS both authenticate (the overlap window).
-    for stage in ("AWSCURRENT", "AWSPREVIOUS"):
-        v = json.loads(client.get_secret_value(SecretId="macro-ai/dev/redis",
-                                               VersionStage=stage)["SecretString"])
-        url = urllib.parse.urlparse(v["url"])
-        try:
-            redis_cli("PING", user=urllib.parse.unquote(url.username),
-                      password=urllib.parse.unquote(url.password))
-            works = True
-        except subprocess.CalledProcessError:
-            works = False
-        ok = ok and works
-        rows.append(("macro-ai/dev/redis", stage, urllib.parse.unquote(url.username),
-                     "logs in (as expected)" if works else "refused (UNEXPECTED)"))
+    # Redis, self-managed and ElastiCache: AWSCURRENT and AWSPREVIOUS both authenticate (the
+    # overlap window).
+    for secret_id in ("macro-ai/dev/redis", "macro-ai/staging/redis-credentials"):
+        for stage in ("AWSCURRENT", "AWSPREVIOUS"):
+            v = json.loads(client.get_secret_value(SecretId=secret_id,
+                                                   VersionStage=stage)["SecretString"])
+            url = urllib.parse.urlparse(v["url"])
+            try:
+                redis_cli("PING", user=urllib.parse.unquote(url.username),
+                          password=urllib.parse.unquote(url.password))
+                works = True
+            except subprocess.CalledProcessError:
+                works = False
+            ok = ok and works
+            rows.append((secret_id, stage, urllib.parse.unquote(url.username),
+                         "logs in (as expected)" if works else "refused (UNEXPECTED)"))
     # OpenAI: the promoted key is the one the operator staged, and OpenAI accepts it.
     for stage in ("AWSCURRENT", "AWSPREVIOUS"):
         key = client.get_secret_value(SecretId="macro-ai/dev/openai-api-key",
