@@ -98,6 +98,8 @@ pub struct PrivateRedis {
     pub port: u16,
     pub admin_password: String,
     users: Users,
+    /// Extra redis.conf lines (a replica's `replicaof`).
+    extra: String,
     child: Option<Child>,
 }
 
@@ -118,17 +120,33 @@ impl PrivateRedis {
             self.port,
             self.dir.display()
         );
-        match self.users {
+        let users = match self.users {
             Users::AclFile => format!("{base}aclfile {}\n", self.dir.join("users.acl").display()),
             Users::ConfigFile => format!(
                 "{base}user default off\nuser admin on >{} ~* &* +@all\n",
                 self.admin_password
             ),
             Users::Nowhere => base,
-        }
+        };
+        users + &self.extra
+    }
+
+    /// A replica of `primary`, logging in to it as its admin; users of its own in an ACL file.
+    pub fn start_replica_of(primary: &PrivateRedis) -> Result<Self> {
+        Self::start_inner(
+            Users::AclFile,
+            format!(
+                "replicaof 127.0.0.1 {}\nmasteruser admin\nmasterauth {}\n",
+                primary.port, primary.admin_password
+            ),
+        )
     }
 
     pub fn start_with(users: Users) -> Result<Self> {
+        Self::start_inner(users, String::new())
+    }
+
+    fn start_inner(users: Users, extra: String) -> Result<Self> {
         Stack::get();
         let dir = std::env::temp_dir().join(unique("macro-ai-ops-redis"));
         std::fs::create_dir_all(&dir)?;
@@ -141,6 +159,7 @@ impl PrivateRedis {
             port,
             admin_password,
             users,
+            extra,
             child: None,
         };
         redis.write_files()?;

@@ -466,3 +466,49 @@ async fn a_rewritten_username_never_gets_the_admin_to_act() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_primary_with_replicas_is_refused_rather_than_half_rotated() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let f = rotator(
+        client.clone(),
+        PasswordPolicy::default(),
+        RedisOptions::default(),
+    )?;
+    let primary = PrivateRedis::start()?;
+    let _replica = PrivateRedis::start_replica_of(&primary)?;
+    // Wait until the primary counts its replica.
+    let mut admin = primary.admin().await?;
+    for _ in 0..100 {
+        let info = admin.command(&[b"INFO", b"replication"]).await?;
+        if matches!(&info, shared::redis::resp::Reply::Bulk(Some(t)) if String::from_utf8_lossy(t).contains("connected_slaves:1"))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let admin_arn =
+        admin_secret(&client, "127.0.0.1", primary.port, &primary.admin_password).await?;
+    let (user, initial) = (unique("app"), unique("initial"));
+    create_user(&mut admin, &user, &initial).await?;
+    let secret = json!({"username": user, "password": initial, "host": "127.0.0.1",
+                        "port": primary.port, "adminarn": admin_arn});
+    let arn = create_secret(&client, "macro-ai/dev/redis-credentials", &secret).await?;
+    let token = start_rotation(&client, &arn).await?;
+    invoke(&f, step_event("createSecret", &arn, &token))
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message().to_string()))?;
+    let r = invoke(&f, step_event("setSecret", &arn, &token)).await;
+    let e = r.as_ref().expect_err("a primary with a replica is refused");
+    assert_eq!(e.error_type(), "RotationRefused", "{}", e.message());
+    assert!(
+        e.message().contains("1 connected replica"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(password_count(&mut admin, &user).await?, 1, "nothing added");
+    assert_never_shown(&[&initial], &[e.message()]);
+    Ok(())
+}

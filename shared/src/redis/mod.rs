@@ -402,6 +402,29 @@ impl RedisBackend {
         })
     }
 
+    /// ACLs are not replicated: on a primary with replicas the change would reach one node of
+    /// several, and a failover would bring back the old password. Refused rather than half done.
+    async fn refuse_replicas(conn: &mut RespConnection) -> Result<(), BackendError> {
+        let info = match conn.command(&[b"INFO", b"replication"]).await {
+            Ok(Reply::Bulk(Some(text))) => String::from_utf8_lossy(&text).into_owned(),
+            Ok(_) => return Ok(()),
+            Err(e) => return Err(acl_error(e, "(INFO replication)")),
+        };
+        let replicas = info
+            .lines()
+            .find_map(|l| l.strip_prefix("connected_slaves:"))
+            .and_then(|n| n.trim().parse::<u32>().ok())
+            .unwrap_or(0);
+        if replicas > 0 {
+            return Err(BackendError::refused(format!(
+                "the Redis server reports {replicas} connected replica(s): ACL users are not \
+                 replicated, so the new password would reach the primary only; add it on every \
+                 node (or use ElastiCache, whose ModifyUser reaches all of them)"
+            )));
+        }
+        Ok(())
+    }
+
     /// Persists the users so a restart brings back neither a lost pending password nor a removed
     /// old one: `ACL SAVE` when the server keeps them in an ACL file, `CONFIG REWRITE` when they
     /// live in redis.conf. A server with neither would forget them: that is an error.
@@ -506,6 +529,7 @@ impl CredentialBackend for RedisBackend {
         }
         self.prove(store, staged, &current).await?;
         let mut admin = self.admin(store, &pending).await?;
+        Self::refuse_replicas(&mut admin).await?;
         // Fails clearly if the user does not exist, instead of creating a disabled one.
         Self::password_hashes(&mut admin, &pending.username).await?;
         let add = format!(">{}", pending.password.expose());
