@@ -11,8 +11,8 @@ It speaks the AWS Query protocol the SDK uses (form-encoded POST, XML answers, e
 
 Like ElastiCache, a change leaves the resource `modifying` for a while (`modifying_ms`, -1 for
 ever), a change while modifying is refused, a user has at most two passwords, ROTATE is refused
-while two tokens are in use, and tokens and passwords must be 16-128 printable characters
-without / " @ (and %, which the function excludes too).
+while two tokens are in use, and tokens and passwords must be 16-128 letters, digits and the
+punctuation AWS documents for AUTH tokens (! & # $ ^ < > -).
 
 Test controls (JSON):
     POST /_stub/users               {"user_id", "user_name", "redis": {"host", "port", "admin_user",
@@ -75,10 +75,13 @@ def redis_command(redis, *args):
         return reply
 
 
+ALLOWED = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!&#$^<>-")
+
+
 def check_secret_rules(value, what):
-    if not 16 <= len(value) <= 128 or not value.isprintable() or any(c in value for c in '/"@%'):
+    if not 16 <= len(value) <= 128 or any(c not in ALLOWED for c in value):
         raise ApiError("InvalidParameterValue",
-                       f"{what} must be 16-128 printable characters without / \" @ or %")
+                       f"{what} must be 16-128 letters, digits and ! & # $ ^ < > - only")
 
 
 def status(resource, busy):

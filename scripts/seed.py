@@ -45,6 +45,8 @@ def psql(sql, user="postgres", password=None, db="postgres", check=True):
 
 REDIS = dict(host=os.environ["MACRO_AI_REDIS_HOST"], port=int(os.environ["MACRO_AI_REDIS_PORT"]),
              admin=os.environ["MACRO_AI_REDIS_ADMIN_USER"])
+# What the secrets name, as a deployment would: the TLS endpoint (the demo pins REDIS_HOST to it).
+REDIS_TLS = dict(host="localhost", port=int(os.environ["MACRO_AI_REDIS_TLS_PORT"]))
 with open(os.environ["MACRO_AI_REDIS_ADMIN_PASSWORD_FILE"]) as f:
     REDIS_ADMIN_PASSWORD = f.read().strip()
 OPENAI = os.environ["OPENAI_BASE_URL"]
@@ -122,10 +124,10 @@ def reset():
     redis_cli("ACL", "DELUSER", user)
     redis_cli("ACL", "SETUSER", user, "on", f">{password}", "~*", "+@all")
     admin_arn = client.create_secret(Name="macro-ai/dev/redis-admin", SecretString=json.dumps(
-        {"username": REDIS["admin"], "password": REDIS_ADMIN_PASSWORD, "host": REDIS["host"],
-         "port": REDIS["port"]}))["ARN"]
+        {"username": REDIS["admin"], "password": REDIS_ADMIN_PASSWORD, "host": REDIS_TLS["host"],
+         "port": REDIS_TLS["port"], "tls": True}))["ARN"]
     client.create_secret(Name="macro-ai/dev/redis", SecretString=json.dumps(
-        {"url": f"redis://{user}:{password}@{REDIS['host']}:{REDIS['port']}/0",
+        {"url": f"rediss://{user}:{password}@{REDIS_TLS['host']}:{REDIS_TLS['port']}/0",
          "adminarn": admin_arn}))
     stage_rotation(client, "macro-ai/dev/redis", token_of("rotate-redis"))
 
@@ -142,7 +144,7 @@ def reset():
         data=json.dumps(registration).encode(), method="POST",
         headers={"Content-Type": "application/json"}))
     client.create_secret(Name="macro-ai/staging/redis-credentials", SecretString=json.dumps(
-        {"url": f"redis://{ec_user}:{ec_password}@{REDIS['host']}:{REDIS['port']}/0",
+        {"url": f"rediss://{ec_user}:{ec_password}@{REDIS_TLS['host']}:{REDIS_TLS['port']}/0",
          "user_arn": "arn:aws:elasticache:us-east-1:123456789012:user:macro-ai-staging-app"}))
 
     # OpenAI: the current key, and a new one an operator staged as CANDIDATE.

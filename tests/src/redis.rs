@@ -131,6 +131,26 @@ impl PrivateRedis {
         users + &self.extra
     }
 
+    /// A server that also listens with TLS (the stack's certificate) on [`Self::tls_port`].
+    pub fn start_tls() -> Result<(Self, u16)> {
+        let stack = Stack::get();
+        let tls = stack.tls_ca.parent().context("the stack's TLS directory")?;
+        let tls_port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let redis = Self::start_inner(
+            Users::AclFile,
+            format!(
+                "tls-port {tls_port}\ntls-cert-file {}\ntls-key-file {}\ntls-ca-cert-file {}\n\
+                 tls-auth-clients no\n",
+                tls.join("server.crt").display(),
+                tls.join("server.key").display(),
+                tls.join("ca.crt").display()
+            ),
+        )?;
+        Ok((redis, tls_port))
+    }
+
     /// A replica of `primary`, logging in to it as its admin; users of its own in an ACL file.
     pub fn start_replica_of(primary: &PrivateRedis) -> Result<Self> {
         Self::start_inner(

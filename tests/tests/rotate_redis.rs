@@ -211,8 +211,7 @@ async fn bad_secrets_and_tls_mismatches_fail_clearly_and_change_nothing() -> Res
         1
     );
 
-    // A user that does not exist is not created by the rotation: its own login cannot prove
-    // possession, so the admin never acts.
+    // A user that does not exist is not created by the rotation.
     let ghost = unique("ghost");
     let missing = json!({"username": ghost, "password": "whatever-pw", "host": stack.redis_host,
                          "port": stack.redis_port, "adminarn": admin_arn});
@@ -223,12 +222,8 @@ async fn bad_secrets_and_tls_mismatches_fail_clearly_and_change_nothing() -> Res
         .expect("createSecret");
     let r = invoke(&f, step_event("setSecret", &arn, &token)).await;
     let e = r.as_ref().expect_err("missing user");
-    assert_eq!(e.error_type(), "LoginRefused");
-    assert!(
-        e.message().contains("refused the AWSCURRENT login"),
-        "{}",
-        e.message()
-    );
+    assert_eq!(e.error_type(), "RotationRefused");
+    assert!(e.message().contains("does not exist"), "{}", e.message());
     let mut admin = stack.redis_admin().await?;
     assert!(
         password_count(&mut admin, &ghost).await.is_err(),

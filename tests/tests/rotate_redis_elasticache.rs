@@ -26,10 +26,13 @@ fn elasticache(stack: &Stack) -> aws_sdk_elasticache::Client {
     )
 }
 
-fn options(wait: Duration) -> RedisOptions {
+/// As the template deploys it: the endpoint pinned (REDIS_HOST/REDIS_PORT), TLS with the CA.
+fn options(stack: &Stack, port: u16, wait: Duration) -> RedisOptions {
     RedisOptions {
         elasticache_wait: wait,
         elasticache_poll: Duration::from_millis(50),
+        pinned: Some(("localhost".into(), port)),
+        tls_ca_file: Some(stack.tls_ca.clone()),
         ..RedisOptions::default()
     }
 }
@@ -111,8 +114,9 @@ async fn rotate_checking(
 fn follows_elasticache_rules(p: &str) {
     assert!((16..=128).contains(&p.len()), "length {}", p.len());
     assert!(
-        !p.chars().any(|c| "/\"@%".contains(c)),
-        "a refused character"
+        p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!&#$^<>-".contains(c)),
+        "only letters, digits and ! & # $ ^ < > -"
     );
 }
 
@@ -121,7 +125,7 @@ async fn an_elasticache_rbac_user_rotates_with_one_generation_of_overlap() -> Re
     capture_logs();
     let stack = Stack::get();
     let client = stack.secrets_manager(&MotoAccount::new());
-    let (user, initial) = (unique("app"), unique("initial-password"));
+    let (user, initial) = (unique("app"), unique("initial-password").replace('_', "-"));
     create_user(&mut stack.redis_admin().await?, &user, &initial).await?;
     let id = unique("macro-ai-app");
     stub(
@@ -134,7 +138,7 @@ async fn an_elasticache_rbac_user_rotates_with_one_generation_of_overlap() -> Re
     )
     .await?;
     let user_arn = format!("arn:aws:elasticache:us-east-1:123456789012:user:{id}");
-    let secret = json!({"url": format!("redis://{user}:{initial}@{}:{}/0", stack.redis_host, stack.redis_port),
+    let secret = json!({"url": format!("rediss://{user}:{initial}@localhost:{}/0", stack.redis_tls_port),
                         "user_arn": user_arn, "username": user});
     let arn = create_secret(&client, "macro-ai/dev/redis-credentials", &secret).await?;
     let f = rotator(
@@ -143,7 +147,7 @@ async fn an_elasticache_rbac_user_rotates_with_one_generation_of_overlap() -> Re
         RedisOptions {
             user_name: Some(user.clone()),
             user_arn: Some(user_arn.clone()),
-            ..options(Duration::from_secs(10))
+            ..options(stack, stack.redis_tls_port, Duration::from_secs(10))
         },
     )?;
     let works = async |p: &str| stack.redis_logs_in(&user, p).await;
@@ -174,7 +178,8 @@ async fn an_elasticache_rbac_user_rotates_with_one_generation_of_overlap() -> Re
         client.clone(),
         RedisOptions {
             user_name: Some("someone-else".into()),
-            ..options(Duration::from_secs(10))
+            user_arn: Some(user_arn.clone()),
+            ..options(stack, stack.redis_tls_port, Duration::from_secs(10))
         },
     )?;
     let token = start_rotation(&client, &arn).await?;
@@ -191,7 +196,7 @@ async fn a_user_that_never_settles_ends_the_wait_typed_and_the_retry_converges()
     capture_logs();
     let stack = Stack::get();
     let client = stack.secrets_manager(&MotoAccount::new());
-    let (user, initial) = (unique("app"), unique("initial-password"));
+    let (user, initial) = (unique("app"), unique("initial-password").replace('_', "-"));
     create_user(&mut stack.redis_admin().await?, &user, &initial).await?;
     let id = unique("macro-ai-app");
     let register = async |ms: i64| {
@@ -206,11 +211,18 @@ async fn a_user_that_never_settles_ends_the_wait_typed_and_the_retry_converges()
         .await
     };
     register(-1).await?; // active now; modifying for ever after the first change
-    let secret = json!({"username": user, "password": initial, "host": stack.redis_host,
-                        "port": stack.redis_port,
-                        "user_arn": format!("arn:aws:elasticache:us-east-1:123456789012:user:{id}")});
+    let user_arn = format!("arn:aws:elasticache:us-east-1:123456789012:user:{id}");
+    let secret = json!({"username": user, "password": initial, "host": "localhost",
+                        "port": stack.redis_tls_port, "tls": true, "user_arn": user_arn});
     let arn = create_secret(&client, "macro-ai/dev/redis-credentials", &secret).await?;
-    let f = rotator(stack, client.clone(), options(Duration::from_secs(1)))?;
+    let f = rotator(
+        stack,
+        client.clone(),
+        RedisOptions {
+            user_arn: Some(user_arn.clone()),
+            ..options(stack, stack.redis_tls_port, Duration::from_secs(1))
+        },
+    )?;
     let token = start_rotation(&client, &arn).await?;
     for step in ["createSecret", "setSecret"] {
         let r = invoke(&f, step_event(step, &arn, &token)).await;
@@ -246,10 +258,10 @@ async fn a_user_that_never_settles_ends_the_wait_typed_and_the_retry_converges()
 async fn an_auth_token_rotates_with_rotate_and_set_and_one_generation_of_overlap() -> Result<()> {
     capture_logs();
     let stack = Stack::get();
-    let redis = PrivateRedis::start()?;
+    let (redis, tls_port) = PrivateRedis::start_tls()?;
     let client = stack.secrets_manager(&MotoAccount::new());
     let group = unique("macro-ai-dev-redis");
-    let initial = unique("initial-auth-token");
+    let initial = unique("initial-auth-token").replace('_', "-");
     stub(
         stack,
         "replication-groups",
@@ -259,7 +271,7 @@ async fn an_auth_token_rotates_with_rotate_and_set_and_one_generation_of_overlap
     )
     .await?;
     // The seed's shape: a URL, no user (the default user), the token as its password.
-    let secret = json!({"url": format!("redis://:{initial}@127.0.0.1:{}/0", redis.port),
+    let secret = json!({"url": format!("rediss://:{initial}@localhost:{tls_port}/0"),
                         "replication_group_id": group});
     let arn = create_secret(&client, "macro-ai/dev/redis-credentials", &secret).await?;
     let f = rotator(
@@ -267,7 +279,7 @@ async fn an_auth_token_rotates_with_rotate_and_set_and_one_generation_of_overlap
         client.clone(),
         RedisOptions {
             replication_group_id: Some(group.clone()),
-            ..options(Duration::from_secs(10))
+            ..options(stack, tls_port, Duration::from_secs(10))
         },
     )?;
     let port = redis.port;
@@ -292,5 +304,138 @@ async fn an_auth_token_rotates_with_rotate_and_set_and_one_generation_of_overlap
         "ROTATE, then SET and ROTATE: {seen:?}"
     );
     assert_never_shown(&[&initial, &first, &second], &[]);
+    Ok(())
+}
+
+/// Someone with PutSecretValue writes AWSCURRENT with a password or token they know (the honest
+/// value becomes AWSPREVIOUS), or points it at another host.
+#[tokio::test]
+async fn a_rewritten_secret_never_gets_its_password_installed_on_elasticache() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let theirs = "AttackerKnown0123456789";
+
+    // RBAC user: the proof falls back to the honest AWSPREVIOUS, and only that password is kept.
+    let (user, initial) = (unique("app"), unique("initial-password").replace('_', "-"));
+    create_user(&mut stack.redis_admin().await?, &user, &initial).await?;
+    let id = unique("macro-ai-app");
+    stub(
+        stack,
+        "users",
+        json!({"user_id": id, "user_name": user, "modifying_ms": 0,
+               "redis": {"host": stack.redis_host, "port": stack.redis_port,
+                         "admin_user": stack.redis_admin_user,
+                         "admin_password": stack.redis_admin_password()}}),
+    )
+    .await?;
+    let user_arn = format!("arn:aws:elasticache:us-east-1:123456789012:user:{id}");
+    let url = |p: &str| format!("rediss://{user}:{p}@localhost:{}/0", stack.redis_tls_port);
+    let arn = create_secret(
+        &client,
+        "macro-ai/dev/redis-credentials",
+        &json!({"url": url(&initial), "user_arn": user_arn}),
+    )
+    .await?;
+    client
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(json!({"url": url(theirs), "user_arn": user_arn}).to_string())
+        .send()
+        .await?;
+    let f = rotator(
+        stack,
+        client.clone(),
+        RedisOptions {
+            user_arn: Some(user_arn.clone()),
+            ..options(stack, stack.redis_tls_port, Duration::from_secs(5))
+        },
+    )?;
+    let token = start_rotation(&client, &arn).await?;
+    for step in STEPS {
+        let r = invoke(&f, step_event(step, &arn, &token)).await;
+        assert!(r.is_ok(), "{step}: {}", outcome(&r));
+    }
+    let works = async |p: &str| stack.redis_logs_in(&user, p).await;
+    assert!(
+        !works(theirs).await?,
+        "the attacker's password was installed"
+    );
+    assert!(
+        works(&initial).await?,
+        "the honest, proven password still works"
+    );
+
+    // AUTH token: a SET happens only for a token that just logged in (the honest one).
+    let (redis, tls_port) = PrivateRedis::start_tls()?;
+    let group = unique("macro-ai-dev-redis");
+    let honest = unique("honest-auth-token").replace('_', "-");
+    stub(
+        stack,
+        "replication-groups",
+        json!({"id": group, "tokens": [honest], "modifying_ms": 0,
+               "redis": {"host": "127.0.0.1", "port": redis.port, "admin_user": "admin",
+                         "admin_password": redis.admin_password}}),
+    )
+    .await?;
+    let token_url = |t: &str| format!("rediss://:{t}@localhost:{tls_port}/0");
+    let arn = create_secret(
+        &client,
+        &unique("macro-ai/dev/redis-credentials"),
+        &json!({"url": token_url(&honest), "replication_group_id": group}),
+    )
+    .await?;
+    client
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(json!({"url": token_url(theirs), "replication_group_id": group}).to_string())
+        .send()
+        .await?;
+    let g = rotator(
+        stack,
+        client.clone(),
+        RedisOptions {
+            replication_group_id: Some(group.clone()),
+            ..options(stack, tls_port, Duration::from_secs(5))
+        },
+    )?;
+    let token = start_rotation(&client, &arn).await?;
+    for step in STEPS {
+        let r = invoke(&g, step_event(step, &arn, &token)).await;
+        assert!(r.is_ok(), "{step}: {}", outcome(&r));
+    }
+    let port = redis.port;
+    let token_works = async |t: &str| logs_in("127.0.0.1", port, "default", t).await;
+    assert!(!token_works(theirs).await?, "the attacker's token was SET");
+    assert!(token_works(&honest).await?, "the honest token still works");
+
+    // Another host: refused before any login; ElastiCache never called.
+    let before = calls(stack, &id).await?.len();
+    let elsewhere = json!({"username": user, "password": theirs, "host": "127.0.0.1",
+                           "port": stack.redis_port, "tls": true, "user_arn": user_arn});
+    let arn = create_secret(
+        &client,
+        &unique("macro-ai/dev/redis-credentials"),
+        &elsewhere,
+    )
+    .await?;
+    let token = start_rotation(&client, &arn).await?;
+    invoke(&f, step_event("createSecret", &arn, &token))
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message().to_string()))?;
+    let r = invoke(&f, step_event("setSecret", &arn, &token)).await;
+    let e = r.as_ref().expect_err("another host is refused");
+    assert_eq!(e.error_type(), "RotationRefused", "{}", e.message());
+    assert!(
+        e.message().contains("refused before any login"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(
+        calls(stack, &id).await?.len(),
+        before,
+        "no ElastiCache call"
+    );
+    assert_never_shown(&[&initial, &honest], &[e.message()]);
     Ok(())
 }

@@ -404,14 +404,15 @@ async fn a_rewritten_username_never_gets_the_admin_to_act() -> Result<()> {
     let honest = json!({"username": user, "password": initial, "host": stack.redis_host,
                         "port": stack.redis_port, "adminarn": admin_arn});
     // Someone with PutSecretValue only names the admin's user, or another app's user, with a
-    // password they do not know: the proof fails before the admin acts. And a secret that really
+    // password they do not know: the admin's own user is refused outright, another user fails the
+    // proof before the admin acts. And a secret that really
     // holds the admin's own login is refused outright.
     for (name, target, password, expect) in [
         (
             "admin",
             stack.redis_admin_user.clone(),
             unique("guess"),
-            "LoginRefused",
+            "RotationRefused",
         ),
         (
             "another user",
@@ -510,5 +511,55 @@ async fn a_primary_with_replicas_is_refused_rather_than_half_rotated() -> Result
     );
     assert_eq!(password_count(&mut admin, &user).await?, 1, "nothing added");
     assert_never_shown(&[&initial], &[e.message()]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_nopass_user_proves_nothing() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let f = rotator(
+        client.clone(),
+        PasswordPolicy::default(),
+        RedisOptions::default(),
+    )?;
+    let admin_arn = admin_secret(
+        &client,
+        &stack.redis_host,
+        stack.redis_port,
+        stack.redis_admin_password(),
+    )
+    .await?;
+    // A user that lets any password in: AUTH with a made-up one succeeds.
+    let user = unique("open");
+    stack
+        .redis_admin()
+        .await?
+        .command(&[
+            b"ACL",
+            b"SETUSER",
+            user.as_bytes(),
+            b"on",
+            b"nopass",
+            b"~*",
+            b"+@all",
+        ])
+        .await?;
+    let secret = json!({"username": user, "password": "made-up-by-anyone", "host": stack.redis_host,
+                        "port": stack.redis_port, "adminarn": admin_arn});
+    let arn = create_secret(&client, "macro-ai/dev/redis-credentials", &secret).await?;
+    let token = start_rotation(&client, &arn).await?;
+    invoke(&f, step_event("createSecret", &arn, &token))
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message().to_string()))?;
+    let r = invoke(&f, step_event("setSecret", &arn, &token)).await;
+    let e = r.as_ref().expect_err("a nopass user is refused");
+    assert_eq!(e.error_type(), "RotationRefused", "{}", e.message());
+    assert!(e.message().contains("nopass"), "{}", e.message());
+    assert!(
+        stack.redis_logs_in(&user, "anything-at-all").await?,
+        "the user is left as it was (still nopass)"
+    );
     Ok(())
 }

@@ -45,6 +45,9 @@ pub struct RedisOptions {
     pub user_arn: Option<String>,
     /// The only replication group whose AUTH token this function rotates, when set.
     pub replication_group_id: Option<String>,
+    /// The Redis endpoint (host, port): when set, every login must go there. Required for the
+    /// ElastiCache modes, whose secrets could otherwise send the proof anywhere.
+    pub pinned: Option<(String, u16)>,
 }
 
 impl RedisOptions {
@@ -52,7 +55,16 @@ impl RedisOptions {
     /// (default 300), `REDIS_USER_NAME`, `ELASTICACHE_USER_ARN`, `ELASTICACHE_REPLICATION_GROUP_ID`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let non_empty = |k: &str| get(k).filter(|v| !v.is_empty());
+        let port = match non_empty("REDIS_PORT") {
+            None => 6379,
+            Some(v) => v
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| ConfigError::new("REDIS_PORT", "must be a port number"))?,
+        };
         Ok(Self {
+            pinned: non_empty("REDIS_HOST").map(|h| (h, port)),
             timeout: config::seconds(&get, "REDIS_TIMEOUT_SECONDS", 5, 1..=60)?,
             tls_ca_file: non_empty("REDIS_TLS_CA_FILE").map(PathBuf::from),
             elasticache_wait: config::seconds(&get, "ELASTICACHE_WAIT_SECONDS", 300, 1..=840)?,
@@ -74,6 +86,7 @@ impl Default for RedisOptions {
             user_name: None,
             user_arn: None,
             replication_group_id: None,
+            pinned: None,
         }
     }
 }
@@ -129,19 +142,40 @@ impl RedisBackend {
         {
             return mismatch("user name (REDIS_USER_NAME)", want);
         }
+        if matches!(mode, Mode::Acl { .. }) {
+            return Ok(());
+        }
+        // ElastiCache: the endpoint, the transport and the resource are the deployment's, never
+        // only the secret's (else the proof could go to any server that says yes).
+        if o.pinned.is_none() {
+            return Err(BackendError::refused(
+                "an ElastiCache secret is rotated only with REDIS_HOST set (the template's \
+                 RedisHost): the endpoint every login must go to",
+            ));
+        }
+        if !secret.tls {
+            return Err(BackendError::refused(
+                "ElastiCache RBAC users and AUTH tokens need in-transit encryption: the secret \
+                 must use rediss:// (or \"tls\": true)",
+            ));
+        }
         match mode {
             Mode::ElastiCacheUser { user_arn } => match &o.user_arn {
-                Some(want) if user_arn != want => {
-                    mismatch("`user_arn` (ELASTICACHE_USER_ARN)", want)
-                }
-                _ => Ok(()),
+                Some(want) if user_arn == want => Ok(()),
+                Some(want) => mismatch("`user_arn` (ELASTICACHE_USER_ARN)", want),
+                None => Err(BackendError::refused(
+                    "an ElastiCache user is rotated only with ELASTICACHE_USER_ARN set",
+                )),
             },
             Mode::AuthToken { group_id } => match &o.replication_group_id {
-                Some(want) if group_id != want => mismatch(
+                Some(want) if group_id == want => Ok(()),
+                Some(want) => mismatch(
                     "`replication_group_id` (ELASTICACHE_REPLICATION_GROUP_ID)",
                     want,
                 ),
-                _ => Ok(()),
+                None => Err(BackendError::refused(
+                    "an AUTH token is rotated only with ELASTICACHE_REPLICATION_GROUP_ID set",
+                )),
             },
             Mode::Acl { .. } => Ok(()),
         }
@@ -195,10 +229,12 @@ impl RedisBackend {
         if self.works(pending, AWSPENDING).await? {
             return Ok(SetOutcome::AlreadyInPlace);
         }
-        self.prove(store, staged, current).await?;
+        // The password kept beside the pending one is the one that just logged in, never an
+        // AWSCURRENT value nobody proved (someone else may have chosen it).
+        let proven = self.prove(store, staged, current).await?;
         self.wait_user(id, &pending.username).await?;
         self.api()?
-            .set_user_passwords(id, &[&pending.password, &current.password])
+            .set_user_passwords(id, &[&pending.password, &proven.password])
             .await?;
         Ok(SetOutcome::Installed {
             change: format!(
@@ -220,22 +256,30 @@ impl RedisBackend {
         if self.works(pending, AWSPENDING).await? {
             return Ok(SetOutcome::AlreadyInPlace);
         }
-        self.prove(store, staged, current).await?;
+        let proven = self.prove(store, staged, current).await?;
         self.wait_group(group_id).await?;
         let api = self.api()?;
-        let previous = match store
-            .get(&staged.secret_id, VersionRef::Stage(AWSPREVIOUS))
-            .await?
-        {
-            Some(raw) => RedisSecret::parse(&raw, AWSPREVIOUS)
-                .ok()
-                .filter(|p| p.same_login_target(current) && p.password != current.password),
-            None => None,
+        // A token is SET only right after it logged in: AWSCURRENT while another token
+        // (AWSPREVIOUS) is still in use, or AWSPREVIOUS itself when AWSCURRENT was refused.
+        let other_in_use = if proven.password == current.password {
+            let previous = match store
+                .get(&staged.secret_id, VersionRef::Stage(AWSPREVIOUS))
+                .await?
+            {
+                Some(raw) => RedisSecret::parse(&raw, AWSPREVIOUS)
+                    .ok()
+                    .filter(|p| p.same_login_target(current) && p.password != current.password),
+                None => None,
+            };
+            match previous {
+                Some(previous) => self.works(&previous, AWSPREVIOUS).await?,
+                None => false,
+            }
+        } else {
+            true
         };
-        if let Some(previous) = previous
-            && self.works(&previous, AWSPREVIOUS).await?
-        {
-            api.set_auth_token(group_id, &current.password, TokenUpdate::Set)
+        if other_in_use {
+            api.set_auth_token(group_id, &proven.password, TokenUpdate::Set)
                 .await?;
             self.wait_group(group_id).await?;
         }
@@ -263,6 +307,15 @@ impl RedisBackend {
         secret: &RedisSecret,
         label: &str,
     ) -> Result<RespConnection, BackendError> {
+        if let Some((host, port)) = &self.options.pinned
+            && (!host.eq_ignore_ascii_case(&secret.host) || *port != secret.port)
+        {
+            return Err(BackendError::refused(format!(
+                "{label} names {}:{}, not the Redis this function rotates ({host}:{port}, \
+                 REDIS_HOST/REDIS_PORT): refused before any login",
+                secret.host, secret.port
+            )));
+        }
         let target = secret.target();
         let tls = secret.tls.then_some(&self.tls);
         let mut conn = RespConnection::connect(&secret.host, secret.port, tls, self.timeout)
@@ -341,9 +394,9 @@ impl RedisBackend {
         store: &S,
         staged: &Staged,
         current: &RedisSecret,
-    ) -> Result<(), BackendError> {
+    ) -> Result<RedisSecret, BackendError> {
         let refused = match self.check_login(current, AWSCURRENT).await {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(current.clone()),
             Err(e) if e.kind == BackendErrorKind::LoginRefused => e,
             Err(e) => return Err(e),
         };
@@ -356,14 +409,15 @@ impl RedisBackend {
         }
         .filter(|p| p.same_login_target(current));
         match previous {
-            Some(previous) => self.check_login(&previous, AWSPREVIOUS).await.map_err(|e| {
-                BackendError::with_source(
+            Some(previous) => match self.check_login(&previous, AWSPREVIOUS).await {
+                Ok(()) => Ok(previous),
+                Err(e) => Err(BackendError::with_source(
                     e.kind,
-                    "neither AWSCURRENT nor AWSPREVIOUS logs in as the secret's user: the admin \
-                     changes nothing without proof that the secret holds that user's password",
+                    "neither AWSCURRENT nor AWSPREVIOUS logs in as the secret's user: nothing is \
+                     changed without proof that the secret holds that user's password",
                     e,
-                )
-            }),
+                )),
+            },
             None => Err(refused),
         }
     }
@@ -407,9 +461,19 @@ impl RedisBackend {
     async fn refuse_replicas(conn: &mut RespConnection) -> Result<(), BackendError> {
         let info = match conn.command(&[b"INFO", b"replication"]).await {
             Ok(Reply::Bulk(Some(text))) => String::from_utf8_lossy(&text).into_owned(),
-            Ok(_) => return Ok(()),
+            Ok(_) => {
+                return Err(BackendError::new(
+                    BackendErrorKind::Failed,
+                    "INFO replication answered oddly: refusing rather than guessing the topology",
+                ));
+            }
             Err(e) => return Err(acl_error(e, "(INFO replication)")),
         };
+        if info.lines().any(|l| l.trim() == "role:slave") {
+            return Err(BackendError::refused(
+                "the Redis server is a replica: ACL changes belong on the primary (and each node)",
+            ));
+        }
         let replicas = info
             .lines()
             .find_map(|l| l.strip_prefix("connected_slaves:"))
@@ -516,22 +580,26 @@ impl CredentialBackend for RedisBackend {
                     .await;
             }
         }
-        let already = match self.check_login(&pending, AWSPENDING).await {
-            Ok(()) => true,
-            Err(e) if e.kind == BackendErrorKind::LoginRefused => false,
-            Err(e) => return Err(e),
-        };
-        if already {
+        // The admin's view decides (ACL GETUSER's hashes), not a login: a `nopass` user lets any
+        // password in. The admin secret is checked to name this server before anything is sent.
+        let mut admin = self.admin(store, &pending).await?;
+        // Fails clearly if the user does not exist, instead of creating a disabled one.
+        let hashes = Self::password_hashes(&mut admin, &pending.username).await?;
+        if hashes.contains(&password_hash(&pending.password)) {
             // A retry: the password may be live but never saved (ACL SAVE failed last time).
-            let mut admin = self.admin(store, &pending).await?;
             Self::persist_acl(&mut admin).await?;
             return Ok(SetOutcome::AlreadyInPlace);
         }
-        self.prove(store, staged, &current).await?;
-        let mut admin = self.admin(store, &pending).await?;
+        // The proven password must be one of the user's own: a `nopass` user proves nothing.
+        let proven = self.prove(store, staged, &current).await?;
+        if !hashes.contains(&password_hash(&proven.password)) {
+            return Err(BackendError::refused(format!(
+                "the secret's password is not one of Redis user `{}`'s (a `nopass` user lets any \
+                 password in): nothing is changed without proof of that user's password",
+                pending.username
+            )));
+        }
         Self::refuse_replicas(&mut admin).await?;
-        // Fails clearly if the user does not exist, instead of creating a disabled one.
-        Self::password_hashes(&mut admin, &pending.username).await?;
         let add = format!(">{}", pending.password.expose());
         admin
             .command(&[
@@ -630,6 +698,19 @@ impl CredentialBackend for RedisBackend {
 
 /// Classifies a failed login: refused credentials, an unreachable server, TLS, or other.
 fn resp_error(e: RespError, label: &str, target: &str) -> BackendError {
+    // A login's reply may come from any server a secret names: keep only its leading code
+    // (WRONGPASS, NOAUTH, ERR), never text that server chose to send back.
+    let e = match e {
+        RespError::Server(text) => RespError::Server(
+            text.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(32)
+                .collect(),
+        ),
+        other => other,
+    };
     let (kind, message) = match &e {
         RespError::Server(text)
             if text.starts_with("WRONGPASS")
