@@ -285,3 +285,88 @@ async fn evil_session(
     }
     Ok(())
 }
+
+/// A [`SecretStore`] whose reads by stage lag behind label moves, as an eventually consistent
+/// read may right after `UpdateSecretVersionStage`: once armed, a read of a stage answers with
+/// the version that carried it when the store was armed.
+pub struct StaleStore<S> {
+    inner: S,
+    /// The frozen secret and its stage → version map.
+    frozen: std::sync::Mutex<Option<(String, std::collections::BTreeMap<String, String>)>>,
+}
+
+impl<S: SecretStore> StaleStore<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            frozen: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// From now on, reads by stage see the labels of `secret_id` as they are now.
+    pub async fn freeze(&self, secret_id: &str) -> Result<(), StoreError> {
+        let d = self.inner.describe(secret_id).await?;
+        let mut by_stage = std::collections::BTreeMap::new();
+        for (version, stages) in &d.versions {
+            for stage in stages {
+                by_stage.insert(stage.clone(), version.clone());
+            }
+        }
+        if let Ok(mut f) = self.frozen.lock() {
+            *f = Some((secret_id.to_string(), by_stage));
+        }
+        Ok(())
+    }
+
+    fn stale_version(&self, secret_id: &str, stage: &str) -> Option<String> {
+        let frozen = self.frozen.lock().ok()?;
+        let (id, map) = frozen.as_ref()?;
+        (id == secret_id).then(|| map.get(stage).cloned()).flatten()
+    }
+}
+
+impl<S: SecretStore> SecretStore for StaleStore<S> {
+    async fn describe(&self, secret_id: &str) -> Result<SecretDescription, StoreError> {
+        self.inner.describe(secret_id).await
+    }
+
+    async fn get(
+        &self,
+        secret_id: &str,
+        version: VersionRef<'_>,
+    ) -> Result<Option<SecretString>, StoreError> {
+        match version {
+            VersionRef::Stage(stage) => match self.stale_version(secret_id, stage) {
+                Some(v) => self.inner.get(secret_id, VersionRef::Id(&v)).await,
+                None => self.inner.get(secret_id, version).await,
+            },
+            other => self.inner.get(secret_id, other).await,
+        }
+    }
+
+    async fn put_pending(
+        &self,
+        secret_id: &str,
+        token: &str,
+        value: &SecretString,
+        rotation_token: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .put_pending(secret_id, token, value, rotation_token)
+            .await
+    }
+
+    async fn move_stage(
+        &self,
+        secret_id: &str,
+        stage: &str,
+        to: Option<&str>,
+        from: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.inner.move_stage(secret_id, stage, to, from).await
+    }
+
+    async fn random_password(&self, policy: &PasswordPolicy) -> Result<SecretString, StoreError> {
+        self.inner.random_password(policy).await
+    }
+}

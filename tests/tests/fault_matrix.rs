@@ -671,3 +671,63 @@ async fn postgres_replies_lost_after_the_server_applied_them() -> Result<()> {
     }
     Ok(())
 }
+
+/// finishSecret's clean-up keeps what the step knew (the promoted and the replaced version, read
+/// by id), so reads by stage that still show the labels from before the move change nothing: the
+/// new password is not removed as "older than AWSPREVIOUS".
+#[tokio::test]
+async fn a_stale_read_after_the_label_move_never_removes_the_new_password() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let admin_arn = create_secret(
+        &client,
+        "macro-ai/dev/redis-admin",
+        &json!({"username": stack.redis_admin_user, "password": stack.redis_admin_password(),
+                "host": stack.redis_host, "port": stack.redis_port}),
+    )
+    .await?;
+    let (user, initial) = (unique("app"), unique("initial"));
+    create_user(&mut stack.redis_admin().await?, &user, &initial).await?;
+    let arn = create_secret(
+        &client,
+        &unique("macro-ai/dev/redis"),
+        &json!({"username": user, "password": initial, "host": stack.redis_host,
+                "port": stack.redis_port, "adminarn": admin_arn}),
+    )
+    .await?;
+    let healthy = rotate_redis::rotator(client.clone(), None, rotate_redis::Config::default())?;
+    // One rotation first, so AWSPREVIOUS exists and the second clean-up has something to remove.
+    tests::rotation::rotate(&healthy, &client, &arn).await?;
+    let token = start_rotation(&client, &arn).await?;
+    for step in ["createSecret", "setSecret", "testSecret"] {
+        if let Err(e) = invoke(&healthy, step_event(step, &arn, &token)).await {
+            bail!("{step}: {}", e.message());
+        }
+    }
+    // finishSecret through a store whose reads by stage still see the labels before the move.
+    let stale = tests::faults::StaleStore::new(SecretsManagerStore::new(client.clone()));
+    stale.freeze(&arn).await?;
+    let finishing = Rotator::new(
+        stale,
+        RedisBackend::new(RedisOptions::default())?,
+        PasswordPolicy::default(),
+    );
+    if let Err(e) = invoke(&finishing, step_event("finishSecret", &arn, &token)).await {
+        bail!("finishSecret: {}", e.message());
+    }
+    let current = value_at(&client, &arn, "AWSCURRENT").await?;
+    let previous = value_at(&client, &arn, "AWSPREVIOUS").await?;
+    let pw = |v: &Value| v["password"].as_str().unwrap_or_default().to_string();
+    assert!(
+        logs_in(&stack.redis_host, stack.redis_port, &user, &pw(&current)).await?,
+        "the promoted password must survive a stale read"
+    );
+    assert!(logs_in(&stack.redis_host, stack.redis_port, &user, &pw(&previous)).await?);
+    assert!(!logs_in(&stack.redis_host, stack.redis_port, &user, &initial).await?);
+    assert_eq!(
+        password_count(&mut stack.redis_admin().await?, &user).await?,
+        2
+    );
+    Ok(())
+}
