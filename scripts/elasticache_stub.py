@@ -180,6 +180,9 @@ def act(action, form):
                                    "Two auth tokens are in use; SET one before you ROTATE.")
                 tokens = g["tokens"][-1:] + [token]
             elif strategy == "SET":
+                if len(g["tokens"]) < 2:
+                    raise ApiError("InvalidParameterCombination",
+                                   "SET is allowed only after ROTATE (two tokens in use).")
                 tokens = [token]
             else:
                 raise ApiError("InvalidParameterValue", f"Unknown strategy {strategy}.")

@@ -563,3 +563,50 @@ async fn a_nopass_user_proves_nothing() -> Result<()> {
     );
     Ok(())
 }
+
+/// AWSCURRENT refused, AWSPREVIOUS live (a restore, or a rewritten AWSCURRENT): the rotation
+/// proves itself with AWSPREVIOUS, and finishSecret must not remove that live password.
+#[tokio::test]
+async fn after_a_restore_the_live_password_survives_the_rotation() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let f = rotator(
+        client.clone(),
+        PasswordPolicy::default(),
+        RedisOptions::default(),
+    )?;
+    let admin_arn = admin_secret(
+        &client,
+        &stack.redis_host,
+        stack.redis_port,
+        stack.redis_admin_password(),
+    )
+    .await?;
+    let (user, live) = (unique("app"), unique("live"));
+    create_user(&mut stack.redis_admin().await?, &user, &live).await?;
+    let value = |p: &str| {
+        json!({"username": user, "password": p, "host": stack.redis_host,
+               "port": stack.redis_port, "adminarn": admin_arn})
+    };
+    let arn = create_secret(&client, "macro-ai/dev/redis-credentials", &value(&live)).await?;
+    client
+        .put_secret_value()
+        .secret_id(&arn)
+        .secret_string(value(&unique("refused")).to_string())
+        .send()
+        .await?;
+    rotate(&f, &client, &arn).await?;
+    let current = value_at(&client, &arn, "AWSCURRENT").await?;
+    let new = current["password"].as_str().unwrap_or_default();
+    assert!(stack.redis_logs_in(&user, new).await?);
+    assert!(
+        stack.redis_logs_in(&user, &live).await?,
+        "the password clients still use was removed at finishSecret"
+    );
+    // The next rotation cleans up normally.
+    rotate(&f, &client, &arn).await?;
+    assert!(!stack.redis_logs_in(&user, &live).await?);
+    assert_never_shown(&[&live, new], &[]);
+    Ok(())
+}

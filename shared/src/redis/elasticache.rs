@@ -15,6 +15,14 @@ pub struct CacheUser {
     pub status: String,
 }
 
+/// What ElastiCache made of a token change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenChange {
+    Applied,
+    /// ROTATE refused: two tokens are already in use (SET one first).
+    TwoTokensInUse,
+}
+
 /// How `ModifyReplicationGroup` changes the AUTH token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenUpdate {
@@ -48,7 +56,7 @@ pub trait ElastiCacheApi: Send + Sync {
         group_id: &str,
         token: &SecretString,
         update: TokenUpdate,
-    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+    ) -> impl Future<Output = Result<TokenChange, BackendError>> + Send;
 }
 
 /// The user id an ElastiCache user ARN names (`arn:aws:elasticache:<region>:<account>:user:<id>`).

@@ -24,7 +24,7 @@ use crate::rotation::{
     CredentialBackend, Finished, SecretStore, SetOutcome, Staged, VersionRef,
 };
 use crate::secret::SecretString;
-use elasticache::{ElastiCacheApi, TokenUpdate, fit_policy, user_id, wait_for};
+use elasticache::{ElastiCacheApi, TokenChange, TokenUpdate, fit_policy, user_id, wait_for};
 use resp::{Reply, RespConnection, RespError, TlsSettings};
 pub use secret::{Mode, RedisSecret};
 
@@ -259,32 +259,30 @@ impl RedisBackend {
         let proven = self.prove(store, staged, current).await?;
         self.wait_group(group_id).await?;
         let api = self.api()?;
-        // A token is SET only right after it logged in: AWSCURRENT while another token
-        // (AWSPREVIOUS) is still in use, or AWSPREVIOUS itself when AWSCURRENT was refused.
-        let other_in_use = if proven.password == current.password {
-            let previous = match store
-                .get(&staged.secret_id, VersionRef::Stage(AWSPREVIOUS))
-                .await?
-            {
-                Some(raw) => RedisSecret::parse(&raw, AWSPREVIOUS)
-                    .ok()
-                    .filter(|p| p.same_login_target(current) && p.password != current.password),
-                None => None,
-            };
-            match previous {
-                Some(previous) => self.works(&previous, AWSPREVIOUS).await?,
-                None => false,
-            }
-        } else {
-            true
-        };
-        if other_in_use {
+        // ElastiCache says whether two tokens are in use: ROTATE, and only when it refuses for
+        // that reason SET the token that just logged in (dropping the other one), then ROTATE.
+        // (AWS allows SET only after a ROTATE, which is exactly then.)
+        if api
+            .set_auth_token(group_id, &pending.password, TokenUpdate::Rotate)
+            .await?
+            == TokenChange::TwoTokensInUse
+        {
             api.set_auth_token(group_id, &proven.password, TokenUpdate::Set)
                 .await?;
             self.wait_group(group_id).await?;
+            if api
+                .set_auth_token(group_id, &pending.password, TokenUpdate::Rotate)
+                .await?
+                == TokenChange::TwoTokensInUse
+            {
+                return Err(BackendError::new(
+                    BackendErrorKind::Failed,
+                    format!(
+                        "replication group `{group_id}` still reports two AUTH tokens after a SET"
+                    ),
+                ));
+            }
         }
-        api.set_auth_token(group_id, &pending.password, TokenUpdate::Rotate)
-            .await?;
         Ok(SetOutcome::Installed {
             change: format!(
                 "replication group `{group_id}` now accepts the pending and the current AUTH token"
@@ -478,7 +476,13 @@ impl RedisBackend {
             .lines()
             .find_map(|l| l.strip_prefix("connected_slaves:"))
             .and_then(|n| n.trim().parse::<u32>().ok())
-            .unwrap_or(0);
+            .ok_or_else(|| {
+                BackendError::new(
+                    BackendErrorKind::Failed,
+                    "INFO replication did not say how many replicas are connected: refusing \
+                     rather than guessing the topology",
+                )
+            })?;
         if replicas > 0 {
             return Err(BackendError::refused(format!(
                 "the Redis server reports {replicas} connected replica(s): ACL users are not \
@@ -621,6 +625,7 @@ impl CredentialBackend for RedisBackend {
 
     async fn test_pending(&self, pending: &SecretString) -> Result<(), BackendError> {
         let pending = RedisSecret::parse(pending, AWSPENDING)?;
+        self.check_configured(&pending, &pending.mode()?)?;
         // ElastiCache: once the change reached every node (the resource settled), a real AUTH.
         match pending.mode()? {
             Mode::Acl { .. } => {}
@@ -635,6 +640,11 @@ impl CredentialBackend for RedisBackend {
 
     async fn validate_current(&self, current: &SecretString) -> Result<(), BackendError> {
         let current = RedisSecret::parse(current, AWSCURRENT)?;
+        // Validation only logs in; a secret that says how it is rotated is held to the same
+        // deployment rules (pin, TLS, configured resource) as its rotation.
+        if let Ok(mode) = current.mode() {
+            self.check_configured(&current, &mode)?;
+        }
         self.check_login(&current, AWSCURRENT).await
     }
 
@@ -665,11 +675,19 @@ impl CredentialBackend for RedisBackend {
             .map(|s| password_hash(&s.password))
             .collect();
         let mut admin = self.admin(store, &current).await?;
-        let stale: Vec<String> = Self::password_hashes(&mut admin, &current.username)
-            .await?
-            .into_iter()
-            .filter(|h| !keep.contains(h))
-            .collect();
+        let hashes = Self::password_hashes(&mut admin, &current.username).await?;
+        // A replaced version whose password the user does not have (AWSCURRENT was refused and
+        // the rotation proved itself with AWSPREVIOUS) names no password to keep: removing the
+        // others now could drop the one clients still use. The next rotation cleans up.
+        if previous
+            .as_ref()
+            .is_some_and(|p| !hashes.contains(&password_hash(&p.password)))
+        {
+            info!(user = %current.username, "the replaced version's password is not the user's: clean-up left to the next rotation");
+            Self::persist_acl(&mut admin).await?;
+            return Ok(None);
+        }
+        let stale: Vec<String> = hashes.into_iter().filter(|h| !keep.contains(h)).collect();
         if stale.is_empty() {
             // A retry after the removal: its save may be the part that failed.
             Self::persist_acl(&mut admin).await?;
