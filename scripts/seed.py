@@ -133,7 +133,8 @@ def reset():
 
     # ElastiCache, what Macro AI runs: an RBAC user whose passwords change through the ElastiCache
     # API (ModifyUser); the stack's stand-in applies each change to the same Redis.
-    ec_user, ec_password = "macro_ai_staging_app", secrets.token_urlsafe(24)
+    # ElastiCache accepts letters, digits and ! & # $ ^ < > - in passwords: hex keeps to that.
+    ec_user, ec_password = "macro_ai_staging_app", secrets.token_hex(20)
     redis_cli("ACL", "DELUSER", ec_user)
     redis_cli("ACL", "SETUSER", ec_user, "on", f">{ec_password}", "~*", "+@all")
     registration = {"user_id": "macro-ai-staging-app", "user_name": ec_user, "modifying_ms": 300,
