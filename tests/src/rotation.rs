@@ -93,6 +93,32 @@ pub fn outcome(result: &Result<Value, FunctionError>) -> String {
     }
 }
 
+/// Runs every step of a started rotation; the first failure's error type and message, if any.
+pub async fn steps_until_failure<S: SecretStore, B: CredentialBackend>(
+    rotator: &Rotator<S, B>,
+    secret_id: &str,
+    token: &str,
+) -> Option<(String, String)> {
+    for step in STEPS {
+        if let Err(e) = invoke(rotator, step_event(step, secret_id, token)).await {
+            return Some((e.error_type().to_string(), e.message().to_string()));
+        }
+    }
+    None
+}
+
+/// What someone with PutSecretValue does: `value` becomes AWSCURRENT (the version it replaces
+/// becomes AWSPREVIOUS).
+pub async fn put_current(client: &Client, secret_id: &str, value: &Value) -> Result<()> {
+    client
+        .put_secret_value()
+        .secret_id(secret_id)
+        .secret_string(value.to_string())
+        .send()
+        .await?;
+    Ok(())
+}
+
 /// A whole rotation, as the service runs it; returns the new version's token.
 pub async fn rotate<S: SecretStore, B: CredentialBackend>(
     rotator: &Rotator<S, B>,

@@ -9,7 +9,8 @@ use sqlx::{ConnectOptions, Connection};
 use std::time::{Duration, Instant};
 use tests::faults::EvilPostgres;
 use tests::rotation::{
-    STEPS, create_secret, invoke, outcome, rotate, stages, start_rotation, step_event, value_at,
+    create_secret, invoke, outcome, put_current, rotate, stages, start_rotation, step_event,
+    steps_until_failure, value_at,
 };
 use tests::{MotoAccount, Stack, assert_never_shown, capture_logs, unique};
 
@@ -81,20 +82,6 @@ fn secret_for(stack: &Stack, user: &str, password: &str, extra: Value) -> Value 
     v
 }
 
-/// Runs every step of a started rotation and returns the first failure's error type.
-async fn steps_until_failure(
-    f: &rotate_postgres::PostgresRotator,
-    arn: &str,
-    token: &str,
-) -> Option<(String, String)> {
-    for step in STEPS {
-        if let Err(e) = invoke(f, step_event(step, arn, token)).await {
-            return Some((e.error_type().to_string(), e.message().to_string()));
-        }
-    }
-    None
-}
-
 #[tokio::test]
 async fn a_rewritten_username_never_borrows_the_master_login() -> Result<()> {
     capture_logs();
@@ -130,12 +117,7 @@ async fn a_rewritten_username_never_borrows_the_master_login() -> Result<()> {
         let mut rewritten = honest.clone();
         rewritten["username"] = json!(hostile);
         rewritten["password"] = json!(unique("guess"));
-        client
-            .put_secret_value()
-            .secret_id(&arn)
-            .secret_string(rewritten.to_string())
-            .send()
-            .await?;
+        put_current(&client, &arn, &rewritten).await?;
         let token = start_rotation(&client, &arn).await?;
         let failure = steps_until_failure(&f, &arn, &token).await;
         let (error_type, message) = failure.expect("the rotation must be refused");
@@ -565,12 +547,7 @@ async fn the_awsprevious_fallback_keeps_awscurrent_s_tls() -> Result<()> {
         &unique("stale"),
         json!({"sslmode": "verify-full"}),
     );
-    client
-        .put_secret_value()
-        .secret_id(&arn)
-        .secret_string(stale.to_string())
-        .send()
-        .await?;
+    put_current(&client, &arn, &stale).await?;
     rotate(&f, &client, &arn).await?;
     let current = value_at(&client, &arn, "AWSCURRENT").await?;
     assert_eq!(current["sslmode"], json!("verify-full"));
@@ -630,14 +607,6 @@ async fn a_rewritten_host_never_receives_an_honest_password() -> Result<()> {
         v["sslmode"] = json!("disable");
         v
     };
-    let put = async |arn: &str, v: Value| {
-        client
-            .put_secret_value()
-            .secret_id(arn)
-            .secret_string(v.to_string())
-            .send()
-            .await
-    };
     let user = unique("app");
     let honest = unique("honest");
     admin_sql(
@@ -653,7 +622,7 @@ async fn a_rewritten_host_never_receives_an_honest_password() -> Result<()> {
     let arn = create_secret(&client, "macro-ai/dev/database", &value).await?;
     let mut hostile = redirect(&value);
     hostile["password"] = json!(unique("not-theirs-either"));
-    put(&arn, hostile).await?;
+    put_current(&client, &arn, &hostile).await?;
     let token = start_rotation(&client, &arn).await?;
     let (error_type, message) = steps_until_failure(&f, &arn, &token)
         .await
@@ -676,7 +645,7 @@ async fn a_rewritten_host_never_receives_an_honest_password() -> Result<()> {
         json!({"sslmode": "disable", "masterarn": master_arn}),
     );
     let arn = create_secret(&client, &unique("macro-ai/dev/database"), &value).await?;
-    put(&arn, redirect(&value)).await?;
+    put_current(&client, &arn, &redirect(&value)).await?;
     let token = start_rotation(&client, &arn).await?;
     let (error_type, message) = steps_until_failure(&f, &arn, &token)
         .await

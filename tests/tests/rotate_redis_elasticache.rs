@@ -11,7 +11,7 @@ use shared::rotation::PasswordPolicy;
 use std::time::Duration;
 use tests::redis::{PrivateRedis, create_user, logs_in};
 use tests::rotation::{
-    STEPS, create_secret, invoke, outcome, start_rotation, step_event, value_at,
+    STEPS, create_secret, invoke, outcome, put_current, start_rotation, step_event, value_at,
 };
 use tests::{MotoAccount, Stack, assert_never_shown, capture_logs, unique};
 
@@ -338,12 +338,12 @@ async fn a_rewritten_secret_never_gets_its_password_installed_on_elasticache() -
         &json!({"url": url(&initial), "user_arn": user_arn}),
     )
     .await?;
-    client
-        .put_secret_value()
-        .secret_id(&arn)
-        .secret_string(json!({"url": url(theirs), "user_arn": user_arn}).to_string())
-        .send()
-        .await?;
+    put_current(
+        &client,
+        &arn,
+        &json!({"url": url(theirs), "user_arn": user_arn}),
+    )
+    .await?;
     let f = rotator(
         stack,
         client.clone(),
@@ -386,12 +386,12 @@ async fn a_rewritten_secret_never_gets_its_password_installed_on_elasticache() -
         &json!({"url": token_url(&honest), "replication_group_id": group}),
     )
     .await?;
-    client
-        .put_secret_value()
-        .secret_id(&arn)
-        .secret_string(json!({"url": token_url(theirs), "replication_group_id": group}).to_string())
-        .send()
-        .await?;
+    put_current(
+        &client,
+        &arn,
+        &json!({"url": token_url(theirs), "replication_group_id": group}),
+    )
+    .await?;
     let g = rotator(
         stack,
         client.clone(),

@@ -8,7 +8,8 @@ use shared::redis::RedisOptions;
 use shared::rotation::PasswordPolicy;
 use tests::redis::{PrivateRedis, Users, create_user, logs_in, password_count};
 use tests::rotation::{
-    STEPS, create_secret, invoke, outcome, rotate, stages, start_rotation, step_event, value_at,
+    create_secret, invoke, outcome, put_current, rotate, stages, start_rotation, step_event,
+    steps_until_failure, value_at,
 };
 use tests::{MotoAccount, Stack, assert_never_shown, capture_logs, unique};
 
@@ -22,6 +23,29 @@ fn rotator(
         None,
         rotate_redis::Config { passwords, redis },
     )?)
+}
+
+/// The function with its default configuration (self-managed Redis, the default password policy).
+fn default_rotator(client: &aws_sdk_secretsmanager::Client) -> Result<rotate_redis::RedisRotator> {
+    rotator(
+        client.clone(),
+        PasswordPolicy::default(),
+        RedisOptions::default(),
+    )
+}
+
+/// The admin secret of the stack's Redis.
+async fn stack_admin_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    stack: &Stack,
+) -> Result<String> {
+    admin_secret(
+        client,
+        &stack.redis_host,
+        stack.redis_port,
+        stack.redis_admin_password(),
+    )
+    .await
 }
 
 /// `decodeURIComponent` as Node runs it (node-redis and ioredis read the URL with it): `%` must
@@ -80,13 +104,7 @@ async fn url_passwords_read_back_exactly_with_a_strict_decoder() -> Result<()> {
         },
         RedisOptions::default(),
     )?;
-    let admin_arn = admin_secret(
-        &client,
-        &stack.redis_host,
-        stack.redis_port,
-        stack.redis_admin_password(),
-    )
-    .await?;
+    let admin_arn = stack_admin_secret(&client, stack).await?;
     let (user, initial) = (unique("app"), unique("initial"));
     create_user(&mut stack.redis_admin().await?, &user, &initial).await?;
     let url = format!(
@@ -125,11 +143,7 @@ async fn a_failed_acl_save_is_finished_by_the_retry_and_survives_a_restart() -> 
     let stack = Stack::get();
     let mut redis = PrivateRedis::start()?;
     let client = stack.secrets_manager(&MotoAccount::new());
-    let f = rotator(
-        client.clone(),
-        PasswordPolicy::default(),
-        RedisOptions::default(),
-    )?;
+    let f = default_rotator(&client)?;
     let admin_arn = admin_secret(&client, "127.0.0.1", redis.port, &redis.admin_password).await?;
     let (user, initial) = (unique("app"), unique("initial"));
     let mut admin = redis.admin().await?;
@@ -180,11 +194,7 @@ async fn users_in_redis_conf_are_persisted_and_a_server_that_cannot_persist_is_r
     capture_logs();
     let stack = Stack::get();
     let client = stack.secrets_manager(&MotoAccount::new());
-    let f = rotator(
-        client.clone(),
-        PasswordPolicy::default(),
-        RedisOptions::default(),
-    )?;
+    let f = default_rotator(&client)?;
 
     // Users in redis.conf: CONFIG REWRITE keeps them across a restart, two rotations deep.
     let mut redis = PrivateRedis::start_with(Users::ConfigFile)?;
@@ -239,18 +249,8 @@ async fn a_least_privilege_user_without_ping_completes_a_rotation() -> Result<()
     capture_logs();
     let stack = Stack::get();
     let client = stack.secrets_manager(&MotoAccount::new());
-    let f = rotator(
-        client.clone(),
-        PasswordPolicy::default(),
-        RedisOptions::default(),
-    )?;
-    let admin_arn = admin_secret(
-        &client,
-        &stack.redis_host,
-        stack.redis_port,
-        stack.redis_admin_password(),
-    )
-    .await?;
+    let f = default_rotator(&client)?;
+    let admin_arn = stack_admin_secret(&client, stack).await?;
     let (user, initial) = (unique("app"), unique("initial"));
     let pass = format!(">{initial}");
     stack
@@ -385,18 +385,8 @@ async fn a_rewritten_username_never_gets_the_admin_to_act() -> Result<()> {
     capture_logs();
     let stack = Stack::get();
     let client = stack.secrets_manager(&MotoAccount::new());
-    let f = rotator(
-        client.clone(),
-        PasswordPolicy::default(),
-        RedisOptions::default(),
-    )?;
-    let admin_arn = admin_secret(
-        &client,
-        &stack.redis_host,
-        stack.redis_port,
-        stack.redis_admin_password(),
-    )
-    .await?;
+    let f = default_rotator(&client)?;
+    let admin_arn = stack_admin_secret(&client, stack).await?;
     let (user, initial) = (unique("app"), unique("initial"));
     create_user(&mut stack.redis_admin().await?, &user, &initial).await?;
     let (victim, victim_password) = (unique("victim"), unique("initial"));
@@ -432,21 +422,11 @@ async fn a_rewritten_username_never_gets_the_admin_to_act() -> Result<()> {
         let mut rewritten = honest.clone();
         rewritten["username"] = json!(target);
         rewritten["password"] = json!(password);
-        client
-            .put_secret_value()
-            .secret_id(&arn)
-            .secret_string(rewritten.to_string())
-            .send()
-            .await?;
+        put_current(&client, &arn, &rewritten).await?;
         let token = start_rotation(&client, &arn).await?;
-        let mut failure = None;
-        for step in STEPS {
-            if let Err(e) = invoke(&f, step_event(step, &arn, &token)).await {
-                failure = Some((e.error_type().to_string(), e.message().to_string()));
-                break;
-            }
-        }
-        let (error_type, message) = failure.expect("refused");
+        let (error_type, message) = steps_until_failure(&f, &arn, &token)
+            .await
+            .expect("refused");
         assert_eq!(error_type, expect, "{name}: {message}");
         assert_eq!(
             stages(&client, &arn).await?[&token],
@@ -473,11 +453,7 @@ async fn a_primary_with_replicas_is_refused_rather_than_half_rotated() -> Result
     capture_logs();
     let stack = Stack::get();
     let client = stack.secrets_manager(&MotoAccount::new());
-    let f = rotator(
-        client.clone(),
-        PasswordPolicy::default(),
-        RedisOptions::default(),
-    )?;
+    let f = default_rotator(&client)?;
     let primary = PrivateRedis::start()?;
     let _replica = PrivateRedis::start_replica_of(&primary)?;
     // Wait until the primary counts its replica.
@@ -519,18 +495,8 @@ async fn a_nopass_user_proves_nothing() -> Result<()> {
     capture_logs();
     let stack = Stack::get();
     let client = stack.secrets_manager(&MotoAccount::new());
-    let f = rotator(
-        client.clone(),
-        PasswordPolicy::default(),
-        RedisOptions::default(),
-    )?;
-    let admin_arn = admin_secret(
-        &client,
-        &stack.redis_host,
-        stack.redis_port,
-        stack.redis_admin_password(),
-    )
-    .await?;
+    let f = default_rotator(&client)?;
+    let admin_arn = stack_admin_secret(&client, stack).await?;
     // A user that lets any password in: AUTH with a made-up one succeeds.
     let user = unique("open");
     stack
@@ -571,18 +537,8 @@ async fn after_a_restore_the_live_password_survives_the_rotation() -> Result<()>
     capture_logs();
     let stack = Stack::get();
     let client = stack.secrets_manager(&MotoAccount::new());
-    let f = rotator(
-        client.clone(),
-        PasswordPolicy::default(),
-        RedisOptions::default(),
-    )?;
-    let admin_arn = admin_secret(
-        &client,
-        &stack.redis_host,
-        stack.redis_port,
-        stack.redis_admin_password(),
-    )
-    .await?;
+    let f = default_rotator(&client)?;
+    let admin_arn = stack_admin_secret(&client, stack).await?;
     let (user, live) = (unique("app"), unique("live"));
     create_user(&mut stack.redis_admin().await?, &user, &live).await?;
     let value = |p: &str| {
@@ -590,12 +546,7 @@ async fn after_a_restore_the_live_password_survives_the_rotation() -> Result<()>
                "port": stack.redis_port, "adminarn": admin_arn})
     };
     let arn = create_secret(&client, "macro-ai/dev/redis-credentials", &value(&live)).await?;
-    client
-        .put_secret_value()
-        .secret_id(&arn)
-        .secret_string(value(&unique("refused")).to_string())
-        .send()
-        .await?;
+    put_current(&client, &arn, &value(&unique("refused"))).await?;
     rotate(&f, &client, &arn).await?;
     let current = value_at(&client, &arn, "AWSCURRENT").await?;
     let new = current["password"].as_str().unwrap_or_default();
