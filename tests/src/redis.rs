@@ -2,7 +2,8 @@
 //! own, and private servers to stop and restart for fault tests.
 
 use anyhow::{Context as _, Result, bail};
-use shared::redis::resp::{Reply, RespConnection, RespError};
+use redis::Value;
+use shared::redis::connection::{RedisConnection, text};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -13,60 +14,58 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Logs in as `user`; `Ok(true)` when Redis accepts the password, `Ok(false)` when it refuses it.
 pub async fn logs_in(host: &str, port: u16, user: &str, password: &str) -> Result<bool> {
-    let mut conn = RespConnection::connect(host, port, None, TIMEOUT).await?;
-    match conn
-        .command(&[b"AUTH", user.as_bytes(), password.as_bytes()])
-        .await
-    {
-        Ok(_) => Ok(conn.command(&[b"PING"]).await? == Reply::Simple("PONG".into())),
-        Err(RespError::Server(e)) if e.starts_with("WRONGPASS") => Ok(false),
+    let mut conn = RedisConnection::connect(host, port, None, TIMEOUT).await?;
+    match conn.auth(user, password).await {
+        Ok(_) => Ok(conn.query(&redis::cmd("PING")).await? == Value::SimpleString("PONG".into())),
+        Err(e) if e.code() == Some("WRONGPASS") => Ok(false),
         Err(e) => Err(e.into()),
     }
 }
 
 /// An authenticated admin connection.
-pub async fn admin(host: &str, port: u16, user: &str, password: &str) -> Result<RespConnection> {
-    let mut conn = RespConnection::connect(host, port, None, TIMEOUT).await?;
-    conn.command(&[b"AUTH", user.as_bytes(), password.as_bytes()])
-        .await?;
+pub async fn admin(host: &str, port: u16, user: &str, password: &str) -> Result<RedisConnection> {
+    let mut conn = RedisConnection::connect(host, port, None, TIMEOUT).await?;
+    conn.auth(user, password).await?;
     Ok(conn)
 }
 
 /// Creates an ACL user with one password and the app's permissions.
-pub async fn create_user(conn: &mut RespConnection, user: &str, password: &str) -> Result<()> {
+pub async fn create_user(conn: &mut RedisConnection, user: &str, password: &str) -> Result<()> {
     let pass = format!(">{password}");
-    conn.command(&[
-        b"ACL",
-        b"SETUSER",
-        user.as_bytes(),
-        b"on",
-        pass.as_bytes(),
-        b"~*",
-        b"+@all",
-    ])
+    conn.query(
+        redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg(user.as_bytes())
+            .arg("on")
+            .arg(pass.as_bytes())
+            .arg("~*")
+            .arg("+@all"),
+    )
     .await?;
     Ok(())
 }
 
 /// How many passwords the user has.
-pub async fn password_count(conn: &mut RespConnection, user: &str) -> Result<usize> {
-    let Reply::Array(Some(items)) = conn.command(&[b"ACL", b"GETUSER", user.as_bytes()]).await?
+pub async fn password_count(conn: &mut RedisConnection, user: &str) -> Result<usize> {
+    let Value::Array(items) = conn
+        .query(redis::cmd("ACL").arg("GETUSER").arg(user.as_bytes()))
+        .await?
     else {
         bail!("no such user");
     };
     let mut pairs = items.chunks(2);
     match pairs
-        .find(|kv| kv[0].as_text().as_deref() == Some("passwords"))
+        .find(|kv| text(&kv[0]).as_deref() == Some("passwords"))
         .map(|kv| &kv[1])
     {
-        Some(Reply::Array(Some(list))) => Ok(list.len()),
+        Some(Value::Array(list)) => Ok(list.len()),
         _ => Ok(0),
     }
 }
 
 impl Stack {
     /// An admin connection to the stack's Redis.
-    pub async fn redis_admin(&self) -> Result<RespConnection> {
+    pub async fn redis_admin(&self) -> Result<RedisConnection> {
         admin(
             &self.redis_host,
             self.redis_port,
@@ -147,11 +146,13 @@ impl PrivateRedis {
                 tls.join("server.key").display(),
                 tls.join("ca.crt").display()
             ),
+            None,
         )?;
         Ok((redis, tls_port))
     }
 
-    /// A replica of `primary`, logging in to it as its admin; users of its own in an ACL file.
+    /// A replica of `primary`, logging in to it as its admin; users of its own in an ACL file,
+    /// its admin with the primary's admin password (as configuration management would set it).
     pub fn start_replica_of(primary: &PrivateRedis) -> Result<Self> {
         Self::start_inner(
             Users::AclFile,
@@ -159,21 +160,22 @@ impl PrivateRedis {
                 "replicaof 127.0.0.1 {}\nmasteruser admin\nmasterauth {}\n",
                 primary.port, primary.admin_password
             ),
+            Some(primary.admin_password.clone()),
         )
     }
 
     pub fn start_with(users: Users) -> Result<Self> {
-        Self::start_inner(users, String::new())
+        Self::start_inner(users, String::new(), None)
     }
 
-    fn start_inner(users: Users, extra: String) -> Result<Self> {
+    fn start_inner(users: Users, extra: String, admin_password: Option<String>) -> Result<Self> {
         Stack::get();
         let dir = std::env::temp_dir().join(unique("macro-ai-ops-redis"));
         std::fs::create_dir_all(&dir)?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let admin_password = unique("admin");
+        let admin_password = admin_password.unwrap_or_else(|| unique("admin"));
         let mut redis = Self {
             dir,
             port,
@@ -255,7 +257,7 @@ impl PrivateRedis {
         bail!("redis-server did not start on port {}", self.port)
     }
 
-    pub async fn admin(&self) -> Result<RespConnection> {
+    pub async fn admin(&self) -> Result<RedisConnection> {
         admin("127.0.0.1", self.port, "admin", &self.admin_password).await
     }
 }

@@ -221,9 +221,14 @@ async fn rotate_redis() -> Result<()> {
             // A password from two generations ago that the rotation's clean-up must remove.
             let stale = format!(">{}", unique("stale"));
             admin
-                .command(&[b"ACL", b"SETUSER", user.as_bytes(), stale.as_bytes()])
+                .query(
+                    redis::cmd("ACL")
+                        .arg("SETUSER")
+                        .arg(user.as_bytes())
+                        .arg(stale.as_bytes()),
+                )
                 .await?;
-            admin.command(&[b"ACL", b"SAVE"]).await?;
+            admin.query(redis::cmd("ACL").arg("SAVE")).await?;
             let secret = json!({"username": user, "password": password, "host": "127.0.0.1", "port": redis.port, "adminarn": admin_arn});
             let arn = create_secret(&client, &unique("macro-ai/dev/redis"), &secret).await?;
             let text = if dep == "AWS emulator" {

@@ -107,7 +107,7 @@ async fn redis_down_at_set_and_test_fails_cleanly_and_the_retry_converges() -> R
     let p0 = unique("initial");
     let mut admin = redis.admin().await?;
     create_user(&mut admin, &user, &p0).await?;
-    admin.command(&[b"ACL", b"SAVE"]).await?;
+    admin.query(redis::cmd("ACL").arg("SAVE")).await?;
     let admin_arn = create_secret(
         &client,
         "macro-ai/staging/redis-admin",

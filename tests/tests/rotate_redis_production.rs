@@ -148,7 +148,7 @@ async fn a_failed_acl_save_is_finished_by_the_retry_and_survives_a_restart() -> 
     let (user, initial) = (unique("app"), unique("initial"));
     let mut admin = redis.admin().await?;
     create_user(&mut admin, &user, &initial).await?;
-    admin.command(&[b"ACL", b"SAVE"]).await?;
+    admin.query(redis::cmd("ACL").arg("SAVE")).await?;
     let secret = json!({"username": user, "password": initial, "host": "127.0.0.1",
                         "port": redis.port, "adminarn": admin_arn});
     let arn = create_secret(&client, "macro-ai/dev/redis-credentials", &secret).await?;
@@ -256,16 +256,16 @@ async fn a_least_privilege_user_without_ping_completes_a_rotation() -> Result<()
     stack
         .redis_admin()
         .await?
-        .command(&[
-            b"ACL",
-            b"SETUSER",
-            user.as_bytes(),
-            b"on",
-            pass.as_bytes(),
-            b"~chat:*",
-            b"+get",
-            b"+set",
-        ])
+        .query(
+            redis::cmd("ACL")
+                .arg("SETUSER")
+                .arg(user.as_bytes())
+                .arg("on")
+                .arg(pass.as_bytes())
+                .arg("~chat:*")
+                .arg("+get")
+                .arg("+set"),
+        )
         .await?;
     let secret = json!({"username": user, "password": initial, "host": stack.redis_host,
                         "port": stack.redis_port, "adminarn": admin_arn});
@@ -276,7 +276,7 @@ async fn a_least_privilege_user_without_ping_completes_a_rotation() -> Result<()
         "valid"
     );
     let current = value_at(&client, &arn, "AWSCURRENT").await?;
-    let mut conn = shared::redis::resp::RespConnection::connect(
+    let mut conn = shared::redis::connection::RedisConnection::connect(
         &stack.redis_host,
         stack.redis_port,
         None,
@@ -284,11 +284,10 @@ async fn a_least_privilege_user_without_ping_completes_a_rotation() -> Result<()
     )
     .await?;
     let password = current["password"].as_str().unwrap_or_default();
-    conn.command(&[b"AUTH", user.as_bytes(), password.as_bytes()])
-        .await?;
-    let ping = conn.command(&[b"PING"]).await;
+    conn.auth(&user, password).await?;
+    let ping = conn.query(&redis::cmd("PING")).await;
     assert!(
-        matches!(&ping, Err(shared::redis::resp::RespError::Server(e)) if e.starts_with("NOPERM")),
+        matches!(&ping, Err(e) if e.code() == Some("NOPERM")),
         "the user really has no +ping"
     );
     assert_never_shown(&[&initial, password], &[]);
@@ -449,18 +448,19 @@ async fn a_rewritten_username_never_gets_the_admin_to_act() -> Result<()> {
 }
 
 #[tokio::test]
-async fn a_primary_with_replicas_is_refused_rather_than_half_rotated() -> Result<()> {
+async fn a_primary_with_replicas_is_refused_until_the_admin_secret_lists_every_node() -> Result<()>
+{
     capture_logs();
     let stack = Stack::get();
     let client = stack.secrets_manager(&MotoAccount::new());
     let f = default_rotator(&client)?;
     let primary = PrivateRedis::start()?;
-    let _replica = PrivateRedis::start_replica_of(&primary)?;
+    let replica = PrivateRedis::start_replica_of(&primary)?;
     // Wait until the primary counts its replica.
     let mut admin = primary.admin().await?;
     for _ in 0..100 {
-        let info = admin.command(&[b"INFO", b"replication"]).await?;
-        if matches!(&info, shared::redis::resp::Reply::Bulk(Some(t)) if String::from_utf8_lossy(t).contains("connected_slaves:1"))
+        let info = admin.query(redis::cmd("INFO").arg("replication")).await?;
+        if shared::redis::connection::text(&info).is_some_and(|t| t.contains("connected_slaves:1"))
         {
             break;
         }
@@ -468,8 +468,11 @@ async fn a_primary_with_replicas_is_refused_rather_than_half_rotated() -> Result
     }
     let admin_arn =
         admin_secret(&client, "127.0.0.1", primary.port, &primary.admin_password).await?;
+    // ACL users are not replicated: the user is made on each node, as an operator would.
     let (user, initial) = (unique("app"), unique("initial"));
+    let mut replica_admin = replica.admin().await?;
     create_user(&mut admin, &user, &initial).await?;
+    create_user(&mut replica_admin, &user, &initial).await?;
     let secret = json!({"username": user, "password": initial, "host": "127.0.0.1",
                         "port": primary.port, "adminarn": admin_arn});
     let arn = create_secret(&client, "macro-ai/dev/redis-credentials", &secret).await?;
@@ -478,7 +481,9 @@ async fn a_primary_with_replicas_is_refused_rather_than_half_rotated() -> Result
         .await
         .map_err(|e| anyhow::anyhow!(e.message().to_string()))?;
     let r = invoke(&f, step_event("setSecret", &arn, &token)).await;
-    let e = r.as_ref().expect_err("a primary with a replica is refused");
+    let e = r
+        .as_ref()
+        .expect_err("a primary with an unlisted replica is refused");
     assert_eq!(e.error_type(), "RotationRefused", "{}", e.message());
     assert!(
         e.message().contains("1 connected replica"),
@@ -486,7 +491,64 @@ async fn a_primary_with_replicas_is_refused_rather_than_half_rotated() -> Result
         e.message()
     );
     assert_eq!(password_count(&mut admin, &user).await?, 1, "nothing added");
-    assert_never_shown(&[&initial], &[e.message()]);
+    assert_eq!(password_count(&mut replica_admin, &user).await?, 1);
+    let mut messages = vec![e.message().to_string()];
+
+    // The application secret cannot list nodes: the admin login would go wherever it said.
+    let evil = json!({"username": user, "password": initial, "host": "127.0.0.1",
+                      "port": primary.port, "adminarn": admin_arn,
+                      "nodes": [format!("127.0.0.1:{}", stack.redis_port)]});
+    let evil_arn = create_secret(&client, &unique("macro-ai/dev/redis"), &evil).await?;
+    let evil_token = start_rotation(&client, &evil_arn).await?;
+    invoke(&f, step_event("createSecret", &evil_arn, &evil_token))
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message().to_string()))?;
+    let r = invoke(&f, step_event("setSecret", &evil_arn, &evil_token)).await;
+    let e = r.expect_err("`nodes` in an application secret is refused");
+    assert_eq!(e.error_type(), "RotationRefused", "{}", e.message());
+    assert!(e.message().contains("admin secret"), "{}", e.message());
+    messages.push(e.message().to_string());
+
+    // The admin secret lists the replica: every step now covers both nodes.
+    put_current(
+        &client,
+        &admin_arn,
+        &json!({"username": "admin", "password": primary.admin_password, "host": "127.0.0.1",
+                "port": primary.port, "nodes": [format!("127.0.0.1:{}", replica.port)]}),
+    )
+    .await?;
+    for step in ["setSecret", "testSecret", "finishSecret"] {
+        invoke(&f, step_event(step, &arn, &token))
+            .await
+            .map_err(|e| anyhow::anyhow!("{step}: {}", e.message()))?;
+    }
+    let new = value_at(&client, &arn, "AWSCURRENT").await?;
+    let new = new["password"].as_str().unwrap_or_default().to_string();
+    assert_ne!(new, initial);
+    for (node, conn) in [
+        (primary.port, &mut admin),
+        (replica.port, &mut replica_admin),
+    ] {
+        assert!(logs_in("127.0.0.1", node, &user, &new).await?, "{node}");
+        assert!(
+            logs_in("127.0.0.1", node, &user, &initial).await?,
+            "{node}: AWSPREVIOUS kept"
+        );
+        assert_eq!(password_count(conn, &user).await?, 2, "{node}");
+    }
+    // A second rotation removes the first password from both nodes.
+    rotate(&f, &client, &arn).await?;
+    for node in [primary.port, replica.port] {
+        assert!(
+            !logs_in("127.0.0.1", node, &user, &initial).await?,
+            "{node}"
+        );
+        assert!(logs_in("127.0.0.1", node, &user, &new).await?, "{node}");
+    }
+    assert_never_shown(
+        &[&initial, &new],
+        &messages.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     Ok(())
 }
 
@@ -502,15 +564,15 @@ async fn a_nopass_user_proves_nothing() -> Result<()> {
     stack
         .redis_admin()
         .await?
-        .command(&[
-            b"ACL",
-            b"SETUSER",
-            user.as_bytes(),
-            b"on",
-            b"nopass",
-            b"~*",
-            b"+@all",
-        ])
+        .query(
+            redis::cmd("ACL")
+                .arg("SETUSER")
+                .arg(user.as_bytes())
+                .arg("on")
+                .arg("nopass")
+                .arg("~*")
+                .arg("+@all"),
+        )
         .await?;
     let secret = json!({"username": user, "password": "made-up-by-anyone", "host": stack.redis_host,
                         "port": stack.redis_port, "adminarn": admin_arn});

@@ -8,8 +8,8 @@
 //! persists it (`ACL SAVE`, or `CONFIG REWRITE` for users kept in redis.conf), so a retried step
 //! also finishes a save that failed.
 
+pub mod connection;
 pub mod elasticache;
-pub mod resp;
 pub mod secret;
 
 use sha2::{Digest, Sha256};
@@ -24,8 +24,10 @@ use crate::rotation::{
     CredentialBackend, Finished, SecretStore, SetOutcome, Staged, VersionRef,
 };
 use crate::secret::SecretString;
+use connection::{ConnError, RedisConnection, TlsSettings, text};
 use elasticache::{ElastiCacheApi, TokenChange, TokenUpdate, fit_policy, user_id, wait_for};
-use resp::{Reply, RespConnection, RespError, TlsSettings};
+use redis::acl::Rule;
+use redis::{Cmd, Value};
 pub use secret::{Mode, RedisSecret};
 
 /// Connection settings that are the function's, not the secret's.
@@ -304,7 +306,7 @@ impl RedisBackend {
         &self,
         secret: &RedisSecret,
         label: &str,
-    ) -> Result<RespConnection, BackendError> {
+    ) -> Result<RedisConnection, BackendError> {
         if let Some((host, port)) = &self.options.pinned
             && (!host.eq_ignore_ascii_case(&secret.host) || *port != secret.port)
         {
@@ -314,18 +316,25 @@ impl RedisBackend {
                 secret.host, secret.port
             )));
         }
+        self.connect_as(secret, label).await
+    }
+
+    /// Connects and authenticates as `secret`'s user, wherever it points: only for logins whose
+    /// endpoint an admin chose (the nodes an admin secret lists); everything else goes through
+    /// `login`, which holds the endpoint to REDIS_HOST/REDIS_PORT.
+    async fn connect_as(
+        &self,
+        secret: &RedisSecret,
+        label: &str,
+    ) -> Result<RedisConnection, BackendError> {
         let target = secret.target();
         let tls = secret.tls.then_some(&self.tls);
-        let mut conn = RespConnection::connect(&secret.host, secret.port, tls, self.timeout)
+        let mut conn = RedisConnection::connect(&secret.host, secret.port, tls, self.timeout)
             .await
             .map_err(|e| resp_error(e, label, &target))?;
-        conn.command(&[
-            b"AUTH",
-            secret.username.as_bytes(),
-            secret.password.expose().as_bytes(),
-        ])
-        .await
-        .map_err(|e| resp_error(e, label, &target))?;
+        conn.auth(&secret.username, secret.password.expose())
+            .await
+            .map_err(|e| resp_error(e, label, &target))?;
         Ok(conn)
     }
 
@@ -333,9 +342,9 @@ impl RedisBackend {
     /// session; a least-privilege user without `+ping` answers `NOPERM`, which is fine.
     async fn check_login(&self, secret: &RedisSecret, label: &str) -> Result<(), BackendError> {
         let mut conn = self.login(secret, label).await?;
-        match conn.command(&[b"PING"]).await {
-            Ok(Reply::Simple(s)) if s == "PONG" => Ok(()),
-            Err(RespError::Server(e)) if e.starts_with("NOPERM") => Ok(()),
+        match conn.query(&redis::cmd("PING")).await {
+            Ok(Value::SimpleString(s)) if s == "PONG" => Ok(()),
+            Err(e) if e.code() == Some("NOPERM") => Ok(()),
             Ok(_) => Err(BackendError::new(
                 BackendErrorKind::Failed,
                 format!(
@@ -347,13 +356,22 @@ impl RedisBackend {
         }
     }
 
-    /// An admin connection from the secret named by `adminarn`, on the same server (the admin's
-    /// password goes to the admin secret's own host). Refuses to act on the admin's own user.
-    async fn admin<S: SecretStore>(
+    /// Admin connections to every node the user lives on: the server the secret names (the
+    /// primary) first, then each node the admin secret lists in `nodes` (ACL users are not
+    /// replicated). The admin secret is named by `adminarn`, must point at the same server and
+    /// another user; the admin's password goes to its own host and the nodes it lists, nowhere
+    /// the application secret says.
+    async fn admin_nodes<S: SecretStore>(
         &self,
         store: &S,
         secret: &RedisSecret,
-    ) -> Result<RespConnection, BackendError> {
+    ) -> Result<Vec<Node>, BackendError> {
+        if !secret.nodes.is_empty() {
+            return Err(BackendError::refused(
+                "the secret lists `nodes`: the admin login goes to each of them, so only the \
+                 admin secret may list them (move `nodes` there)",
+            ));
+        }
         let arn = secret.adminarn.as_deref().ok_or_else(|| {
             BackendError::invalid_secret(
                 "the secret has no `adminarn`: Redis rotation adds the new password with an \
@@ -381,7 +399,20 @@ impl RedisBackend {
                 secret.username
             )));
         }
-        self.login(&admin, "the admin secret").await
+        let mut nodes = vec![Node {
+            target: format!("{}:{}", admin.host, admin.port),
+            conn: self.login(&admin, "the admin secret").await?,
+        }];
+        for (host, port) in &admin.nodes {
+            let node = admin.at_node(host, *port);
+            nodes.push(Node {
+                target: format!("{host}:{port}"),
+                conn: self
+                    .connect_as(&node, "the admin secret (a listed node)")
+                    .await?,
+            });
+        }
+        Ok(nodes)
     }
 
     /// Proof of possession before the admin acts: the secret's own user logs in with AWSCURRENT
@@ -422,16 +453,16 @@ impl RedisBackend {
 
     /// The SHA-256 hashes of the user's passwords (what `ACL GETUSER` shows).
     async fn password_hashes(
-        conn: &mut RespConnection,
+        conn: &mut RedisConnection,
         user: &str,
     ) -> Result<Vec<String>, BackendError> {
         let reply = conn
-            .command(&[b"ACL", b"GETUSER", user.as_bytes()])
+            .query(&Cmd::acl_getuser(user))
             .await
             .map_err(|e| acl_error(e, user))?;
         let items = match reply {
-            Reply::Array(Some(items)) => items,
-            Reply::Array(None) | Reply::Bulk(None) => {
+            Value::Array(items) => items,
+            Value::Nil => {
                 return Err(BackendError::refused(format!(
                     "Redis user `{user}` does not exist: create it (with its permissions) first; \
                      rotation only changes passwords"
@@ -446,19 +477,23 @@ impl RedisBackend {
         };
         let mut pairs = items.chunks(2);
         let passwords = pairs
-            .find(|kv| kv.first().and_then(Reply::as_text).as_deref() == Some("passwords"))
+            .find(|kv| kv.first().and_then(text).as_deref() == Some("passwords"))
             .and_then(|kv| kv.get(1).cloned());
         Ok(match passwords {
-            Some(Reply::Array(Some(list))) => list.iter().filter_map(Reply::as_text).collect(),
+            Some(Value::Array(list)) => list.iter().filter_map(text).collect(),
             _ => Vec::new(),
         })
     }
 
     /// ACLs are not replicated: on a primary with replicas the change would reach one node of
     /// several, and a failover would bring back the old password. Refused rather than half done.
-    async fn refuse_replicas(conn: &mut RespConnection) -> Result<(), BackendError> {
-        let info = match conn.command(&[b"INFO", b"replication"]).await {
-            Ok(Reply::Bulk(Some(text))) => String::from_utf8_lossy(&text).into_owned(),
+    /// `listed` is how many other nodes the admin secret lists (each gets the change too).
+    async fn refuse_replicas(
+        conn: &mut RedisConnection,
+        listed: usize,
+    ) -> Result<(), BackendError> {
+        let info = match conn.query(redis::cmd("INFO").arg("replication")).await {
+            Ok(reply) if text(&reply).is_some() => text(&reply).unwrap_or_default(),
             Ok(_) => {
                 return Err(BackendError::new(
                     BackendErrorKind::Failed,
@@ -483,12 +518,23 @@ impl RedisBackend {
                      rather than guessing the topology",
                 )
             })?;
-        if replicas > 0 {
+        if replicas as usize > listed {
             return Err(BackendError::refused(format!(
-                "the Redis server reports {replicas} connected replica(s): ACL users are not \
-                 replicated, so the new password would reach the primary only; add it on every \
-                 node (or use ElastiCache, whose ModifyUser reaches all of them)"
+                "the Redis server reports {replicas} connected replica(s) and the admin secret \
+                 lists {listed} other node(s): ACL users are not replicated, so the new password \
+                 would miss a node; list every node in the admin secret's `nodes` (or use \
+                 ElastiCache, whose ModifyUser reaches all of them)"
             )));
+        }
+        Ok(())
+    }
+
+    /// `persist_acl` on every node.
+    async fn persist_all(nodes: &mut [Node]) -> Result<(), BackendError> {
+        for node in nodes {
+            Self::persist_acl(&mut node.conn)
+                .await
+                .map_err(|e| e.context(&format!("on {}", node.target)))?;
         }
         Ok(())
     }
@@ -496,14 +542,14 @@ impl RedisBackend {
     /// Persists the users so a restart brings back neither a lost pending password nor a removed
     /// old one: `ACL SAVE` when the server keeps them in an ACL file, `CONFIG REWRITE` when they
     /// live in redis.conf. A server with neither would forget them: that is an error.
-    async fn persist_acl(conn: &mut RespConnection) -> Result<&'static str, BackendError> {
-        let saved = match conn.command(&[b"ACL", b"SAVE"]).await {
+    async fn persist_acl(conn: &mut RedisConnection) -> Result<&'static str, BackendError> {
+        let saved = match conn.query(&Cmd::acl_save()).await {
             Ok(_) => return Ok("ACL SAVE"),
-            Err(RespError::Server(e)) if e.contains("ACL file") => e,
+            Err(ConnError::Server { text, .. }) if text.contains("ACL file") => text,
             Err(e) => {
                 return Err(BackendError::with_source(
                     match e {
-                        RespError::Server(_) => BackendErrorKind::Failed,
+                        ConnError::Server { .. } => BackendErrorKind::Failed,
                         _ => BackendErrorKind::Unavailable,
                     },
                     "ACL SAVE failed: the change is live but not saved, and a restart would undo \
@@ -512,7 +558,7 @@ impl RedisBackend {
                 ));
             }
         };
-        match conn.command(&[b"CONFIG", b"REWRITE"]).await {
+        match conn.query(redis::cmd("CONFIG").arg("REWRITE")).await {
             Ok(_) => Ok("CONFIG REWRITE"),
             Err(e) => Err(BackendError::with_source(
                 BackendErrorKind::Failed,
@@ -586,39 +632,47 @@ impl CredentialBackend for RedisBackend {
         }
         // The admin's view decides (ACL GETUSER's hashes), not a login: a `nopass` user lets any
         // password in. The admin secret is checked to name this server before anything is sent.
-        let mut admin = self.admin(store, &pending).await?;
-        // Fails clearly if the user does not exist, instead of creating a disabled one.
-        let hashes = Self::password_hashes(&mut admin, &pending.username).await?;
-        if hashes.contains(&password_hash(&pending.password)) {
+        let mut nodes = self.admin_nodes(store, &pending).await?;
+        let user = pending.username.as_str();
+        let pending_hash = password_hash(&pending.password);
+        // Fails clearly if the user does not exist on a node, instead of creating a disabled one.
+        let mut hashes = Vec::with_capacity(nodes.len());
+        for node in &mut nodes {
+            hashes.push(node.password_hashes(user).await?);
+        }
+        if hashes.iter().all(|h| h.contains(&pending_hash)) {
             // A retry: the password may be live but never saved (ACL SAVE failed last time).
-            Self::persist_acl(&mut admin).await?;
+            Self::persist_all(&mut nodes).await?;
             return Ok(SetOutcome::AlreadyInPlace);
         }
         // The proven password must be one of the user's own: a `nopass` user proves nothing.
         let proven = self.prove(store, staged, &current).await?;
-        if !hashes.contains(&password_hash(&proven.password)) {
+        if !hashes[0].contains(&password_hash(&proven.password)) {
             return Err(BackendError::refused(format!(
-                "the secret's password is not one of Redis user `{}`'s (a `nopass` user lets any \
-                 password in): nothing is changed without proof of that user's password",
-                pending.username
+                "the secret's password is not one of Redis user `{user}`'s (a `nopass` user lets \
+                 any password in): nothing is changed without proof of that user's password"
             )));
         }
-        Self::refuse_replicas(&mut admin).await?;
-        let add = format!(">{}", pending.password.expose());
-        admin
-            .command(&[
-                b"ACL",
-                b"SETUSER",
-                pending.username.as_bytes(),
-                add.as_bytes(),
-            ])
-            .await
-            .map_err(|e| acl_error(e, &pending.username))?;
-        Self::persist_acl(&mut admin).await?;
+        let listed = nodes.len() - 1;
+        Self::refuse_replicas(&mut nodes[0].conn, listed).await?;
+        let add = [Rule::AddPass(pending.password.expose().to_string())];
+        for (node, hashes) in nodes.iter_mut().zip(&hashes) {
+            if !hashes.contains(&pending_hash) {
+                node.conn
+                    .query(&Cmd::acl_setuser_rules(user, &add))
+                    .await
+                    .map_err(|e| acl_error(e, user))?;
+            }
+        }
+        Self::persist_all(&mut nodes).await?;
+        let on = if listed == 0 {
+            String::new()
+        } else {
+            format!(" on {} nodes", nodes.len())
+        };
         Ok(SetOutcome::Installed {
             change: format!(
-                "pending password added to Redis user `{}` (the current one still works)",
-                pending.username
+                "pending password added to Redis user `{user}`{on} (the current one still works)"
             ),
         })
     }
@@ -674,77 +728,93 @@ impl CredentialBackend for RedisBackend {
             .chain(previous.iter().filter(|p| p.same_login_target(&current)))
             .map(|s| password_hash(&s.password))
             .collect();
-        let mut admin = self.admin(store, &current).await?;
-        let hashes = Self::password_hashes(&mut admin, &current.username).await?;
+        let mut nodes = self.admin_nodes(store, &current).await?;
+        let user = current.username.as_str();
         // A replaced version whose password the user does not have (AWSCURRENT was refused and
         // the rotation proved itself with AWSPREVIOUS) names no password to keep: removing the
         // others now could drop the one clients still use. The next rotation cleans up.
+        let primary = nodes[0].password_hashes(user).await?;
         if previous
             .as_ref()
-            .is_some_and(|p| !hashes.contains(&password_hash(&p.password)))
+            .is_some_and(|p| !primary.contains(&password_hash(&p.password)))
         {
-            info!(user = %current.username, "the replaced version's password is not the user's: clean-up left to the next rotation");
-            Self::persist_acl(&mut admin).await?;
+            info!(user = %user, "the replaced version's password is not the user's: clean-up left to the next rotation");
+            Self::persist_all(&mut nodes).await?;
             return Ok(None);
         }
-        let stale: Vec<String> = hashes.into_iter().filter(|h| !keep.contains(h)).collect();
-        if stale.is_empty() {
-            // A retry after the removal: its save may be the part that failed.
-            Self::persist_acl(&mut admin).await?;
+        let mut removed = 0;
+        for node in &mut nodes {
+            let stale: Vec<Rule> = node
+                .password_hashes(user)
+                .await?
+                .into_iter()
+                .filter(|h| !keep.contains(h))
+                .map(Rule::RemoveHashedPass)
+                .collect();
+            if !stale.is_empty() {
+                node.conn
+                    .query(&Cmd::acl_setuser_rules(user, &stale))
+                    .await
+                    .map_err(|e| acl_error(e, user))?;
+                removed = removed.max(stale.len());
+            }
+        }
+        // Saved whether or not anything was stale: on a retry the save may be the part that
+        // failed last time.
+        Self::persist_all(&mut nodes).await?;
+        if removed == 0 {
             return Ok(None);
         }
-        let mut args: Vec<Vec<u8>> = vec![
-            b"ACL".to_vec(),
-            b"SETUSER".to_vec(),
-            current.username.clone().into_bytes(),
-        ];
-        args.extend(stale.iter().map(|h| format!("!{h}").into_bytes()));
-        let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
-        admin
-            .command(&refs)
-            .await
-            .map_err(|e| acl_error(e, &current.username))?;
-        Self::persist_acl(&mut admin).await?;
-        info!(user = %current.username, removed = stale.len(), "old Redis passwords removed");
+        info!(user = %user, removed, nodes = nodes.len(), "old Redis passwords removed");
         Ok(Some(format!(
-            "{} password(s) older than AWSPREVIOUS removed from Redis user `{}`",
-            stale.len(),
-            current.username
+            "{removed} password(s) older than AWSPREVIOUS removed from Redis user `{user}`"
         )))
     }
 }
 
+/// An admin connection to one node of a self-managed Redis.
+struct Node {
+    /// `host:port`, for messages.
+    target: String,
+    conn: RedisConnection,
+}
+
+impl Node {
+    async fn password_hashes(&mut self, user: &str) -> Result<Vec<String>, BackendError> {
+        RedisBackend::password_hashes(&mut self.conn, user)
+            .await
+            .map_err(|e| e.context(&format!("on {}", self.target)))
+    }
+}
+
 /// Classifies a failed login: refused credentials, an unreachable server, TLS, or other.
-fn resp_error(e: RespError, label: &str, target: &str) -> BackendError {
-    // A login's reply may come from any server a secret names: keep only its leading code
-    // (WRONGPASS, NOAUTH, ERR), never text that server chose to send back.
+fn resp_error(e: ConnError, label: &str, target: &str) -> BackendError {
+    // Redis before 6 answers a wrong password with `ERR invalid password`.
+    let refused = match &e {
+        ConnError::Server { code, text } => {
+            code == "WRONGPASS" || code == "NOAUTH" || text.contains("invalid password")
+        }
+        _ => false,
+    };
+    // A login's reply may come from any server a secret names: keep only its code (WRONGPASS,
+    // NOAUTH, ERR), never text that server chose to send back.
     let e = match e {
-        RespError::Server(text) => RespError::Server(
-            text.split_whitespace()
-                .next()
-                .unwrap_or_default()
-                .chars()
-                .take(32)
-                .collect(),
-        ),
+        ConnError::Server { code, .. } => ConnError::Server {
+            code: code.chars().take(32).collect(),
+            text: String::new(),
+        },
         other => other,
     };
     let (kind, message) = match &e {
-        RespError::Server(text)
-            if text.starts_with("WRONGPASS")
-                || text.starts_with("NOAUTH")
-                || text.contains("invalid password") =>
-        {
-            (
-                BackendErrorKind::LoginRefused,
-                format!("Redis refused the {label} login ({target})"),
-            )
-        }
-        RespError::Connect(_) | RespError::Timeout(_) | RespError::Io(_) => (
+        _ if refused => (
+            BackendErrorKind::LoginRefused,
+            format!("Redis refused the {label} login ({target})"),
+        ),
+        ConnError::Connect(_) | ConnError::Timeout(_) | ConnError::Io => (
             BackendErrorKind::Unavailable,
             format!("could not reach Redis for {label} ({target})"),
         ),
-        RespError::Tls(_) | RespError::TlsConfig(_) => (
+        ConnError::Tls(_) | ConnError::TlsConfig(_) => (
             BackendErrorKind::Failed,
             format!("TLS with Redis failed for {label} ({target}); TLS is never downgraded"),
         ),
@@ -756,21 +826,23 @@ fn resp_error(e: RespError, label: &str, target: &str) -> BackendError {
     BackendError::with_source(kind, message, e)
 }
 
-fn acl_error(e: RespError, user: &str) -> BackendError {
+fn acl_error(e: ConnError, user: &str) -> BackendError {
     // Redis echoes a rejected ACL modifier in its error text; a `>password` modifier must not
     // travel on in an error, so keep only the text before the first quote.
     let e = match e {
-        RespError::Server(text) => RespError::Server(
-            text.split('\'')
+        ConnError::Server { code, text } => ConnError::Server {
+            code,
+            text: text
+                .split('\'')
                 .next()
                 .unwrap_or_default()
                 .trim()
                 .to_string(),
-        ),
+        },
         other => other,
     };
     let kind = match &e {
-        RespError::Connect(_) | RespError::Timeout(_) | RespError::Io(_) => {
+        ConnError::Connect(_) | ConnError::Timeout(_) | ConnError::Io => {
             BackendErrorKind::Unavailable
         }
         _ => BackendErrorKind::Failed,

@@ -52,6 +52,9 @@ pub struct RedisSecret {
     pub adminarn: Option<String>,
     pub user_arn: Option<String>,
     pub replication_group_id: Option<String>,
+    /// An admin secret's list of the primary's other nodes (`"host:port"`): ACL users are not
+    /// replicated, so a self-managed rotation changes each node. Only an admin secret may say it.
+    pub nodes: Vec<(String, u16)>,
 }
 
 impl std::fmt::Debug for RedisSecret {
@@ -70,6 +73,7 @@ impl std::fmt::Debug for RedisSecret {
             .field("adminarn", &self.adminarn)
             .field("user_arn", &self.user_arn)
             .field("replication_group_id", &self.replication_group_id)
+            .field("nodes", &self.nodes)
             .field("fields", &self.fields.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -98,6 +102,15 @@ impl RedisSecret {
         let adminarn = text("adminarn")?;
         let user_arn = text("user_arn")?;
         let replication_group_id = text("replication_group_id")?;
+        let nodes = match fields.get("nodes") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| item.as_str().and_then(host_port))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| bad("field `nodes` must list \"host:port\" strings"))?,
+            Some(_) => return Err(bad("field `nodes` must list \"host:port\" strings")),
+        };
         if let Some(raw_url) = text("url")? {
             let url = url::Url::parse(&raw_url)
                 .map_err(|_| bad("field `url` is not a valid redis:// or rediss:// URL"))?;
@@ -136,6 +149,7 @@ impl RedisSecret {
                 adminarn,
                 user_arn,
                 replication_group_id,
+                nodes,
             });
         }
         let password = text("password")?.ok_or_else(|| bad("has neither `url` nor `password`"))?;
@@ -168,6 +182,7 @@ impl RedisSecret {
             adminarn,
             user_arn,
             replication_group_id,
+            nodes,
             shape: Shape::Fields,
             fields,
         })
@@ -233,6 +248,16 @@ impl RedisSecret {
             && self.tls == other.tls
     }
 
+    /// The same login at another node of the same deployment (same user, password, transport).
+    pub fn at_node(&self, host: &str, port: u16) -> RedisSecret {
+        RedisSecret {
+            host: host.to_string(),
+            port,
+            nodes: Vec::new(),
+            ..self.clone()
+        }
+    }
+
     /// `host:port (tls)` for messages.
     pub fn target(&self) -> String {
         format!(
@@ -245,9 +270,51 @@ impl RedisSecret {
     }
 }
 
+/// `host:port`, or `host` alone (the default port); `None` when it is neither.
+fn host_port(text: &str) -> Option<(String, u16)> {
+    let (host, port) = match text.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>().ok().filter(|p| *p > 0)?),
+        None => (text, DEFAULT_PORT),
+    };
+    let valid = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    valid.then(|| (host.to_string(), port))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nodes_are_host_port_strings_and_anything_else_is_refused() {
+        let parse = |nodes: serde_json::Value| {
+            let raw = json!({"username": "admin", "password": "p", "host": "h", "nodes": nodes});
+            RedisSecret::parse(&SecretString::new(raw.to_string()), "the admin secret")
+        };
+        let secret = parse(json!(["replica-1:6380", "replica-2"])).unwrap();
+        assert_eq!(
+            secret.nodes,
+            vec![("replica-1".to_string(), 6380), ("replica-2".to_string(), 6379)]
+        );
+        for bad in [
+            json!("replica:6379"),
+            json!([6379]),
+            json!([":6379"]),
+            json!(["replica:0"]),
+            json!(["replica:x"]),
+            json!(["user@replica:6379"]),
+            json!(["replica/6379"]),
+        ] {
+            let e = parse(bad.clone()).expect_err(&bad.to_string());
+            assert!(e.message.contains("`nodes`"), "{}", e.message);
+        }
+        let node = secret.at_node("replica-1", 6380);
+        assert_eq!((node.host.as_str(), node.port), ("replica-1", 6380));
+        assert_eq!(node.password.expose(), "p");
+        assert!(node.nodes.is_empty());
+    }
     use serde_json::json;
 
     /// `decodeURIComponent` as Node runs it: `%` must start a valid escape, the bytes must be

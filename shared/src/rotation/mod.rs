@@ -164,6 +164,12 @@ impl BackendError {
         }
     }
 
+    /// The same error, its message ending with where it happened.
+    pub fn context(mut self, place: &str) -> Self {
+        self.message = format!("{} ({place})", self.message);
+        self
+    }
+
     pub fn with_source(
         kind: BackendErrorKind,
         message: impl Into<String>,
