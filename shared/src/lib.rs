@@ -7,6 +7,7 @@ pub mod budget;
 pub mod capacity;
 pub mod config;
 pub mod error;
+pub mod event;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod lambda;

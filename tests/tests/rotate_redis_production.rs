@@ -472,7 +472,8 @@ async fn a_primary_with_replicas_is_refused_until_the_admin_secret_lists_every_n
     let (user, initial) = (unique("app"), unique("initial"));
     let mut replica_admin = replica.admin().await?;
     create_user(&mut admin, &user, &initial).await?;
-    create_user(&mut replica_admin, &user, &initial).await?;
+    // The replica's ACL drifted: its user has another password than the primary's.
+    create_user(&mut replica_admin, &user, "drifted-password").await?;
     let secret = json!({"username": user, "password": initial, "host": "127.0.0.1",
                         "port": primary.port, "adminarn": admin_arn});
     let arn = create_secret(&client, "macro-ai/dev/redis-credentials", &secret).await?;
@@ -517,6 +518,22 @@ async fn a_primary_with_replicas_is_refused_until_the_admin_secret_lists_every_n
                 "port": primary.port, "nodes": [format!("127.0.0.1:{}", replica.port)]}),
     )
     .await?;
+    // A node whose user lacks the proven password would lose it the moment `>pending` is added:
+    // nothing is changed on any node.
+    let e = invoke(&f, step_event("setSecret", &arn, &token))
+        .await
+        .expect_err("a node without the proven password is refused");
+    assert_eq!(e.error_type(), "RotationRefused", "{}", e.message());
+    assert!(
+        e.message().contains(&replica.port.to_string()),
+        "{}",
+        e.message()
+    );
+    assert_eq!(password_count(&mut admin, &user).await?, 1, "nothing added");
+    assert_eq!(password_count(&mut replica_admin, &user).await?, 1);
+    messages.push(e.message().to_string());
+    // The operator fixes the replica's ACL; the retried step goes through on both nodes.
+    create_user(&mut replica_admin, &user, &initial).await?;
     for step in ["setSecret", "testSecret", "finishSecret"] {
         invoke(&f, step_event(step, &arn, &token))
             .await
@@ -534,6 +551,7 @@ async fn a_primary_with_replicas_is_refused_until_the_admin_secret_lists_every_n
             logs_in("127.0.0.1", node, &user, &initial).await?,
             "{node}: AWSPREVIOUS kept"
         );
+        // The drifted password was older than AWSPREVIOUS: removed.
         assert_eq!(password_count(conn, &user).await?, 2, "{node}");
     }
     // A second rotation removes the first password from both nodes.
@@ -621,5 +639,61 @@ async fn after_a_restore_the_live_password_survives_the_rotation() -> Result<()>
     rotate(&f, &client, &arn).await?;
     assert!(!stack.redis_logs_in(&user, &live).await?);
     assert_never_shown(&[&live, new], &[]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn adminarn_may_name_only_the_configured_admin_secret_and_never_the_secret_itself()
+-> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let admin_arn = stack_admin_secret(&client, stack).await?;
+    let (user, initial) = (unique("app"), unique("initial"));
+    create_user(&mut stack.redis_admin().await?, &user, &initial).await?;
+    let secret = json!({"username": user, "password": initial, "host": stack.redis_host,
+                        "port": stack.redis_port, "adminarn": admin_arn});
+    let arn = create_secret(&client, "macro-ai/dev/redis-credentials", &secret).await?;
+    // Configured with another admin secret: this one's `adminarn` is refused before any login.
+    let pinned = rotator(
+        client.clone(),
+        PasswordPolicy::default(),
+        RedisOptions {
+            admin_secret_arn: Some(format!("{admin_arn}-other")),
+            ..RedisOptions::default()
+        },
+    )?;
+    let mut messages = Vec::new();
+    for (f, event_secret) in [
+        (&pinned, arn.clone()),
+        (&default_rotator(&client)?, arn.clone()),
+    ] {
+        if messages.len() == 1 {
+            // `adminarn` rewritten to name the rotated secret itself.
+            let mut own = secret.clone();
+            own["adminarn"] = json!(arn);
+            put_current(&client, &arn, &own).await?;
+        }
+        let token = start_rotation(&client, &event_secret).await?;
+        invoke(f, step_event("createSecret", &event_secret, &token))
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message().to_string()))?;
+        let e = invoke(f, step_event("setSecret", &event_secret, &token))
+            .await
+            .expect_err("refused");
+        assert_eq!(e.error_type(), "RotationRefused", "{}", e.message());
+        let why = ["REDIS_ADMIN_SECRET_ARN", "the secret being rotated"][messages.len()];
+        assert!(e.message().contains(why), "{}", e.message());
+        messages.push(e.message().to_string());
+        // Nothing was added.
+        assert_eq!(
+            password_count(&mut stack.redis_admin().await?, &user).await?,
+            1
+        );
+    }
+    assert_never_shown(
+        &[&initial],
+        &messages.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     Ok(())
 }

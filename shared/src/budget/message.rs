@@ -3,6 +3,8 @@
 //! scheduled event. Parsing is tolerant (thousands separators, other currency symbols, a missing
 //! Subject, extra lines); what cannot be read is a clear error.
 
+pub use crate::event::InvalidEvent;
+use crate::event::{Envelope, open};
 use jiff::Timestamp;
 use serde_json::Value;
 
@@ -39,6 +41,9 @@ pub struct RootCause {
 pub struct Anomaly {
     pub anomaly_id: String,
     pub total_impact: f64,
+    /// `totalImpactPercentage`, else computed from actual and expected spend; `None` when it
+    /// cannot be known (the pre-2021 format, or an expected spend of 0, which the console shows
+    /// as N/A).
     pub impact_percentage: Option<f64>,
     pub root_causes: Vec<RootCause>,
     pub monitor_arn: Option<String>,
@@ -71,69 +76,54 @@ pub enum BudgetInput {
     },
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("invalid event: {0}")]
-pub struct InvalidEvent(pub String);
-
 fn bad(s: impl Into<String>) -> InvalidEvent {
     InvalidEvent(s.into())
 }
 
 /// Reads a payload into its inputs.
 pub fn parse(event: &Value) -> Result<Vec<BudgetInput>, InvalidEvent> {
-    let obj = event
-        .as_object()
-        .ok_or_else(|| bad("expected a JSON object"))?;
-    if let Some(records) = obj.get("Records") {
-        let records = records
-            .as_array()
-            .filter(|r| !r.is_empty())
-            .ok_or_else(|| bad("`Records` must be a non-empty array"))?;
-        return records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let sns = r
-                    .get("Sns")
-                    .ok_or_else(|| bad(format!("record {i} has no `Sns` object")))?;
-                let message = sns
-                    .get("Message")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| bad(format!("record {i} has no `Sns.Message` string")))?;
-                let id = sns
-                    .get("MessageId")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                sns_message(id, message).map_err(|e| bad(format!("record {i}: {}", e.0)))
-            })
-            .collect();
-    }
-    if obj.get("source").and_then(Value::as_str) == Some("aws.ce") {
-        let detail = obj
-            .get("detail")
-            .ok_or_else(|| bad("the aws.ce event has no `detail`"))?;
-        let id = obj.get("id").and_then(Value::as_str).unwrap_or_default();
-        let anomaly = anomaly(detail)?;
-        return Ok(vec![BudgetInput::Anomaly {
-            dedup_key: format!(
-                "ce:{}",
-                if id.is_empty() {
-                    &anomaly.anomaly_id
-                } else {
-                    id
-                }
-            ),
-            anomaly,
-        }]);
-    }
-    if obj.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
-        let at = obj
-            .get("time")
-            .and_then(Value::as_str)
-            .and_then(|t| t.parse().ok())
-            .ok_or_else(|| bad("the scheduled event has no RFC 3339 `time`"))?;
-        return Ok(vec![BudgetInput::NewPeriod { at }]);
-    }
+    let obj = match open(event)? {
+        Envelope::Sns(records) => {
+            return records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    sns_message(&r.message_id, &r.message)
+                        .map_err(|e| bad(format!("record {i}: {}", e.0)))
+                })
+                .collect();
+        }
+        Envelope::EventBridge(e) if e.source == "aws.ce" => {
+            let anomaly = anomaly(&e.detail)?;
+            let id = e.id.as_deref().filter(|i| !i.is_empty());
+            return Ok(vec![BudgetInput::Anomaly {
+                dedup_key: format!("ce:{}", id.unwrap_or(&anomaly.anomaly_id)),
+                anomaly,
+            }]);
+        }
+        Envelope::EventBridge(e) if e.detail_type == "Scheduled Event" => {
+            let at = e
+                .time
+                .and_then(|t| t.to_rfc3339().parse().ok())
+                .ok_or_else(|| bad("the scheduled event has no RFC 3339 `time`"))?;
+            return Ok(vec![BudgetInput::NewPeriod { at }]);
+        }
+        Envelope::EventBridge(e) => {
+            return Err(bad(format!(
+                "an EventBridge event this function does not handle (source `{}`, detail-type \
+                 `{}`)",
+                crate::event::short(&e.source),
+                crate::event::short(&e.detail_type)
+            )));
+        }
+        Envelope::AlarmAction(_) => {
+            return Err(bad(
+                "a CloudWatch alarm action: budget-response takes Budgets and Cost Anomaly \
+                 Detection alerts",
+            ));
+        }
+        Envelope::Direct(obj) => obj,
+    };
     let env_field = |name: &str| -> Result<Option<String>, InvalidEvent> {
         match obj.get(name) {
             None => Ok(None),
@@ -269,8 +259,21 @@ fn anomaly(v: &Value) -> Result<Anomaly, InvalidEvent> {
     let impact = v
         .get("impact")
         .ok_or_else(|| bad(format!("anomaly {anomaly_id} has no `impact`")))?;
+    let actual = n(impact, "totalActualSpend");
+    let expected = n(impact, "totalExpectedSpend");
+    // The pre-2021 format has `maxImpact` and `totalImpact` only; `totalImpact` may also be
+    // derived from actual and expected spend.
     let total_impact = n(impact, "totalImpact")
+        .or_else(|| Some(actual? - expected?))
+        .or_else(|| n(impact, "maxImpact"))
         .ok_or_else(|| bad(format!("anomaly {anomaly_id} has no `impact.totalImpact`")))?;
+    let impact_percentage =
+        n(impact, "totalImpactPercentage").or_else(|| match (actual, expected) {
+            (Some(actual), Some(expected)) if expected > 0.0 => {
+                Some((actual - expected) / expected * 100.0)
+            }
+            _ => None,
+        });
     let root_causes = v
         .get("rootCauses")
         .and_then(Value::as_array)
@@ -289,7 +292,7 @@ fn anomaly(v: &Value) -> Result<Anomaly, InvalidEvent> {
     Ok(Anomaly {
         anomaly_id,
         total_impact,
-        impact_percentage: n(impact, "totalImpactPercentage"),
+        impact_percentage,
         root_causes,
         monitor_arn: s(v, "monitorArn"),
         subscription_name: s(v, "subscriptionName"),
@@ -354,13 +357,10 @@ mod tests {
             (json!([]), "expected a JSON object"),
             (json!({"Records": []}), "non-empty"),
             (
-                json!({"Records": [{"Sns": {"Message": "{\"anomalyId\": \"a\"}"}}]}),
+                crate::event::sns_batch(&[("m", "{\"anomalyId\": \"a\"}")]),
                 "no `impact`",
             ),
-            (
-                json!({"Records": [{"Sns": {"Message": "{oops"}}]}),
-                "does not parse",
-            ),
+            (crate::event::sns_batch(&[("m", "{oops")]), "does not parse"),
             (json!({"hold": "dev"}), "needs a `reason`"),
             (json!({"release": 5}), "must name an environment"),
             (json!({"what": 1}), "not SNS records"),
@@ -374,7 +374,7 @@ mod tests {
         let body = json!({"anomalyId": "a-1", "impact": {"totalImpact": 250.5, "totalImpactPercentage": 35.2},
             "rootCauses": [{"service": "Amazon ECS", "region": "us-east-1", "linkedAccount": "111122223333", "usageType": "Fargate-vCPU-Hours:perCPU"}],
             "monitorArn": "arn:aws:ce::1:anomalymonitor/m", "dimensionalValue": "AmazonECS"});
-        let sns = json!({"Records": [{"Sns": {"MessageId": "m1", "Message": body.to_string()}}]});
+        let sns = crate::event::sns_batch(&[("m1", &body.to_string())]);
         let BudgetInput::Anomaly { anomaly, dedup_key } = parse(&sns).unwrap().remove(0) else {
             panic!()
         };
@@ -390,7 +390,7 @@ mod tests {
         let mut detail = body.clone();
         detail.as_object_mut().unwrap().remove("dimensionalValue");
         detail["dimensionValue"] = json!("AmazonECS");
-        let eb = json!({"id": "e1", "source": "aws.ce", "detail-type": "Anomaly Detected", "detail": detail});
+        let eb = json!({"id": "e1", "source": "aws.ce", "detail-type": "Anomaly Detected", "time": "2026-11-25T10:00:00Z", "detail": detail});
         let BudgetInput::Anomaly { anomaly, .. } = parse(&eb).unwrap().remove(0) else {
             panic!()
         };

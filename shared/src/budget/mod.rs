@@ -442,9 +442,16 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
         label: &str,
         now: Timestamp,
     ) -> Result<BudgetOutcome, BudgetError> {
-        let pct = anomaly.impact_percentage.unwrap_or(0.0);
+        // An alert whose percentage cannot be known (the pre-2021 format, an expected spend of
+        // 0) is announced with its dollars rather than dropped as "0%".
+        let pct = match anomaly.impact_percentage {
+            Some(p) => format!("{p:.1}%"),
+            None => "percentage unknown".to_string(),
+        };
         let env = self.config.environment_of_anomaly(&anomaly);
-        if pct < self.config.anomaly_min_percent {
+        if let Some(pct) = anomaly.impact_percentage
+            && pct < self.config.anomaly_min_percent
+        {
             info!(anomaly = %anomaly.anomaly_id, pct, "anomaly below the notification threshold");
             return Ok(BudgetOutcome {
                 input: label.into(),
@@ -458,7 +465,7 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
             });
         }
         let mut message = format!(
-            "Cost anomaly {}: ${:.2} above expected ({pct:.1}%){}.\nRoot causes:\n",
+            "Cost anomaly {}: ${:.2} above expected ({pct}){}.\nRoot causes:\n",
             anomaly.anomaly_id,
             anomaly.total_impact,
             anomaly
@@ -489,7 +496,7 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
         match (env, hold_to) {
             (Some(env), Some(to)) if anomaly.total_impact > self.config.anomaly_action_usd => {
                 let spent = format!(
-                    "cost anomaly {} of ${:.2} ({pct:.1}%) attributed to {env}",
+                    "cost anomaly {} of ${:.2} ({pct}) attributed to {env}",
                     anomaly.anomaly_id, anomaly.total_impact
                 );
                 let services = self.hold(&env, to, &spent, now).await?;
@@ -511,7 +518,7 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
             }
             (env, _) => {
                 self.notify(
-                    &format!("cost anomaly of ${:.2} ({pct:.1}%)", anomaly.total_impact),
+                    &format!("cost anomaly of ${:.2} ({pct})", anomaly.total_impact),
                     &message,
                 )
                 .await;

@@ -50,11 +50,15 @@ pub struct RedisOptions {
     /// The Redis endpoint (host, port): when set, every login must go there. Required for the
     /// ElastiCache modes, whose secrets could otherwise send the proof anywhere.
     pub pinned: Option<(String, u16)>,
+    /// The only admin secret (`adminarn`) a self-managed rotation may use, when set
+    /// (`REDIS_ADMIN_SECRET_ARN`, the template's `RedisAdminSecretArn`).
+    pub admin_secret_arn: Option<String>,
 }
 
 impl RedisOptions {
     /// `REDIS_TIMEOUT_SECONDS` (default 5), `REDIS_TLS_CA_FILE`, `ELASTICACHE_WAIT_SECONDS`
-    /// (default 300), `REDIS_USER_NAME`, `ELASTICACHE_USER_ARN`, `ELASTICACHE_REPLICATION_GROUP_ID`.
+    /// (default 300), `REDIS_USER_NAME`, `ELASTICACHE_USER_ARN`, `ELASTICACHE_REPLICATION_GROUP_ID`,
+    /// `REDIS_HOST`/`REDIS_PORT`, `REDIS_ADMIN_SECRET_ARN`.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let non_empty = |k: &str| get(k).filter(|v| !v.is_empty());
         let port = match non_empty("REDIS_PORT") {
@@ -74,6 +78,7 @@ impl RedisOptions {
             user_name: non_empty("REDIS_USER_NAME"),
             user_arn: non_empty("ELASTICACHE_USER_ARN"),
             replication_group_id: non_empty("ELASTICACHE_REPLICATION_GROUP_ID"),
+            admin_secret_arn: non_empty("REDIS_ADMIN_SECRET_ARN"),
         })
     }
 }
@@ -89,6 +94,7 @@ impl Default for RedisOptions {
             user_arn: None,
             replication_group_id: None,
             pinned: None,
+            admin_secret_arn: None,
         }
     }
 }
@@ -364,6 +370,7 @@ impl RedisBackend {
     async fn admin_nodes<S: SecretStore>(
         &self,
         store: &S,
+        rotated_id: &str,
         secret: &RedisSecret,
     ) -> Result<Vec<Node>, BackendError> {
         if !secret.nodes.is_empty() {
@@ -378,6 +385,22 @@ impl RedisBackend {
                  admin login; name the admin secret in `adminarn`",
             )
         })?;
+        // `adminarn` is written by whoever writes this secret: it may name only the configured
+        // admin secret, and never the rotated secret itself.
+        if let Some(want) = &self.options.admin_secret_arn
+            && arn != want
+        {
+            return Err(BackendError::refused(format!(
+                "`adminarn` names `{arn}`, not the admin secret this function is configured \
+                 with (REDIS_ADMIN_SECRET_ARN)"
+            )));
+        }
+        if arn == rotated_id {
+            return Err(BackendError::refused(
+                "`adminarn` names the secret being rotated: the admin login must come from a \
+                 secret of its own",
+            ));
+        }
         let raw = store
             .get(arn, VersionRef::Stage(AWSCURRENT))
             .await?
@@ -399,8 +422,19 @@ impl RedisBackend {
                 secret.username
             )));
         }
+        let primary = format!("{}:{}", admin.host, admin.port).to_ascii_lowercase();
+        let mut seen = vec![primary.clone()];
+        for (host, port) in &admin.nodes {
+            let target = format!("{host}:{port}").to_ascii_lowercase();
+            if seen.contains(&target) {
+                return Err(BackendError::invalid_secret(format!(
+                    "the admin secret lists {target} twice (or the primary itself) in `nodes`"
+                )));
+            }
+            seen.push(target);
+        }
         let mut nodes = vec![Node {
-            target: format!("{}:{}", admin.host, admin.port),
+            target: primary,
             conn: self.login(&admin, "the admin secret").await?,
         }];
         for (host, port) in &admin.nodes {
@@ -529,6 +563,24 @@ impl RedisBackend {
         Ok(())
     }
 
+    /// A node the admin secret lists must be a replica (not a primary of its own).
+    async fn require_replica(node: &mut Node) -> Result<(), BackendError> {
+        let info = node
+            .conn
+            .query(redis::cmd("INFO").arg("replication"))
+            .await
+            .map_err(|e| acl_error(e, "(INFO replication)"))?;
+        let info = text(&info).unwrap_or_default();
+        if !info.lines().any(|l| l.trim() == "role:slave") {
+            return Err(BackendError::refused(format!(
+                "{}, listed in the admin secret's `nodes`, is not a replica: list only the \
+                 primary's replicas",
+                node.target
+            )));
+        }
+        Ok(())
+    }
+
     /// `persist_acl` on every node.
     async fn persist_all(nodes: &mut [Node]) -> Result<(), BackendError> {
         for node in nodes {
@@ -632,7 +684,7 @@ impl CredentialBackend for RedisBackend {
         }
         // The admin's view decides (ACL GETUSER's hashes), not a login: a `nopass` user lets any
         // password in. The admin secret is checked to name this server before anything is sent.
-        let mut nodes = self.admin_nodes(store, &pending).await?;
+        let mut nodes = self.admin_nodes(store, &staged.secret_id, &pending).await?;
         let user = pending.username.as_str();
         let pending_hash = password_hash(&pending.password);
         // Fails clearly if the user does not exist on a node, instead of creating a disabled one.
@@ -646,15 +698,26 @@ impl CredentialBackend for RedisBackend {
             return Ok(SetOutcome::AlreadyInPlace);
         }
         // The proven password must be one of the user's own: a `nopass` user proves nothing.
-        let proven = self.prove(store, staged, &current).await?;
-        if !hashes[0].contains(&password_hash(&proven.password)) {
+        // On every node: a node whose user lacks it (`nopass`, or ACLs that drifted) would lose
+        // the current password the moment `>pending` is added, so nothing is changed anywhere.
+        let proven = password_hash(&self.prove(store, staged, &current).await?.password);
+        if let Some((node, _)) = nodes
+            .iter()
+            .zip(&hashes)
+            .find(|(_, h)| !h.contains(&proven))
+        {
             return Err(BackendError::refused(format!(
-                "the secret's password is not one of Redis user `{user}`'s (a `nopass` user lets \
-                 any password in): nothing is changed without proof of that user's password"
+                "the secret's password is not one of Redis user `{user}`'s on {} (a `nopass` \
+                 user lets any password in; each node needs the same ACL): nothing is changed \
+                 without proof of that user's password on every node",
+                node.target
             )));
         }
         let listed = nodes.len() - 1;
         Self::refuse_replicas(&mut nodes[0].conn, listed).await?;
+        for node in &mut nodes[1..] {
+            Self::require_replica(node).await?;
+        }
         let add = [Rule::AddPass(pending.password.expose().to_string())];
         for (node, hashes) in nodes.iter_mut().zip(&hashes) {
             if !hashes.contains(&pending_hash) {
@@ -728,7 +791,9 @@ impl CredentialBackend for RedisBackend {
             .chain(previous.iter().filter(|p| p.same_login_target(&current)))
             .map(|s| password_hash(&s.password))
             .collect();
-        let mut nodes = self.admin_nodes(store, &current).await?;
+        let mut nodes = self
+            .admin_nodes(store, finished.secret_id, &current)
+            .await?;
         let user = current.username.as_str();
         // A replaced version whose password the user does not have (AWSCURRENT was refused and
         // the rotation proved itself with AWSPREVIOUS) names no password to keep: removing the
@@ -742,11 +807,32 @@ impl CredentialBackend for RedisBackend {
             Self::persist_all(&mut nodes).await?;
             return Ok(None);
         }
-        let mut removed = 0;
+        // Nothing is removed anywhere unless every node has every password kept: a node that
+        // missed the new one would otherwise be left with none that clients hold.
+        let mut per_node = Vec::with_capacity(nodes.len());
         for node in &mut nodes {
-            let stale: Vec<Rule> = node
-                .password_hashes(user)
-                .await?
+            let hashes = node.password_hashes(user).await?;
+            if let Some(missing) = keep.iter().find(|k| !hashes.contains(k)) {
+                let which = if *missing == keep[0] {
+                    "AWSCURRENT"
+                } else {
+                    "AWSPREVIOUS"
+                };
+                return Err(BackendError::new(
+                    BackendErrorKind::Failed,
+                    format!(
+                        "Redis user `{user}` on {} lacks the {which} password: no old password \
+                         is removed on any node until every node has it (rotate again, or fix \
+                         that node's ACL)",
+                        node.target
+                    ),
+                ));
+            }
+            per_node.push(hashes);
+        }
+        let mut removed = 0;
+        for (node, hashes) in nodes.iter_mut().zip(per_node) {
+            let stale: Vec<Rule> = hashes
                 .into_iter()
                 .filter(|h| !keep.contains(h))
                 .map(Rule::RemoveHashedPass)

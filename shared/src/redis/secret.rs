@@ -296,7 +296,10 @@ mod tests {
         let secret = parse(json!(["replica-1:6380", "replica-2"])).unwrap();
         assert_eq!(
             secret.nodes,
-            vec![("replica-1".to_string(), 6380), ("replica-2".to_string(), 6379)]
+            vec![
+                ("replica-1".to_string(), 6380),
+                ("replica-2".to_string(), 6379)
+            ]
         );
         for bad in [
             json!("replica:6379"),

@@ -1,8 +1,12 @@
-//! What alarm-rollback is invoked with: SNS records carrying CloudWatch alarm notifications,
-//! EventBridge "ECS Deployment State Change" events, or a manual rollback. The alarm type
-//! tolerates what CloudWatch really sends: a null description, metric-math alarms
-//! (`Trigger.Metrics[]`), composite alarms without `Trigger`, `Unit: null`.
+//! What alarm-rollback is invoked with: a CloudWatch alarm state change, delivered three ways
+//! (SNS records, an EventBridge "CloudWatch Alarm State Change", or CloudWatch invoking the
+//! function as an alarm action), EventBridge "ECS Deployment State Change" events, or a manual
+//! rollback. All three alarm deliveries become one `AlarmNotification`, so the same decision and
+//! guards apply. The alarm type tolerates what CloudWatch really sends: a null description,
+//! metric-math and anomaly-band alarms, composite alarms without `Trigger`, `Unit: null`.
 
+pub use crate::event::InvalidEvent;
+use crate::event::{AlarmData, Envelope, open, serde_error, short};
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
@@ -29,6 +33,10 @@ pub struct AlarmNotification {
     /// Composite alarms only.
     #[serde(default)]
     pub alarm_rule: Option<String>,
+    /// A composite alarm whose actions a suppressor alarm holds back (EventBridge still
+    /// delivers the state change; CloudWatch would not run the alarm's actions).
+    #[serde(default)]
+    pub actions_suppressed_by: Option<String>,
 }
 
 /// What the alarm watches: one metric (`MetricName`, `Dimensions`) or metric math (`Metrics`).
@@ -56,18 +64,104 @@ impl AlarmNotification {
 
     /// What kind of alarm, for messages.
     pub fn kind(&self) -> &'static str {
-        match &self.trigger {
-            None => "composite alarm",
-            Some(t) if t.metrics.as_ref().is_some_and(|m| !m.is_empty()) => "metric-math alarm",
-            Some(_) => "metric alarm",
+        let metrics = self.trigger.as_ref().and_then(|t| t.metrics.as_deref());
+        let band = metrics.is_some_and(|m| {
+            m.iter().any(|q| {
+                q.get("Expression")
+                    .or_else(|| q.get("expression"))
+                    .and_then(Value::as_str)
+                    .is_some_and(|e| e.contains("ANOMALY_DETECTION_BAND"))
+            })
+        });
+        match (&self.trigger, metrics) {
+            _ if self.alarm_rule.is_some() => "composite alarm",
+            (None, _) => "composite alarm",
+            _ if band => "anomaly detection alarm",
+            (Some(_), Some(m)) if m.len() > 1 => "metric-math alarm",
+            (Some(_), Some(m)) if m.iter().any(|q| q.get("Expression").is_some()) => {
+                "metric-math alarm"
+            }
+            (Some(_), _) => "metric alarm",
         }
+    }
+
+    /// The EventBridge / alarm-action form, in the SNS form's terms.
+    pub fn from_alarm_data(data: AlarmData, arn: Option<String>) -> Result<Self, InvalidEvent> {
+        let state = |s: &Option<
+            aws_lambda_events::event::cloudwatch_alarms::CloudWatchAlarmState<Value>,
+        >| {
+            s.as_ref().and_then(|s| {
+                serde_json::to_value(&s.value)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+            })
+        };
+        let new_state_value = state(&data.state)
+            .ok_or_else(|| InvalidEvent::new("the alarm state change has no `state.value`"))?;
+        let config = &data.configuration;
+        let text = |k: &str| config.get(k).and_then(Value::as_str).map(str::to_string);
+        // Metric alarms list `metrics` (one, or several for metric math and anomaly bands);
+        // composite alarms have `alarmRule` and no metrics.
+        let metrics: Vec<Value> = config
+            .get("metrics")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let alarm_rule = text("alarmRule");
+        let trigger = (alarm_rule.is_none()).then(|| Trigger {
+            metric_name: metrics.first().and_then(|m| {
+                m.pointer("/metricStat/metric/name")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            }),
+            namespace: metrics.first().and_then(|m| {
+                m.pointer("/metricStat/metric/namespace")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            }),
+            unit: None,
+            threshold: None,
+            comparison_operator: None,
+            metrics: (metrics.len() > 1 || metrics.iter().any(|m| m.get("expression").is_some()))
+                .then(|| {
+                    metrics
+                        .iter()
+                        .map(|m| {
+                            let mut m = m.clone();
+                            if let Some(e) = m.get("expression").cloned() {
+                                m["Expression"] = e;
+                            }
+                            m
+                        })
+                        .collect()
+                }),
+        });
+        Ok(AlarmNotification {
+            alarm_name: data.alarm_name,
+            alarm_description: text("description"),
+            new_state_reason: data.state.as_ref().map(|s| s.reason.clone()),
+            state_change_time: data.state.as_ref().map(|s| s.timestamp.to_rfc3339()),
+            actions_suppressed_by: data
+                .state
+                .as_ref()
+                .and_then(|s| s.actions_suppressed_by.clone()),
+            old_state_value: state(&data.previous_state),
+            new_state_value,
+            alarm_arn: arn,
+            trigger,
+            alarm_rule,
+        })
     }
 }
 
 /// The ECS deployment events that matter here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeploymentEvent {
+    /// A release starting.
     InProgress,
+    /// ECS rolling a failed deployment back itself (circuit breaker or deployment alarms): not
+    /// a release.
+    EcsRollingBack,
     Completed,
     Failed,
 }
@@ -93,113 +187,143 @@ pub enum Input {
     },
 }
 
-/// A payload that cannot be handled; nothing was changed.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid event: {0}")]
-pub struct InvalidEvent(pub String);
-
 /// Reads a payload into the triggers it carries (an SNS batch can carry several alarms).
 pub fn parse(event: &Value) -> Result<Vec<Input>, InvalidEvent> {
-    let obj = event.as_object().ok_or_else(|| {
-        InvalidEvent(
-            "expected a JSON object (SNS records, an ECS deployment event or {\"rollback\": ...})"
-                .into(),
-        )
-    })?;
-    if let Some(records) = obj.get("Records") {
-        let records = records
-            .as_array()
-            .ok_or_else(|| InvalidEvent("`Records` must be an array".into()))?;
-        if records.is_empty() {
-            return Err(InvalidEvent("`Records` is empty".into()));
-        }
-        return records
+    match open(event)? {
+        Envelope::Sns(records) => records
             .iter()
             .enumerate()
-            .map(|(i, r)| sns_record(i, r))
-            .collect();
-    }
-    if let Some(target) = obj.get("rollback") {
-        let target = target
-            .as_str()
-            .ok_or_else(|| InvalidEvent("`rollback` must be \"<cluster>/<service>\"".into()))?;
-        let (cluster, service) = split_target(target).ok_or_else(|| {
-            InvalidEvent(format!(
-                "`rollback` must be \"<cluster>/<service>\", got `{}`",
-                short(target)
-            ))
-        })?;
-        let reason = match obj.get("reason") {
-            Some(Value::String(r)) if !r.trim().is_empty() => r.trim().to_string(),
-            None | Some(Value::Null) => {
-                return Err(InvalidEvent(
-                    "a manual rollback needs a `reason` (it is audited)".into(),
-                ));
+            .map(|(i, r)| {
+                sns_alarm(&r.message)
+                    .map(|alarm| Input::Alarm {
+                        message_id: r.message_id.clone(),
+                        alarm: Box::new(alarm),
+                    })
+                    .map_err(|e| InvalidEvent(format!("record {i}: {}", e.0)))
+            })
+            .collect(),
+        Envelope::AlarmAction(action) => {
+            let id = alarm_delivery_id(action.alarm_arn.as_deref(), &action.alarm_data);
+            let alarm = AlarmNotification::from_alarm_data(action.alarm_data, action.alarm_arn)?;
+            Ok(vec![Input::Alarm {
+                message_id: id,
+                alarm: Box::new(checked(alarm)?),
+            }])
+        }
+        Envelope::EventBridge(e) => match (e.source.as_str(), e.detail_type.as_str()) {
+            ("aws.cloudwatch", "CloudWatch Alarm State Change") => {
+                let data = crate::event::alarm_data(&e.detail)?;
+                let arn = e.resources.as_ref().and_then(|r| r.first().cloned());
+                let alarm = AlarmNotification::from_alarm_data(data, arn)?;
+                Ok(vec![Input::Alarm {
+                    message_id: e.id.clone().unwrap_or_default(),
+                    alarm: Box::new(checked(alarm)?),
+                }])
             }
-            Some(_) => return Err(InvalidEvent("`reason` must be a non-empty string".into())),
-        };
-        let dry_run = match obj.get("dryRun") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(InvalidEvent("`dryRun` must be true or false".into())),
-        };
-        return Ok(vec![Input::Manual {
-            cluster,
-            service,
-            reason,
-            dry_run,
-        }]);
+            ("aws.ecs", _) => deployment(&e).map(|t| vec![t]),
+            (source, detail_type) => Err(InvalidEvent(format!(
+                "an EventBridge event this function does not handle (source `{}`, detail-type \
+                 `{}`): it takes CloudWatch Alarm State Change and ECS Deployment State Change",
+                short(source),
+                short(detail_type)
+            ))),
+        },
+        Envelope::Direct(obj) => manual(&obj),
     }
-    if obj.get("source").and_then(Value::as_str) == Some("aws.ecs") {
-        return deployment(obj).map(|t| vec![t]);
-    }
-    Err(InvalidEvent(
-        "not SNS records, an ECS deployment event (source aws.ecs) or a manual {\"rollback\": \"<cluster>/<service>\", \"reason\": ...}".into(),
-    ))
 }
 
-fn sns_record(i: usize, record: &Value) -> Result<Input, InvalidEvent> {
-    let sns = record
-        .get("Sns")
-        .ok_or_else(|| InvalidEvent(format!("record {i} has no `Sns` object")))?;
-    let message = sns
-        .get("Message")
-        .and_then(Value::as_str)
-        .ok_or_else(|| InvalidEvent(format!("record {i} has no `Sns.Message` string")))?;
-    let message_id = sns
-        .get("MessageId")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+/// An alarm action has no message id: the alarm and the state's timestamp name the delivery.
+fn alarm_delivery_id(arn: Option<&str>, data: &AlarmData) -> String {
+    format!(
+        "{}@{}",
+        arn.unwrap_or(&data.alarm_name),
+        data.state
+            .as_ref()
+            .map(|s| s.timestamp.to_rfc3339())
+            .unwrap_or_default()
+    )
+}
+
+fn checked(alarm: AlarmNotification) -> Result<AlarmNotification, InvalidEvent> {
+    if alarm.alarm_name.trim().is_empty() {
+        return Err(InvalidEvent::new("the alarm has an empty name"));
+    }
+    Ok(alarm)
+}
+
+fn manual(obj: &serde_json::Map<String, Value>) -> Result<Vec<Input>, InvalidEvent> {
+    let Some(target) = obj.get("rollback") else {
+        return Err(InvalidEvent::new(
+            "not SNS records, a CloudWatch alarm (EventBridge or alarm action), an ECS \
+             deployment event (source aws.ecs) or a manual {\"rollback\": \"<cluster>/<service>\", \
+             \"reason\": ...}",
+        ));
+    };
+    let target = target
+        .as_str()
+        .ok_or_else(|| InvalidEvent("`rollback` must be \"<cluster>/<service>\"".into()))?;
+    let (cluster, service) = split_target(target).ok_or_else(|| {
+        InvalidEvent(format!(
+            "`rollback` must be \"<cluster>/<service>\", got `{}`",
+            short(target)
+        ))
+    })?;
+    let reason = match obj.get("reason") {
+        Some(Value::String(r)) if !r.trim().is_empty() => r.trim().to_string(),
+        None | Some(Value::Null) => {
+            return Err(InvalidEvent(
+                "a manual rollback needs a `reason` (it is audited)".into(),
+            ));
+        }
+        Some(_) => return Err(InvalidEvent("`reason` must be a non-empty string".into())),
+    };
+    let dry_run = match obj.get("dryRun") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(InvalidEvent("`dryRun` must be true or false".into())),
+    };
+    Ok(vec![Input::Manual {
+        cluster,
+        service,
+        reason,
+        dry_run,
+    }])
+}
+
+fn sns_alarm(message: &str) -> Result<AlarmNotification, InvalidEvent> {
     let alarm: AlarmNotification = serde_json::from_str(message).map_err(|e| {
         InvalidEvent(format!(
-            "record {i}: `Sns.Message` is not a CloudWatch alarm notification (AlarmName, NewStateValue, …): {}",
+            "`Sns.Message` is not a CloudWatch alarm notification (AlarmName, NewStateValue, …): {}",
             serde_error(&e)
         ))
     })?;
-    if alarm.alarm_name.trim().is_empty() {
-        return Err(InvalidEvent(format!(
-            "record {i}: the alarm has an empty AlarmName"
-        )));
-    }
-    Ok(Input::Alarm {
-        message_id,
-        alarm: Box::new(alarm),
-    })
+    checked(alarm)
 }
 
-fn deployment(obj: &serde_json::Map<String, Value>) -> Result<Input, InvalidEvent> {
-    if obj.get("detail-type").and_then(Value::as_str) != Some("ECS Deployment State Change") {
-        return Err(InvalidEvent(
-            "an aws.ecs event other than \"ECS Deployment State Change\"".into(),
-        ));
+fn deployment(
+    e: &aws_lambda_events::event::eventbridge::EventBridgeEvent<Value>,
+) -> Result<Input, InvalidEvent> {
+    if e.detail_type != "ECS Deployment State Change" {
+        return Err(InvalidEvent(format!(
+            "an aws.ecs event other than \"ECS Deployment State Change\" (`{}`)",
+            short(&e.detail_type)
+        )));
     }
-    let name = obj
-        .get("detail")
-        .and_then(|d| d.get("eventName"))
+    let name = e
+        .detail
+        .get("eventName")
         .and_then(Value::as_str)
         .ok_or_else(|| InvalidEvent("the deployment event has no detail.eventName".into()))?;
+    let reason = e
+        .detail
+        .get("reason")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    // ECS's own rollback (circuit breaker, or CloudWatch alarms in the deployment configuration)
+    // is announced as a deployment in progress whose reason says it is rolling back.
+    let ecs_rolling_back = reason.to_ascii_lowercase().contains("rolling back");
     let event = match name {
+        "SERVICE_DEPLOYMENT_IN_PROGRESS" if ecs_rolling_back => DeploymentEvent::EcsRollingBack,
         "SERVICE_DEPLOYMENT_IN_PROGRESS" => DeploymentEvent::InProgress,
         "SERVICE_DEPLOYMENT_COMPLETED" => DeploymentEvent::Completed,
         "SERVICE_DEPLOYMENT_FAILED" => DeploymentEvent::Failed,
@@ -210,11 +334,10 @@ fn deployment(obj: &serde_json::Map<String, Value>) -> Result<Input, InvalidEven
             )));
         }
     };
-    let arn = obj
-        .get("resources")
-        .and_then(Value::as_array)
+    let arn = e
+        .resources
+        .as_ref()
         .and_then(|r| r.first())
-        .and_then(Value::as_str)
         .ok_or_else(|| {
             InvalidEvent("the deployment event names no service in `resources`".into())
         })?;
@@ -227,12 +350,15 @@ fn deployment(obj: &serde_json::Map<String, Value>) -> Result<Input, InvalidEven
                 short(arn)
             ))
         })?;
-    let at = obj
-        .get("detail")
-        .and_then(|d| d.get("updatedAt"))
-        .or_else(|| obj.get("time"))
+    let at = e
+        .detail
+        .get("updatedAt")
         .and_then(Value::as_str)
         .and_then(|t| t.parse::<Timestamp>().ok())
+        .or_else(|| {
+            e.time
+                .and_then(|t| t.to_rfc3339().parse::<Timestamp>().ok())
+        })
         .ok_or_else(|| InvalidEvent("the deployment event has no RFC 3339 `time`".into()))?;
     Ok(Input::Deployment {
         cluster,
@@ -248,23 +374,13 @@ pub fn split_target(s: &str) -> Option<(String, String)> {
     (!c.is_empty() && !sv.is_empty() && !sv.contains('/')).then(|| (c.to_string(), sv.to_string()))
 }
 
-fn short(s: &str) -> String {
-    s.chars().take(120).collect()
-}
-
-fn serde_error(e: &serde_json::Error) -> String {
-    // serde_json's messages can quote input; an alarm carries no secrets, but keep it short.
-    short(&e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     fn sns(message: Value) -> Value {
-        json!({"Records": [{"EventSource": "aws:sns", "Sns": {"MessageId": "m-1", "Subject": "ALARM",
-               "Message": message.to_string(), "TopicArn": "arn:aws:sns:us-east-1:1:alarms"}}]})
+        crate::event::sns_batch(&[("m-1", &message.to_string())])
     }
 
     #[test]
@@ -323,23 +439,23 @@ mod tests {
     fn given_malformed_payloads_then_errors_are_clear() {
         for (e, expect) in [
             (json!("ALARM"), "expected a JSON object"),
-            (json!({"Records": []}), "`Records` is empty"),
             (
-                json!({"Records": [{"Sns": {"Message": "not json"}}]}),
+                json!({"Records": []}),
+                "`Records` must be a non-empty array",
+            ),
+            (
+                sns(json!("not json")),
                 "not a CloudWatch alarm notification",
             ),
-            (
-                json!({"Records": [{"Sns": {"Message": "{\"AlarmName\": \"x\"}"}}]}),
-                "NewStateValue",
-            ),
-            (json!({"Records": [{}]}), "no `Sns` object"),
+            (sns(json!({"AlarmName": "x"})), "NewStateValue"),
+            (json!({"Records": [{}]}), "not a batch of SNS records"),
             (
                 json!({"rollback": "just-a-service", "reason": "x"}),
                 "<cluster>/<service>",
             ),
             (json!({"rollback": "c/s"}), "needs a `reason`"),
             (
-                json!({"source": "aws.ecs", "detail-type": "ECS Task State Change"}),
+                json!({"source": "aws.ecs", "detail-type": "ECS Task State Change", "detail": {}}),
                 "other than",
             ),
             (

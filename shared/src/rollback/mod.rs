@@ -22,7 +22,7 @@ use std::future::Future;
 use std::time::Duration;
 use tracing::{info, warn};
 
-use crate::capacity::{BUDGET_HOLD_TAG, FleetError, SAVED_CAPACITY_TAG, ServiceId};
+use crate::capacity::{BUDGET_HOLD_TAG, FleetError, FleetErrorKind, SAVED_CAPACITY_TAG, ServiceId};
 use crate::config::{ConfigError, process_env};
 use crate::error::{BoxError, report};
 use crate::notify::Notifier;
@@ -38,6 +38,9 @@ pub const RELEASE_COMPLETED_TAG: &str = "macro-ai:release-completed-at";
 /// `from=<family:rev> to=<family:rev> at=<time>` of the last rollback (for people; the ledger
 /// is what the guard reads).
 pub const LAST_ROLLBACK_TAG: &str = "macro-ai:last-rollback";
+/// When ECS began rolling a failed deployment back itself (circuit breaker or deployment
+/// alarms); empty once a deployment completes.
+pub const ECS_ROLLBACK_TAG: &str = "macro-ai:ecs-rollback-at";
 
 /// A service as the rollback decision sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,6 +268,15 @@ pub fn decide(
             "the service is scaled down on purpose (after hours, a budget hold or 0 tasks): its alarms are expected",
         );
     }
+    if let Some(since) = release.time_tag(ECS_ROLLBACK_TAG)
+        && now.duration_since(since)
+            < SignedDuration::try_from(window).unwrap_or(SignedDuration::MAX)
+    {
+        return hold(format!(
+            "ECS has been rolling a failed deployment back itself since {since} (circuit breaker \
+             or deployment alarms): no second rollback on top of it"
+        ));
+    }
     let current = release.task_definition.as_str();
     let good = known_good(release, now, window);
     if good.as_deref() == Some(current) {
@@ -440,7 +452,23 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
                 service,
                 event,
                 at,
-            } => self.record_deployment(&cluster, &service, event, at).await,
+            } => match self.record_deployment(&cluster, &service, event, at).await {
+                // A service that does not exist (deleted, or another cluster's) has nothing to
+                // record: an answer, not a failure EventBridge would retry into the DLQ.
+                Err(RollbackError::Fleet(e)) if e.kind == FleetErrorKind::NotFound => {
+                    let why = format!(
+                        "{cluster}/{service} does not exist (deleted, or a cluster this \
+                         function does not operate): nothing recorded"
+                    );
+                    info!(service = %format!("{cluster}/{service}"), "{why}");
+                    Ok(outcome(
+                        Some(format!("{cluster}/{service}")),
+                        "skipped",
+                        why,
+                    ))
+                }
+                other => other,
+            },
             Input::Alarm { alarm, .. } if !alarm.is_alarm() => {
                 info!(alarm = %alarm.alarm_name, state = %alarm.new_state_value, "not an ALARM transition: nothing to do");
                 Ok(outcome(
@@ -507,8 +535,29 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
             tags.push((KNOWN_GOOD_TAG, settled));
             tags.push((KNOWN_GOOD_AT_TAG, at.to_string()));
         }
+        let ecs_rolling_back = release.tag(ECS_ROLLBACK_TAG).is_some_and(|t| !t.is_empty());
         let why = match event {
+            DeploymentEvent::EcsRollingBack => {
+                // Not a release: the release tags stay on the release ECS is undoing, and no
+                // window starts.
+                tags.push((ECS_ROLLBACK_TAG, at.to_string()));
+                format!(
+                    "ECS is rolling back {} itself (circuit breaker or deployment alarms): \
+                     recorded, not a release; alarms meanwhile do not roll back again",
+                    short_name(release.tag(RELEASE_TAG).unwrap_or(&current))
+                )
+            }
+            DeploymentEvent::Completed if ecs_rolling_back => {
+                tags.push((ECS_ROLLBACK_TAG, String::new()));
+                format!(
+                    "ECS's own rollback completed: {} runs again (not a new release)",
+                    short_name(&current)
+                )
+            }
             DeploymentEvent::InProgress => {
+                if ecs_rolling_back {
+                    tags.push((ECS_ROLLBACK_TAG, String::new()));
+                }
                 tags.push((RELEASE_TAG, current.clone()));
                 tags.push((RELEASE_STARTED_TAG, at.to_string()));
                 // Not completed yet: an earlier release's completion must not count for this one.
@@ -532,10 +581,16 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
                     self.config.window.as_secs() / 60
                 )
             }
-            DeploymentEvent::Failed => format!(
-                "deployment of {} failed (ECS's circuit breaker handles it)",
-                short_name(&current)
-            ),
+            DeploymentEvent::Failed => {
+                // ECS handles its own failure (rolls back when the circuit breaker's rollback is
+                // on); an alarm now must not add a second rollback.
+                tags.push((ECS_ROLLBACK_TAG, at.to_string()));
+                format!(
+                    "deployment of {} failed: ECS handles it (its circuit breaker); alarms \
+                     meanwhile do not roll back again",
+                    short_name(&current)
+                )
+            }
         };
         if !tags.is_empty() {
             self.fleet.tag_many(&release.id, &tags).await?;

@@ -2,6 +2,7 @@
 //! `{Step, SecretId, ClientRequestToken, RotationToken?}` or a validation request
 //! `{"validate": "<secret id>"}` from a daily schedule.
 
+use aws_lambda_events::event::secretsmanager::SecretsManagerSecretRotationEvent;
 use serde_json::Value;
 use std::fmt;
 
@@ -80,18 +81,28 @@ impl RotationRequest {
             let secret_id = non_empty_string(v, "validate")?;
             return Ok(RotationRequest::Validate { secret_id });
         }
-        let field = |name: &str| -> Result<String, RotationError> {
-            match obj.get(name) {
-                Some(v) => non_empty_string(v, name),
-                None => Err(RotationError::InvalidEvent(format!(
-                    "missing field `{name}`: a rotation event has Step, SecretId and \
-                     ClientRequestToken; a validation event is {{\"validate\": \"<secret id>\"}}"
-                ))),
+        // The shape Secrets Manager guarantees, as `aws_lambda_events` types it; RotationToken
+        // (added in 2024 for rotation through an assumed role) is read beside it.
+        let event: SecretsManagerSecretRotationEvent = serde_json::from_value(event.clone())
+            .map_err(|e| {
+                RotationError::InvalidEvent(format!(
+                    "{}: a rotation event has Step, SecretId and ClientRequestToken (strings); a \
+                     validation event is {{\"validate\": \"<secret id>\"}}",
+                    truncate(&e.to_string())
+                ))
+            })?;
+        let non_empty = |value: String, name: &str| {
+            if value.trim().is_empty() {
+                Err(RotationError::InvalidEvent(format!(
+                    "field `{name}` is empty"
+                )))
+            } else {
+                Ok(value)
             }
         };
-        let step = Step::parse(&field("Step")?)?;
-        let secret_id = field("SecretId")?;
-        let token = field("ClientRequestToken")?;
+        let step = Step::parse(&event.step)?;
+        let secret_id = non_empty(event.secret_id, "SecretId")?;
+        let token = non_empty(event.client_request_token, "ClientRequestToken")?;
         let rotation_token = match obj.get("RotationToken") {
             None | Some(Value::Null) => None,
             Some(v) => Some(non_empty_string(v, "RotationToken")?),
@@ -193,7 +204,7 @@ mod tests {
             ),
             (
                 json!({"Step": 1, "SecretId": "s", "ClientRequestToken": "t"}),
-                "`Step` must be a string",
+                "invalid type: integer `1`, expected a string",
             ),
             (
                 json!({"Step": "createSecret", "SecretId": "", "ClientRequestToken": "t"}),

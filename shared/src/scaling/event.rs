@@ -25,10 +25,7 @@ pub struct ScalingRequest {
     pub dry_run: bool,
 }
 
-/// An event that cannot be acted on; nothing was changed.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid event: {0}")]
-pub struct InvalidEvent(pub String);
+pub use crate::event::InvalidEvent;
 
 impl ScalingRequest {
     /// Parses a payload; `now` is used only when the event carries no time.
