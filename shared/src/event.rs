@@ -123,9 +123,9 @@ pub fn short(s: &str) -> String {
     s.chars().take(120).collect()
 }
 
-/// An SNS batch as Lambda receives it (every field AWS sends), for unit tests.
-#[cfg(test)]
-pub(crate) fn sns_batch(messages: &[(&str, &str)]) -> Value {
+/// An SNS batch as Lambda receives it (every field AWS sends), for unit tests and fuzzing.
+#[cfg(any(test, feature = "fuzzing"))]
+pub fn sns_batch(messages: &[(&str, &str)]) -> Value {
     let records: Vec<Value> = messages
         .iter()
         .map(|(id, message)| {

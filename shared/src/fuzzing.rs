@@ -20,6 +20,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("rotation_event", rotation_event),
     ("alarm_sns_message", alarm_sns_message),
     ("ecs_deployment_event", ecs_deployment_event),
+    ("alarm_state_change", alarm_state_change),
+    ("event_envelope", event_envelope),
     ("budget_text", budget_text),
     ("anomaly_json", anomaly_json),
     ("schedules_json", schedules_json),
@@ -40,14 +42,36 @@ pub fn rotation_event(data: &[u8]) {
 /// An alarm message as SNS carries it: the bytes are the `Message` string.
 pub fn alarm_sns_message(data: &[u8]) {
     if let Some(t) = text(data) {
-        let event = serde_json::json!({"Records": [{"Sns": {"MessageId": "f", "Message": t}}]});
-        let _ = crate::rollback::parse(&event);
+        let _ = crate::rollback::parse(&crate::event::sns_batch(&[("f", t)]));
     }
 }
 
 pub fn ecs_deployment_event(data: &[u8]) {
     if let Some(v) = json(data) {
         let _ = crate::rollback::parse(&v);
+    }
+}
+
+/// A CloudWatch alarm state change (`detail` / `alarmData`): the bytes are that object, delivered
+/// both by EventBridge and as a direct alarm action.
+pub fn alarm_state_change(data: &[u8]) {
+    if let Some(v) = json(data) {
+        let eventbridge = serde_json::json!({"version": "0", "id": "f", "source": "aws.cloudwatch",
+            "detail-type": "CloudWatch Alarm State Change", "time": "2026-11-25T10:00:00Z",
+            "resources": [], "detail": v});
+        let _ = crate::rollback::parse(&eventbridge);
+        let action = serde_json::json!({"source": "aws.cloudwatch", "time": "2026-11-25T10:00:00Z",
+            "alarmArn": "arn:aws:cloudwatch:us-east-1:1:alarm:f", "alarmData": v});
+        let _ = crate::rollback::parse(&action);
+    }
+}
+
+/// Any payload, through the one envelope opener and both functions that use it.
+pub fn event_envelope(data: &[u8]) {
+    if let Some(v) = json(data) {
+        let _ = crate::event::open(&v);
+        let _ = crate::rollback::parse(&v);
+        let _ = crate::budget::parse(&v);
     }
 }
 

@@ -509,10 +509,13 @@ async fn manual_rollbacks_use_the_same_guards_and_malformed_payloads_change_noth
         0,
         "a dry run changes nothing"
     );
+    let mut nameless = alarm_from(SINGLE, "x", "ALARM", "m-9");
+    nameless["Records"][0]["Sns"]["Message"] = json!("{\"NewStateValue\": \"ALARM\"}");
     for (event, expect) in [
+        (nameless, "AlarmName"),
         (
-            json!({"Records": [{"Sns": {"Message": "{\"NewStateValue\": \"ALARM\"}"}}]}),
-            "AlarmName",
+            json!({"Records": [{"Sns": {"Message": "{}"}}]}),
+            "not a batch of SNS records",
         ),
         (
             json!({"rollback": "macro-ai-prod-api-service", "reason": "x"}),
@@ -567,5 +570,214 @@ async fn an_alarm_for_a_missing_service_fails_the_batch_after_the_other_inputs()
     );
     // The other input of the batch was still handled.
     assert_eq!(w.aws.task_definition_of(CLUSTER, SERVICE).await?, w.revs[0]);
+    Ok(())
+}
+
+/// A real sample under events/aws-samples/ (SOURCES.md there says where each came from).
+fn aws_sample(name: &str) -> Value {
+    let path = format!(
+        "{}/../events/aws-samples/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("sample")).expect("sample JSON")
+}
+
+/// The documented EventBridge metric-math alarm event, for Macro AI's alarm, delivered `id`.
+fn eventbridge_alarm(alarm_name: &str, id: &str) -> Value {
+    let mut e = aws_sample("eventbridge-alarm-metric-math.json");
+    e["id"] = json!(id);
+    e["detail"]["alarmName"] = json!(alarm_name);
+    e["resources"] = json!([format!(
+        "arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm_name}"
+    )]);
+    e
+}
+
+/// The SDK fixture of CloudWatch's direct alarm action, for Macro AI's alarm.
+fn alarm_action(alarm_name: &str) -> Value {
+    let mut e = aws_sample("alarm-action-metric-java.json");
+    e["alarmData"]["alarmName"] = json!(alarm_name);
+    e["alarmArn"] = json!(format!(
+        "arn:aws:cloudwatch:us-east-1:444455556666:alarm:{alarm_name}"
+    ));
+    e
+}
+
+#[tokio::test]
+async fn eventbridge_and_alarm_action_deliveries_roll_back_exactly_once_like_sns() -> Result<()> {
+    capture_logs();
+    for (format, deliveries) in [
+        (
+            "EventBridge",
+            [
+                eventbridge_alarm("macro-ai-prod-api-error-rate", "e-1"),
+                eventbridge_alarm("macro-ai-prod-api-error-rate", "e-2"),
+                eventbridge_alarm("macro-ai-prod-api-error-rate", "e-1"),
+            ],
+        ),
+        (
+            "alarm action",
+            [
+                alarm_action("macro-ai-prod-api-error-rate"),
+                alarm_action("macro-ai-prod-api-error-rate"),
+                alarm_action("macro-ai-prod-api-error-rate"),
+            ],
+        ),
+    ] {
+        let w = world(false).await?;
+        release_rev2(&w).await?;
+        // Three deliveries of one alarm within a minute, two of them at once.
+        let (a, b) = tokio::join!(
+            invoke(&w.rollbacker, deliveries[0].clone()),
+            invoke(&w.rollbacker, deliveries[1].clone()),
+        );
+        let c = invoke(&w.rollbacker, deliveries[2].clone()).await;
+        let actions: Vec<Value> = [a?, b?, c?]
+            .iter()
+            .map(|r| r["outcomes"][0]["action"].clone())
+            .collect();
+        assert_eq!(
+            actions
+                .iter()
+                .filter(|x| **x == json!("rolled-back"))
+                .count(),
+            1,
+            "{format}: {actions:?}"
+        );
+        assert_eq!(
+            w.deploys.load(Ordering::SeqCst),
+            1,
+            "{format}: one UpdateService"
+        );
+        assert_eq!(
+            w.aws.task_definition_of(CLUSTER, SERVICE).await?,
+            w.revs[0],
+            "{format}: back on rev1"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_suppressed_composite_alarm_on_eventbridge_rolls_nothing_back() -> Result<()> {
+    capture_logs();
+    let w = world(false).await?;
+    release_rev2(&w).await?;
+    let mut e = aws_sample("eventbridge-alarm-composite-suppressed.json");
+    e["detail"]["alarmName"] = json!("macro-ai-prod-api-release-health");
+    let r = invoke(&w.rollbacker, e).await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("ignored"), "{r}");
+    assert!(
+        r["outcomes"][0]["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("suppressed")),
+        "{r}"
+    );
+    assert_eq!(w.deploys.load(Ordering::SeqCst), 0);
+    Ok(())
+}
+
+/// ECS's own deployment event from the documentation's sample, for Macro AI's service.
+fn ecs_event(sample: &str, at: &str) -> Value {
+    let mut e = aws_sample(sample);
+    e["id"] = json!(unique("e"));
+    e["time"] = json!(at);
+    e["detail"]["updatedAt"] = json!(at);
+    e["resources"] = json!([format!(
+        "arn:aws:ecs:us-east-1:123456789012:service/{CLUSTER}/{SERVICE}"
+    )]);
+    e
+}
+
+#[tokio::test]
+async fn ecs_rolling_back_itself_is_not_a_release_and_an_alarm_meanwhile_adds_no_rollback()
+-> Result<()> {
+    capture_logs();
+    let w = world(false).await?;
+    release_rev2(&w).await?;
+    let before = w.aws.observe(CLUSTER, SERVICE).await?.tags;
+    // ECS's circuit breaker starts rolling rev2 back.
+    let r = invoke(
+        &w.rollbacker,
+        ecs_event("ecs-deployment-circuit-breaker-rolling-back.json", &ago(1)),
+    )
+    .await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("recorded"), "{r}");
+    let after = w.aws.observe(CLUSTER, SERVICE).await?.tags;
+    for tag in [
+        "macro-ai:release",
+        "macro-ai:release-started-at",
+        "macro-ai:release-completed-at",
+    ] {
+        assert_eq!(after.get(tag), before.get(tag), "{tag}: not a new release");
+    }
+    // The alarm that tripped the breaker arrives: no second rollback on top of ECS's.
+    let r = invoke(
+        &w.rollbacker,
+        alarm_from(MATH, "macro-ai-prod-api-error-rate", "ALARM", "m-1"),
+    )
+    .await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
+    assert!(
+        r["outcomes"][0]["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("ECS has been rolling")),
+        "{r}"
+    );
+    // ECS finishes (the service runs rev1 again; moto does not model the rollback, so the
+    // test moves it there the way ECS would), and completes.
+    w.deploy(0).await?;
+    let r = invoke(
+        &w.rollbacker,
+        ecs_event(
+            "ecs-deployment-completed.json",
+            &Timestamp::now().to_string(),
+        ),
+    )
+    .await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("recorded"), "{r}");
+    let r = invoke(
+        &w.rollbacker,
+        alarm_from(MATH, "macro-ai-prod-api-error-rate", "ALARM", "m-2"),
+    )
+    .await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
+    // SERVICE_DEPLOYMENT_FAILED likewise: ECS handles it, an alarm adds nothing.
+    let w = world(false).await?;
+    release_rev2(&w).await?;
+    invoke(
+        &w.rollbacker,
+        ecs_event("ecs-deployment-failed.json", &ago(1)),
+    )
+    .await?;
+    let r = invoke(
+        &w.rollbacker,
+        alarm_from(MATH, "macro-ai-prod-api-error-rate", "ALARM", "m-3"),
+    )
+    .await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
+    assert_eq!(
+        w.deploys.load(Ordering::SeqCst),
+        0,
+        "never an UpdateService"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_deployment_event_for_a_service_that_does_not_exist_is_answered_not_retried() -> Result<()>
+{
+    capture_logs();
+    let w = world(false).await?;
+    let mut e = ecs_event("ecs-deployment-completed.json", &ago(1));
+    e["resources"] = json!(["arn:aws:ecs:us-east-1:123456789012:service/default/servicetest"]);
+    let r = invoke(&w.rollbacker, e).await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("skipped"), "{r}");
+    assert!(
+        r["outcomes"][0]["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("does not exist")),
+        "{r}"
+    );
     Ok(())
 }

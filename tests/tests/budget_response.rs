@@ -330,18 +330,22 @@ async fn malformed_messages_change_nothing_and_the_monthly_schedule_releases_old
 -> Result<()> {
     capture_logs();
     let w = world(&[]).await?;
+    // Real SNS deliveries (the sample's envelope) carrying messages budget-response cannot use.
+    let message = |text: &str| {
+        let mut e = fresh(sample("budget-dev-actual"));
+        e["Records"][0]["Sns"]["Message"] = json!(text);
+        e
+    };
     for (event, expect) in [
+        (message("Hello from marketing"), "no `Budget Name:`"),
         (
-            json!({"Records": [{"Sns": {"MessageId": "x", "Message": "Hello from marketing"}}]}),
-            "no `Budget Name:`",
-        ),
-        (
-            json!({"Records": [{"Sns": {"MessageId": "y", "Message": "Budget Name: macro-ai-dev-monthly\nAlert Type: SOMETIMES"}}]}),
+            message("Budget Name: macro-ai-dev-monthly\nAlert Type: SOMETIMES"),
             "ACTUAL or FORECASTED",
         ),
+        (message("{\"anomalyId\": \"a\"}"), "no `impact`"),
         (
-            json!({"Records": [{"Sns": {"MessageId": "z", "Message": "{\"anomalyId\": \"a\"}"}}]}),
-            "no `impact`",
+            json!({"Records": [{"Sns": {"MessageId": "x", "Message": "Hello"}}]}),
+            "not a batch of SNS records",
         ),
         (json!({"hold": "staging"}), "needs a `reason`"),
         (json!(["release"]), "expected a JSON object"),
@@ -363,14 +367,14 @@ async fn malformed_messages_change_nothing_and_the_monthly_schedule_releases_old
         invoke(&w.responder, sample("hold-staging")).await?["outcomes"][0]["action"],
         json!("held")
     );
-    let this_month = json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": Timestamp::now().to_string()});
+    let this_month = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}, "time": Timestamp::now().to_string()});
     assert_eq!(
         invoke(&w.responder, this_month).await?["outcomes"][0]["action"],
         json!("nothing-held")
     );
     assert!(capacity(&w.aws, "staging", "api").await?.2);
     // ... and the one at the start of next month releases it.
-    let next_month = json!({"detail-type": "Scheduled Event", "source": "aws.events",
+    let next_month = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {},
                             "time": (Timestamp::now() + jiff::SignedDuration::from_hours(24 * 32)).to_string()});
     assert_eq!(
         invoke(&w.responder, next_month).await?["outcomes"][0]["action"],
@@ -379,6 +383,28 @@ async fn malformed_messages_change_nothing_and_the_monthly_schedule_releases_old
     assert_eq!(
         capacity(&w.aws, "staging", "api").await?,
         (2, Some((1, 4)), false)
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_anomaly_in_the_2021_format_is_announced_with_its_dollars_not_dropped() -> Result<()> {
+    capture_logs();
+    let w = world(&[]).await?;
+    // AWS's documented 2021 message (events/aws-samples/SOURCES.md): no percentage, no spends.
+    let path = format!(
+        "{}/../events/aws-samples/anomaly-message-2021.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut event = fresh(sample("anomaly-sns"));
+    event["Records"][0]["Sns"]["Message"] = json!(std::fs::read_to_string(path)?);
+    let r = invoke(&w.responder, event).await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("notified"), "{r}");
+    let notes = w.aws.notifications(&w.queue).await?;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].1.contains("$1001.00") && notes[0].1.contains("percentage unknown"),
+        "{notes:?}"
     );
     Ok(())
 }

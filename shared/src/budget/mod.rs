@@ -155,11 +155,14 @@ impl BudgetConfig {
         })
     }
 
-    /// The environment of a budget: `BUDGET_ENVIRONMENTS`, else `macro-ai-<env>-monthly`.
+    /// The environment of a budget: `BUDGET_ENVIRONMENTS`, else `macro-ai-<env>-<period>` for the
+    /// periods AWS Budgets has (`monthly`, the seed's, and `daily`, `quarterly`, `annual`).
     pub fn environment_of_budget(&self, name: &str) -> Option<String> {
         self.budget_environments.get(name).cloned().or_else(|| {
-            name.strip_prefix("macro-ai-")
-                .and_then(|r| r.strip_suffix("-monthly"))
+            let rest = name.strip_prefix("macro-ai-")?;
+            ["-monthly", "-daily", "-quarterly", "-annual"]
+                .iter()
+                .find_map(|p| rest.strip_suffix(p))
                 .filter(|e| !e.is_empty())
                 .map(str::to_string)
         })
@@ -670,6 +673,11 @@ mod tests {
                 .as_deref(),
             Some("staging")
         );
+        assert_eq!(
+            c.environment_of_budget("macro-ai-dev-daily").as_deref(),
+            Some("dev")
+        );
+        assert_eq!(c.environment_of_budget("macro-ai-dev-weekly"), None);
         assert_eq!(c.environment_of_budget("team-x-budget"), None);
         assert_eq!((c.anomaly_min_percent, c.anomaly_action_usd), (20.0, 50.0));
     }

@@ -469,6 +469,17 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
                 }
                 other => other,
             },
+            Input::Alarm { alarm, .. } if alarm.actions_suppressed_by.is_some() => {
+                // A composite alarm whose suppressor holds its actions back: CloudWatch would not
+                // run them (EventBridge still reports the change), and neither does this.
+                let by = alarm.actions_suppressed_by.clone().unwrap_or_default();
+                info!(alarm = %alarm.alarm_name, suppressed_by = %by, "actions suppressed: nothing to do");
+                Ok(outcome(
+                    None,
+                    "ignored",
+                    format!("the alarm's actions are suppressed ({by}): CloudWatch would not act"),
+                ))
+            }
             Input::Alarm { alarm, .. } if !alarm.is_alarm() => {
                 info!(alarm = %alarm.alarm_name, state = %alarm.new_state_value, "not an ALARM transition: nothing to do");
                 Ok(outcome(

@@ -32,13 +32,15 @@ impl Step {
         }
     }
 
+    /// Secrets Manager sends `createSecret` …; aws-lambda-java-libs' fixture says
+    /// `CreateSecret`, so the case is not held against a caller.
     fn parse(s: &str) -> Result<Self, RotationError> {
-        match s {
-            "createSecret" => Ok(Step::Create),
-            "setSecret" => Ok(Step::Set),
-            "testSecret" => Ok(Step::Test),
-            "finishSecret" => Ok(Step::Finish),
-            other => Err(RotationError::UnknownStep(truncate(other))),
+        match s.to_ascii_lowercase().as_str() {
+            "createsecret" => Ok(Step::Create),
+            "setsecret" => Ok(Step::Set),
+            "testsecret" => Ok(Step::Test),
+            "finishsecret" => Ok(Step::Finish),
+            _ => Err(RotationError::UnknownStep(truncate(s))),
         }
     }
 }
