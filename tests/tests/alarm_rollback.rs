@@ -742,9 +742,39 @@ async fn ecs_rolling_back_itself_is_not_a_release_and_an_alarm_meanwhile_adds_no
     )
     .await?;
     assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
-    // SERVICE_DEPLOYMENT_FAILED likewise: ECS handles it, an alarm adds nothing.
+    assert_eq!(
+        w.deploys.load(Ordering::SeqCst),
+        0,
+        "never an UpdateService"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failed_deployment_holds_alarms_only_when_ecs_rolls_it_back_and_late_events_do_not_count()
+-> Result<()> {
+    capture_logs();
+    // SERVICE_DEPLOYMENT_FAILED on a service whose circuit breaker rolls back: ECS undoes it, an
+    // alarm adds nothing.
     let w = world(false).await?;
     release_rev2(&w).await?;
+    w.aws
+        .ecs
+        .update_service()
+        .cluster(CLUSTER)
+        .service(SERVICE)
+        .deployment_configuration(
+            aws_sdk_ecs::types::DeploymentConfiguration::builder()
+                .deployment_circuit_breaker(
+                    aws_sdk_ecs::types::DeploymentCircuitBreaker::builder()
+                        .enable(true)
+                        .rollback(true)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await?;
     invoke(
         &w.rollbacker,
         ecs_event("ecs-deployment-failed.json", &ago(1)),
@@ -756,11 +786,46 @@ async fn ecs_rolling_back_itself_is_not_a_release_and_an_alarm_meanwhile_adds_no
     )
     .await?;
     assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
-    assert_eq!(
-        w.deploys.load(Ordering::SeqCst),
-        0,
-        "never an UpdateService"
+    assert_eq!(w.deploys.load(Ordering::SeqCst), 0);
+
+    // Without rollback in its configuration ECS leaves the failed release running: the alarm
+    // still rolls it back.
+    let w = world(false).await?;
+    release_rev2(&w).await?;
+    invoke(
+        &w.rollbacker,
+        ecs_event("ecs-deployment-failed.json", &ago(1)),
+    )
+    .await?;
+    let r = invoke(
+        &w.rollbacker,
+        alarm_from(MATH, "macro-ai-prod-api-error-rate", "ALARM", "m-4"),
+    )
+    .await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("rolled-back"), "{r}");
+    assert_eq!(w.deploys.load(Ordering::SeqCst), 1);
+
+    // A late (retried) rolling-back event from before the current release started belongs to
+    // an earlier release: it holds nothing.
+    let w = world(false).await?;
+    release_rev2(&w).await?;
+    let r = invoke(
+        &w.rollbacker,
+        ecs_event("ecs-deployment-circuit-breaker-rolling-back.json", &ago(30)),
+    )
+    .await?;
+    assert!(
+        r["outcomes"][0]["why"]
+            .as_str()
+            .is_some_and(|w| w.contains("before the current release started")),
+        "{r}"
     );
+    let r = invoke(
+        &w.rollbacker,
+        alarm_from(MATH, "macro-ai-prod-api-error-rate", "ALARM", "m-5"),
+    )
+    .await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("rolled-back"), "{r}");
     Ok(())
 }
 

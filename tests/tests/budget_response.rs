@@ -406,5 +406,16 @@ async fn an_anomaly_in_the_2021_format_is_announced_with_its_dollars_not_dropped
         notes[0].1.contains("$1001.00") && notes[0].1.contains("percentage unknown"),
         "{notes:?}"
     );
+    // A small percentage of a large bill: $15,000 at 12% is over ANOMALY_ACTION_USD, announced.
+    let mut big = fresh(sample("anomaly-sns"));
+    let mut message: Value =
+        serde_json::from_str(big["Records"][0]["Sns"]["Message"].as_str().unwrap_or("{}"))?;
+    message["impact"] = json!({"totalImpact": 15000.0, "totalImpactPercentage": 12.0,
+                               "totalActualSpend": 140000.0, "totalExpectedSpend": 125000.0});
+    message["rootCauses"][0]["linkedAccount"] = json!("999988887777");
+    message["rootCauses"][1]["linkedAccount"] = json!("999988887777");
+    big["Records"][0]["Sns"]["Message"] = json!(message.to_string());
+    let r = invoke(&w.responder, big).await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("notified"), "{r}");
     Ok(())
 }

@@ -239,6 +239,18 @@ impl crate::rollback::ReleaseFleet for EcsFleet {
                 .map(str::to_string)
                 .collect(),
             task_definition: current,
+            // ECS's own rollback in flight, whichever event arrives first: the deployment it
+            // rolls back with says so in its rollout reason.
+            ecs_rolling_back: s.deployments().iter().any(|d| {
+                d.rollout_state() == Some(&aws_sdk_ecs::types::DeploymentRolloutState::InProgress)
+                    && d.rollout_state_reason()
+                        .is_some_and(|r| r.to_ascii_lowercase().contains("rolling back"))
+            }),
+            ecs_rolls_back_on_failure: s.deployment_configuration().is_some_and(|c| {
+                c.deployment_circuit_breaker()
+                    .is_some_and(|b| b.enable() && b.rollback())
+                    || c.alarms().is_some_and(|a| a.enable() && a.rollback())
+            }),
             tags: s
                 .tags()
                 .iter()

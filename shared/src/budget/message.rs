@@ -252,7 +252,8 @@ fn anomaly(v: &Value) -> Result<Anomaly, InvalidEvent> {
     let n = |v: &Value, k: &str| {
         v.get(k).and_then(|x| {
             x.as_f64()
-                .or_else(|| x.as_str().and_then(|t| t.parse().ok()))
+                .or_else(|| x.as_str().and_then(|t| t.parse::<f64>().ok()))
+                .filter(|v| v.is_finite())
         })
     };
     let anomaly_id = s(v, "anomalyId").ok_or_else(|| bad("the anomaly has no `anomalyId`"))?;
@@ -340,6 +341,15 @@ mod tests {
         );
         assert_eq!(money("£ 99.5"), Some(99.5));
         assert_eq!(money("no number"), None);
+    }
+
+    #[test]
+    fn given_non_finite_amounts_then_they_are_not_numbers() {
+        for bad in ["NaN", "inf", "-infinity"] {
+            let body = json!({"anomalyId": "a", "impact": {"totalImpact": bad}});
+            let e = parse(&crate::event::sns_batch(&[("m", &body.to_string())])).unwrap_err();
+            assert!(e.to_string().contains("totalImpact"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -155,14 +155,13 @@ impl BudgetConfig {
         })
     }
 
-    /// The environment of a budget: `BUDGET_ENVIRONMENTS`, else `macro-ai-<env>-<period>` for the
-    /// periods AWS Budgets has (`monthly`, the seed's, and `daily`, `quarterly`, `annual`).
+    /// The environment of a budget: `BUDGET_ENVIRONMENTS`, else `macro-ai-<env>-monthly`. Only
+    /// monthly budgets map by name: holds are released by the monthly schedule, so a daily,
+    /// quarterly or annual budget (read fine) acts only when an operator maps it on purpose.
     pub fn environment_of_budget(&self, name: &str) -> Option<String> {
         self.budget_environments.get(name).cloned().or_else(|| {
-            let rest = name.strip_prefix("macro-ai-")?;
-            ["-monthly", "-daily", "-quarterly", "-annual"]
-                .iter()
-                .find_map(|p| rest.strip_suffix(p))
+            name.strip_prefix("macro-ai-")
+                .and_then(|r| r.strip_suffix("-monthly"))
                 .filter(|e| !e.is_empty())
                 .map(str::to_string)
         })
@@ -452,8 +451,11 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
             None => "percentage unknown".to_string(),
         };
         let env = self.config.environment_of_anomaly(&anomaly);
+        // A small percentage of a large bill is still a large sum: above ANOMALY_ACTION_USD the
+        // percentage gate does not apply.
         if let Some(pct) = anomaly.impact_percentage
             && pct < self.config.anomaly_min_percent
+            && anomaly.total_impact <= self.config.anomaly_action_usd
         {
             info!(anomaly = %anomaly.anomaly_id, pct, "anomaly below the notification threshold");
             return Ok(BudgetOutcome {
@@ -673,11 +675,7 @@ mod tests {
                 .as_deref(),
             Some("staging")
         );
-        assert_eq!(
-            c.environment_of_budget("macro-ai-dev-daily").as_deref(),
-            Some("dev")
-        );
-        assert_eq!(c.environment_of_budget("macro-ai-dev-weekly"), None);
+        assert_eq!(c.environment_of_budget("macro-ai-dev-daily"), None);
         assert_eq!(c.environment_of_budget("team-x-budget"), None);
         assert_eq!((c.anomaly_min_percent, c.anomaly_action_usd), (20.0, 50.0));
     }

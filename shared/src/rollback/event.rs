@@ -203,6 +203,7 @@ pub fn parse(event: &Value) -> Result<Vec<Input>, InvalidEvent> {
             })
             .collect(),
         Envelope::AlarmAction(action) => {
+            require_state_value(event.pointer("/alarmData/state/value"))?;
             let id = alarm_delivery_id(action.alarm_arn.as_deref(), &action.alarm_data);
             let alarm = AlarmNotification::from_alarm_data(action.alarm_data, action.alarm_arn)?;
             Ok(vec![Input::Alarm {
@@ -212,6 +213,7 @@ pub fn parse(event: &Value) -> Result<Vec<Input>, InvalidEvent> {
         }
         Envelope::EventBridge(e) => match (e.source.as_str(), e.detail_type.as_str()) {
             ("aws.cloudwatch", "CloudWatch Alarm State Change") => {
+                require_state_value(e.detail.pointer("/state/value"))?;
                 let data = crate::event::alarm_data(&e.detail)?;
                 let arn = e.resources.as_ref().and_then(|r| r.first().cloned());
                 let alarm = AlarmNotification::from_alarm_data(data, arn)?;
@@ -229,6 +231,16 @@ pub fn parse(event: &Value) -> Result<Vec<Input>, InvalidEvent> {
             ))),
         },
         Envelope::Direct(obj) => manual(&obj),
+    }
+}
+
+/// `state.value` must be there: the reader would otherwise default it to `OK`.
+fn require_state_value(value: Option<&Value>) -> Result<(), InvalidEvent> {
+    match value {
+        Some(Value::String(_)) => Ok(()),
+        _ => Err(InvalidEvent::new(
+            "the alarm state change has no `state.value` (ALARM, OK, INSUFFICIENT_DATA)",
+        )),
     }
 }
 
@@ -433,6 +445,22 @@ mod tests {
             &parse(&m).unwrap()[0],
             Input::Manual { dry_run: false, .. }
         ));
+    }
+
+    #[test]
+    fn given_an_alarm_state_change_without_its_state_value_then_it_is_refused_not_read_as_ok() {
+        let detail = json!({"alarmName": "macro-ai-prod-api-error-rate",
+            "state": {"reason": "x", "timestamp": "2026-11-25T10:00:00.000+0000"},
+            "configuration": {"metrics": []}});
+        let eventbridge = json!({"version": "0", "id": "e", "source": "aws.cloudwatch",
+            "detail-type": "CloudWatch Alarm State Change", "time": "2026-11-25T10:00:00Z",
+            "resources": [], "detail": detail});
+        let action = json!({"source": "aws.cloudwatch", "time": "2026-11-25T10:00:00.000+0000",
+            "alarmArn": "arn:aws:cloudwatch:us-east-1:1:alarm:a", "alarmData": detail});
+        for e in [eventbridge, action] {
+            let err = parse(&e).unwrap_err();
+            assert!(err.to_string().contains("state.value"), "{err}");
+        }
     }
 
     #[test]

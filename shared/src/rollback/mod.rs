@@ -50,6 +50,11 @@ pub struct ServiceRelease {
     pub desired: i32,
     /// Task definitions of deployments other than the primary one that are still active.
     pub other_active_deployments: Vec<String>,
+    /// A deployment of ECS's own rollback is in progress (DescribeServices' rollout reason).
+    pub ecs_rolling_back: bool,
+    /// The deployment configuration rolls a failed deployment back (circuit breaker or
+    /// deployment alarms with `rollback`): a SERVICE_DEPLOYMENT_FAILED will be undone by ECS.
+    pub ecs_rolls_back_on_failure: bool,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -266,6 +271,12 @@ pub fn decide(
     {
         return hold(
             "the service is scaled down on purpose (after hours, a budget hold or 0 tasks): its alarms are expected",
+        );
+    }
+    if release.ecs_rolling_back {
+        return hold(
+            "ECS is rolling a failed deployment back itself (DescribeServices says so): no \
+             second rollback on top of it",
         );
     }
     if let Some(since) = release.time_tag(ECS_ROLLBACK_TAG)
@@ -547,7 +558,19 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
             tags.push((KNOWN_GOOD_AT_TAG, at.to_string()));
         }
         let ecs_rolling_back = release.tag(ECS_ROLLBACK_TAG).is_some_and(|t| !t.is_empty());
+        // An ECS rollback event older than the current release (a late or retried delivery)
+        // belongs to an earlier release: it must not hold this one's alarms.
+        let stale = matches!(
+            event,
+            DeploymentEvent::EcsRollingBack | DeploymentEvent::Failed
+        ) && release
+            .time_tag(RELEASE_STARTED_TAG)
+            .is_some_and(|started| at < started);
         let why = match event {
+            _ if stale => format!(
+                "a {event:?} event from {at}, before the current release started: an earlier \
+                 release's, nothing recorded"
+            ),
             DeploymentEvent::EcsRollingBack => {
                 // Not a release: the release tags stay on the release ECS is undoing, and no
                 // window starts.
@@ -560,6 +583,12 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
             }
             DeploymentEvent::Completed if ecs_rolling_back => {
                 tags.push((ECS_ROLLBACK_TAG, String::new()));
+                if release.tag(KNOWN_GOOD_TAG).is_none() {
+                    // ECS rolled back to the last deployment that completed: the best known-good
+                    // there is when none was recorded.
+                    tags.push((KNOWN_GOOD_TAG, current.clone()));
+                    tags.push((KNOWN_GOOD_AT_TAG, at.to_string()));
+                }
                 format!(
                     "ECS's own rollback completed: {} runs again (not a new release)",
                     short_name(&current)
@@ -592,16 +621,20 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
                     self.config.window.as_secs() / 60
                 )
             }
-            DeploymentEvent::Failed => {
-                // ECS handles its own failure (rolls back when the circuit breaker's rollback is
-                // on); an alarm now must not add a second rollback.
+            // ECS undoes a failed deployment only when its configuration says so; otherwise
+            // the failed release stays, and an alarm must still be able to roll it back.
+            DeploymentEvent::Failed if release.ecs_rolls_back_on_failure => {
                 tags.push((ECS_ROLLBACK_TAG, at.to_string()));
                 format!(
-                    "deployment of {} failed: ECS handles it (its circuit breaker); alarms \
-                     meanwhile do not roll back again",
+                    "deployment of {} failed and ECS rolls it back (circuit breaker or deployment \
+                     alarms with rollback): alarms meanwhile do not roll back again",
                     short_name(&current)
                 )
             }
+            DeploymentEvent::Failed => format!(
+                "deployment of {} failed; ECS is not configured to roll back, so alarms still act",
+                short_name(&current)
+            ),
         };
         if !tags.is_empty() {
             self.fleet.tag_many(&release.id, &tags).await?;
@@ -778,6 +811,8 @@ mod tests {
             task_definition: rev(current),
             desired: 2,
             other_active_deployments: vec![],
+            ecs_rolling_back: false,
+            ecs_rolls_back_on_failure: false,
             tags: tags
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.clone()))
@@ -814,6 +849,29 @@ mod tests {
             matches!(v, Verdict::Rollback { ref to, .. } if *to == rev(1)),
             "{v:?}"
         );
+    }
+
+    #[test]
+    fn given_ecs_rolling_back_by_describe_or_by_its_event_then_it_holds() {
+        let now = at("2026-11-25T10:10:00Z");
+        let mut s = released(2, 1, "2026-11-25T10:00:00Z");
+        s.ecs_rolling_back = true;
+        let v = decide(&s, &LedgerEntry::default(), &[], now, HOUR, HALF);
+        assert!(
+            matches!(&v, Verdict::Hold { why } if why.contains("DescribeServices")),
+            "{v:?}"
+        );
+        let mut s = released(2, 1, "2026-11-25T10:00:00Z");
+        s.tags
+            .insert(ECS_ROLLBACK_TAG.into(), "2026-11-25T10:05:00Z".into());
+        let v = decide(&s, &LedgerEntry::default(), &[], now, HOUR, HALF);
+        assert!(matches!(v, Verdict::Hold { .. }), "{v:?}");
+        // Cleared (empty) or older than the window: no longer holds.
+        for tag in ["", "2026-11-25T08:00:00Z"] {
+            s.tags.insert(ECS_ROLLBACK_TAG.into(), tag.into());
+            let v = decide(&s, &LedgerEntry::default(), &[], now, HOUR, HALF);
+            assert!(matches!(v, Verdict::Rollback { .. }), "{tag}: {v:?}");
+        }
     }
 
     #[test]

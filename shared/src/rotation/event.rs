@@ -83,15 +83,32 @@ impl RotationRequest {
             let secret_id = non_empty_string(v, "validate")?;
             return Ok(RotationRequest::Validate { secret_id });
         }
-        // The shape Secrets Manager guarantees, as `aws_lambda_events` types it; RotationToken
-        // (added in 2024 for rotation through an assumed role) is read beside it.
+        // Each field named, never its value echoed; then the shape Secrets Manager guarantees,
+        // as `aws_lambda_events` types it. RotationToken (added in 2024 for rotation through an
+        // assumed role) is read beside it.
+        for name in ["Step", "SecretId", "ClientRequestToken"] {
+            match obj.get(name) {
+                Some(Value::String(_)) => {}
+                None => {
+                    return Err(RotationError::InvalidEvent(format!(
+                        "missing field `{name}`: a rotation event has Step, SecretId and \
+                         ClientRequestToken; a validation event is {{\"validate\": \"<secret id>\"}}"
+                    )));
+                }
+                Some(other) => {
+                    return Err(RotationError::InvalidEvent(format!(
+                        "field `{name}` must be a string, got {}",
+                        json_kind(other)
+                    )));
+                }
+            }
+        }
         let event: SecretsManagerSecretRotationEvent = serde_json::from_value(event.clone())
-            .map_err(|e| {
-                RotationError::InvalidEvent(format!(
-                    "{}: a rotation event has Step, SecretId and ClientRequestToken (strings); a \
-                     validation event is {{\"validate\": \"<secret id>\"}}",
-                    truncate(&e.to_string())
-                ))
+            .map_err(|_| {
+                RotationError::InvalidEvent(
+                    "not a Secrets Manager rotation event (Step, SecretId, ClientRequestToken)"
+                        .into(),
+                )
             })?;
         let non_empty = |value: String, name: &str| {
             if value.trim().is_empty() {
@@ -206,7 +223,7 @@ mod tests {
             ),
             (
                 json!({"Step": 1, "SecretId": "s", "ClientRequestToken": "t"}),
-                "invalid type: integer `1`, expected a string",
+                "`Step` must be a string",
             ),
             (
                 json!({"Step": "createSecret", "SecretId": "", "ClientRequestToken": "t"}),
