@@ -55,7 +55,7 @@ pub fn open(event: &Value) -> Result<Envelope, InvalidEvent> {
         InvalidEvent::new("expected a JSON object (SNS records, an EventBridge event, ...)")
     })?;
     if let Some(records) = obj.get("Records") {
-        if !records.as_array().is_some_and(|r| !r.is_empty()) {
+        if records.as_array().is_none_or(|r| r.is_empty()) {
             return Err(InvalidEvent::new("`Records` must be a non-empty array"));
         }
         let sns: SnsEvent = serde_json::from_value(event.clone()).map_err(|e| {

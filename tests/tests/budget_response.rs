@@ -264,6 +264,7 @@ async fn forecasts_and_anomalies_notify_with_root_causes_and_a_mapped_anomaly_ac
 
     // The EventBridge form of an anomaly in an unmapped account: notified with every root cause.
     let mut eb = sample("anomaly-eventbridge");
+    eb["detail"]["anomalyId"] = json!(unique("anomaly"));
     eb["detail"]["rootCauses"][0]["linkedAccount"] = json!("999988887777");
     eb["detail"]["rootCauses"][1]["linkedAccount"] = json!("999988887777");
     assert_eq!(
@@ -417,5 +418,25 @@ async fn an_anomaly_in_the_2021_format_is_announced_with_its_dollars_not_dropped
     big["Records"][0]["Sns"]["Message"] = json!(message.to_string());
     let r = invoke(&w.responder, big).await?;
     assert_eq!(r["outcomes"][0]["action"], json!("notified"), "{r}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn one_anomaly_by_sns_and_by_eventbridge_is_one_action() -> Result<()> {
+    capture_logs();
+    let w = world(&[("ANOMALY_ENVIRONMENTS", r#"{"111122223333": "dev"}"#)]).await?;
+    // The same anomaly id, once from each channel (each with its own message id).
+    let first = invoke(&w.responder, fresh(sample("anomaly-sns"))).await?;
+    assert_eq!(first["outcomes"][0]["action"], json!("held"), "{first}");
+    let mut eb = sample("anomaly-eventbridge");
+    eb["id"] = json!(unique("event"));
+    let second = invoke(&w.responder, eb).await?;
+    assert_eq!(
+        second["outcomes"][0]["action"],
+        json!("duplicate"),
+        "{second}"
+    );
+    let notes = w.aws.notifications(&w.queue).await?;
+    assert_eq!(notes.len(), 1, "one announcement: {notes:?}");
     Ok(())
 }

@@ -23,6 +23,9 @@ pub struct Config {
     /// The DynamoDB table of handled notifications (`BUDGET_EVENTS_TABLE`).
     pub table: String,
     pub notify_topic_arn: Option<String>,
+    /// How long a claimed notification is one invocation's (`DEDUPE_LEASE_SECONDS`, default 90:
+    /// more than the template's 60 s timeout), after which a retry takes it over.
+    pub lease: std::time::Duration,
 }
 
 impl Config {
@@ -41,6 +44,7 @@ impl Config {
                     )
                 })?,
             notify_topic_arn: get("NOTIFY_TOPIC_ARN").filter(|t| !t.is_empty()),
+            lease: shared::config::seconds(&get, "DEDUPE_LEASE_SECONDS", 90, 1..=3600)?,
             budget: BudgetConfig::from_lookup(get)?,
         })
     }
@@ -56,7 +60,7 @@ pub fn responder(
 ) -> Responder {
     BudgetResponder::new(
         EcsFleet::new(ecs, autoscaling),
-        DynamoDeduper::new(dynamodb, config.table),
+        DynamoDeduper::new(dynamodb, config.table, config.lease),
         SnsNotifier::new(sns, config.notify_topic_arn),
         config.budget,
     )

@@ -3,6 +3,7 @@
 //! Chosen over a lock with expiry because the commit *is* the record: there is nothing to
 //! release and nothing to expire, and a crashed invocation leaves no lock behind.
 
+use crate::error::BoxError;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
@@ -132,52 +133,113 @@ impl RollbackLedger for DynamoLedger {
     }
 }
 
-/// [`Deduper`](crate::budget::Deduper) on DynamoDB: a conditional put per notification key, kept
-/// for 14 days (the table's TTL attribute `expires_at`).
+/// [`Deduper`](crate::budget::Deduper) on DynamoDB: one item per notification key, kept for 14
+/// days (the table's TTL attribute `expires_at`). A claim is `state = in-progress` with a lease
+/// (`lease_until`, epoch seconds) longer than the function's timeout, so a claim whose invocation
+/// timed out or crashed can be taken over by the retry; `finish` makes it `done`.
 #[derive(Clone, Debug)]
 pub struct DynamoDeduper {
     client: Client,
     table: String,
+    lease: std::time::Duration,
 }
 
 impl DynamoDeduper {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    /// `lease`: how long a claim is another invocation's (more than the function's timeout).
+    pub fn new(client: Client, table: impl Into<String>, lease: std::time::Duration) -> Self {
         Self {
             client,
             table: table.into(),
+            lease,
         }
     }
+}
+
+fn epoch_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 const DEDUPE_DAYS: u64 = 14;
 
 impl crate::budget::Deduper for DynamoDeduper {
-    async fn claim(&self, key: &str) -> Result<bool, crate::budget::DedupeError> {
-        let expires = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or_default()
-            + DEDUPE_DAYS * 86_400;
+    async fn claim(&self, key: &str) -> Result<crate::budget::Claim, crate::budget::DedupeError> {
+        use crate::budget::Claim;
+        let now = epoch_seconds();
+        let error = |operation, e: BoxError| crate::budget::DedupeError {
+            operation,
+            key: key.to_string(),
+            source: e,
+        };
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
             .item("pk", AttributeValue::S(key.to_string()))
-            .item("expires_at", AttributeValue::N(expires.to_string()))
-            .condition_expression("attribute_not_exists(pk)")
+            .item("state", AttributeValue::S("in-progress".into()))
+            .item(
+                "lease_until",
+                AttributeValue::N((now + self.lease.as_secs()).to_string()),
+            )
+            .item(
+                "expires_at",
+                AttributeValue::N((now + DEDUPE_DAYS * 86_400).to_string()),
+            )
+            // New, or an in-progress claim whose lease ran out (its invocation died).
+            .condition_expression(
+                "attribute_not_exists(pk) OR (#state = :progress AND lease_until < :now)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":progress", AttributeValue::S("in-progress".into()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(e) if matches!(call_failure(&e), CallFailure::Service(Some(ref c)) if c == "ConditionalCheckFailedException") => {
-                Ok(false)
+            Ok(_) => Ok(Claim::New),
+            Err(e) if matches!(call_failure(&e), CallFailure::Service(Some(ref c)) if c == "ConditionalCheckFailedException") =>
+            {
+                let item = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", AttributeValue::S(key.to_string()))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| error("read", Box::new(e)))?;
+                // An item of the old shape (no `state`) was a finished claim.
+                let state = item
+                    .item()
+                    .and_then(|i| i.get("state"))
+                    .and_then(|s| s.as_s().ok())
+                    .map(String::as_str);
+                Ok(match state {
+                    Some("in-progress") => Claim::InProgress,
+                    _ => Claim::Done,
+                })
             }
-            Err(e) => Err(crate::budget::DedupeError {
-                operation: "claim",
+            Err(e) => Err(error("claim", Box::new(e))),
+        }
+    }
+
+    async fn finish(&self, key: &str) -> Result<(), crate::budget::DedupeError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(key.to_string()))
+            .update_expression("SET #state = :done REMOVE lease_until")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":done", AttributeValue::S("done".into()))
+            .send()
+            .await
+            .map_err(|e| crate::budget::DedupeError {
+                operation: "finish",
                 key: key.to_string(),
                 source: Box::new(e),
-            }),
-        }
+            })?;
+        Ok(())
     }
 
     async fn forget(&self, key: &str) -> Result<(), crate::budget::DedupeError> {

@@ -251,6 +251,10 @@ impl crate::rollback::ReleaseFleet for EcsFleet {
                     .is_some_and(|b| b.enable() && b.rollback())
                     || c.alarms().is_some_and(|a| a.enable() && a.rollback())
             }),
+            foreign_controller: s
+                .deployment_controller()
+                .map(|c| c.r#type().as_str().to_string())
+                .filter(|t| t != "ECS"),
             tags: s
                 .tags()
                 .iter()

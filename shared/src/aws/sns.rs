@@ -5,8 +5,36 @@ use tracing::info;
 
 use crate::notify::{Notifier, NotifyError};
 
-/// SNS subjects are at most 100 characters.
-const SUBJECT_LIMIT: usize = 100;
+/// SNS: "ASCII text that begins with a letter, number, or punctuation mark; must not include line
+/// breaks or control characters; and must be less than 100 characters long."
+const SUBJECT_LIMIT: usize = 99;
+
+/// A subject SNS accepts, whatever the text: ASCII (arrows and dashes spelled out, anything
+/// else `?`), no control characters, not starting with a space, under 100 characters (cut with
+/// `...`). The message keeps the whole text.
+pub fn sns_subject(text: &str) -> String {
+    let mut ascii = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            c if c.is_control() => ascii.push(' '),
+            c if c.is_ascii() => ascii.push(c),
+            '\u{2192}' => ascii.push_str("->"),
+            '\u{2013}' | '\u{2014}' => ascii.push('-'),
+            '\u{2018}' | '\u{2019}' => ascii.push('\''),
+            '\u{201c}' | '\u{201d}' => ascii.push('"'),
+            '\u{2026}' => ascii.push_str("..."),
+            _ => ascii.push('?'),
+        }
+    }
+    let ascii = ascii.trim();
+    if ascii.is_empty() {
+        return "macro-ai-ops notification".to_string();
+    }
+    if ascii.len() <= SUBJECT_LIMIT {
+        return ascii.to_string();
+    }
+    format!("{}...", ascii[..SUBJECT_LIMIT - 3].trim_end())
+}
 
 #[derive(Clone, Debug)]
 pub struct SnsNotifier {
@@ -29,11 +57,7 @@ impl Notifier for SnsNotifier {
             );
             return Ok(());
         };
-        let subject: String = subject
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(SUBJECT_LIMIT)
-            .collect();
+        let subject = sns_subject(subject);
         self.client
             .publish()
             .topic_arn(topic)
@@ -47,5 +71,33 @@ impl Notifier for SnsNotifier {
             })?;
         info!(subject, topic = %topic, "notification published");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_any_text_then_the_subject_is_ascii_and_under_100_characters() {
+        let long = "macro-ai-staging-cluster/macro-ai-staging-api-service: rolled back \
+                    macro-ai-staging-api:41 \u{2192} macro-ai-staging-api:40 after alarm \
+                    macro-ai-staging-api-error-rate";
+        assert!(long.chars().count() > 100);
+        for text in [
+            long,
+            "caf\u{e9} \u{2014} ok",
+            "\n\tline\r\nbreak",
+            "",
+            "\u{1f4b8}",
+        ] {
+            let s = sns_subject(text);
+            assert!(s.len() < 100, "{s}");
+            assert!(s.chars().all(|c| c.is_ascii() && !c.is_control()), "{s:?}");
+            assert!(!s.starts_with(' ') && !s.is_empty(), "{s:?}");
+        }
+        assert!(sns_subject(long).ends_with("..."));
+        assert!(sns_subject(long).contains("->"));
+        assert_eq!(sns_subject("caf\u{e9} \u{2014} ok"), "caf? - ok");
     }
 }

@@ -95,9 +95,8 @@ pub fn parse(event: &Value) -> Result<Vec<BudgetInput>, InvalidEvent> {
         }
         Envelope::EventBridge(e) if e.source == "aws.ce" => {
             let anomaly = anomaly(&e.detail)?;
-            let id = e.id.as_deref().filter(|i| !i.is_empty());
             return Ok(vec![BudgetInput::Anomaly {
-                dedup_key: format!("ce:{}", id.unwrap_or(&anomaly.anomaly_id)),
+                dedup_key: anomaly_key(&anomaly),
                 anomaly,
             }]);
         }
@@ -159,13 +158,8 @@ fn sns_message(message_id: &str, message: &str) -> Result<BudgetInput, InvalidEv
         let v: Value = serde_json::from_str(trimmed)
             .map_err(|_| bad("the message looks like JSON but does not parse"))?;
         let anomaly = anomaly(&v)?;
-        let key = if message_id.is_empty() {
-            format!("anomaly:{}", anomaly.anomaly_id)
-        } else {
-            format!("sns:{message_id}")
-        };
         return Ok(BudgetInput::Anomaly {
-            dedup_key: key,
+            dedup_key: anomaly_key(&anomaly),
             anomaly,
         });
     }
@@ -179,6 +173,12 @@ fn sns_message(message_id: &str, message: &str) -> Result<BudgetInput, InvalidEv
         dedup_key: key,
         alert,
     })
+}
+
+/// One anomaly is one action, however it arrives: SNS and EventBridge deliver the same anomaly
+/// with different message ids, so the anomaly id is the key.
+fn anomaly_key(anomaly: &Anomaly) -> String {
+    format!("anomaly:{}", anomaly.anomaly_id)
 }
 
 /// Reads AWS Budgets' plain-text notification.
@@ -395,7 +395,7 @@ mod tests {
                 anomaly.dimension_value.as_deref(),
                 dedup_key.as_str()
             ),
-            (250.5, Some(35.2), Some("AmazonECS"), "sns:m1")
+            (250.5, Some(35.2), Some("AmazonECS"), "anomaly:a-1")
         );
         let mut detail = body.clone();
         detail.as_object_mut().unwrap().remove("dimensionalValue");

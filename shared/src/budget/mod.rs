@@ -25,10 +25,22 @@ use crate::telemetry::{self, AuditRecord};
 
 /// Remembers which notifications were handled, so a redelivery is one action and one message.
 pub trait Deduper: Send + Sync {
-    /// `Ok(true)` the first time `key` is claimed.
-    fn claim(&self, key: &str) -> impl Future<Output = Result<bool, DedupeError>> + Send;
+    /// Claims `key` for handling: `New` the first time, and again once an earlier claim's lease
+    /// ran out without `finish` (its invocation timed out or crashed); `InProgress` while another
+    /// invocation holds a live lease; `Done` once handled.
+    fn claim(&self, key: &str) -> impl Future<Output = Result<Claim, DedupeError>> + Send;
+    /// Marks `key` handled: every later delivery is a duplicate.
+    fn finish(&self, key: &str) -> impl Future<Output = Result<(), DedupeError>> + Send;
     /// Gives a claim back after a failure, so the retry is not taken for a duplicate.
     fn forget(&self, key: &str) -> impl Future<Output = Result<(), DedupeError>> + Send;
+}
+
+/// What a claim found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    New,
+    InProgress,
+    Done,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -218,6 +230,19 @@ pub enum BudgetError {
         "`{0}` cannot be held: its policy is to notify only (production is never scaled by automation)"
     )]
     NotHoldable(String),
+    #[error(
+        "`{0}` is being handled by another invocation (its claim's lease has not run out): retried later"
+    )]
+    InProgress(String),
+    /// Some services were done, some failed: the retry redoes only what failed (the rest is
+    /// already where it should be).
+    #[error("{action} of {env}: {} of {} service(s) failed: {}", failed.len(), failed.len() + done, failed.join("; "))]
+    Partial {
+        action: &'static str,
+        env: String,
+        done: usize,
+        failed: Vec<String>,
+    },
 }
 
 /// Runs budget response.
@@ -263,8 +288,14 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
             };
             if let Some(key) = &key {
                 match self.dedupe.claim(key).await {
-                    Ok(true) => {}
-                    Ok(false) => {
+                    Ok(Claim::New) => {}
+                    Ok(Claim::InProgress) => {
+                        // Not a duplicate yet: the other invocation may still fail or die. Fail
+                        // this one so the delivery is retried after the lease.
+                        failures.push((label, BudgetError::InProgress(key.clone())));
+                        continue;
+                    }
+                    Ok(Claim::Done) => {
                         info!(input = %label, key, "already handled: a redelivery");
                         outcomes.push(BudgetOutcome {
                             input: label,
@@ -282,7 +313,15 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
                 }
             }
             match self.one(input, &label, now).await {
-                Ok(o) => outcomes.push(o),
+                Ok(o) => {
+                    if let Some(key) = &key
+                        && let Err(e) = self.dedupe.finish(key).await
+                    {
+                        // Handled; the lease runs out and a redelivery redoes it, which converges.
+                        warn!(error = %report(&e), "the claim could not be marked done");
+                    }
+                    outcomes.push(o);
+                }
                 Err(e) => {
                     warn!(input = %label, error = %report(&e), "input could not be handled");
                     if let Some(key) = &key
@@ -552,30 +591,80 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
             return Err(BudgetError::NotHoldable(env.to_string()));
         }
         let mut done = Vec::new();
+        let mut failed = Vec::new();
+        // Every service is tried, whatever happens to the others.
         for state in self.fleet.list(&cluster_of(env)).await? {
-            if state.tag(BUDGET_HOLD_TAG).is_none() {
-                self.fleet
-                    .tag(&state.id, BUDGET_HOLD_TAG, &format!("since={now} to={to}"))
-                    .await?;
-            }
-            let line = match capacity::reduce_to(&self.fleet, &state, to).await? {
-                Change::Changed { before, after } => {
-                    telemetry::audit(&AuditRecord {
-                        service: "budget-response",
-                        action: "hold",
-                        target: &state.id.to_string(),
-                        what: &format!("{} held at {to} task(s)", state.id),
-                        why,
-                        before: &before.encode(),
-                        after: &after.encode(),
-                    });
-                    format!("{}: {before} -> {after}", state.id)
+            match self.hold_one(&state, to, why, now).await {
+                Ok(line) => done.push(line),
+                Err(e) => {
+                    warn!(service = %state.id, error = %report(&e), "could not hold the service");
+                    failed.push(format!("{}: {}", state.id, report(&e)));
                 }
-                Change::Unchanged => format!("{}: already at {to}", state.id),
-            };
-            done.push(line);
+            }
         }
-        Ok(done)
+        self.partial("hold", env, done, failed).await
+    }
+
+    /// One service held: the hold tag first, then the reduction. Converges when re-run.
+    async fn hold_one(
+        &self,
+        state: &crate::capacity::ServiceState,
+        to: i32,
+        why: &str,
+        now: Timestamp,
+    ) -> Result<String, BudgetError> {
+        if state.tag(BUDGET_HOLD_TAG).is_none() {
+            self.fleet
+                .tag(&state.id, BUDGET_HOLD_TAG, &format!("since={now} to={to}"))
+                .await?;
+        }
+        Ok(match capacity::reduce_to(&self.fleet, state, to).await? {
+            Change::Changed { before, after } => {
+                telemetry::audit(&AuditRecord {
+                    service: "budget-response",
+                    action: "hold",
+                    target: &state.id.to_string(),
+                    what: &format!("{} held at {to} task(s)", state.id),
+                    why,
+                    before: &before.encode(),
+                    after: &after.encode(),
+                });
+                format!("{}: {before} -> {after}", state.id)
+            }
+            Change::Unchanged => format!("{}: already at {to} or below", state.id),
+        })
+    }
+
+    /// All done: the lines. Some failed: announced now (what was done and what was not), then an
+    /// error, so the retry redoes what failed.
+    async fn partial(
+        &self,
+        action: &'static str,
+        env: &str,
+        done: Vec<String>,
+        failed: Vec<String>,
+    ) -> Result<Vec<String>, BudgetError> {
+        if failed.is_empty() {
+            return Ok(done);
+        }
+        let mut m = format!(
+            "The {action} of {env} is incomplete: {} service(s) failed and will be retried.\nFailed:\n",
+            failed.len()
+        );
+        for f in &failed {
+            m.push_str(&format!("- {f}\n"));
+        }
+        m.push_str("Done:\n");
+        for d in &done {
+            m.push_str(&format!("- {d}\n"));
+        }
+        self.notify(&format!("{env} {action} incomplete"), &m).await;
+        Err(BudgetError::Partial {
+            action,
+            env: env.to_string(),
+            done: done.len(),
+            failed,
+        })
     }
 
     /// Restores every held service of `env` (held before `before`, when given) and lifts the hold.
@@ -585,6 +674,7 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
         before: Option<Timestamp>,
     ) -> Result<Vec<String>, BudgetError> {
         let mut done = Vec::new();
+        let mut failed = Vec::new();
         for state in self.fleet.list(&cluster_of(env)).await? {
             let Some(hold) = state.tag(BUDGET_HOLD_TAG) else {
                 continue;
@@ -598,25 +688,39 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
             {
                 continue;
             }
-            let line = match capacity::restore(&self.fleet, &state).await? {
-                Change::Changed { before, after } => {
-                    telemetry::audit(&AuditRecord {
-                        service: "budget-response",
-                        action: "release",
-                        target: &state.id.to_string(),
-                        what: &format!("{} released", state.id),
-                        why: "budget hold released",
-                        before: &before.encode(),
-                        after: &after.encode(),
-                    });
-                    format!("{}: {before} -> {after}", state.id)
+            match self.release_one(&state).await {
+                Ok(line) => done.push(line),
+                Err(e) => {
+                    warn!(service = %state.id, error = %report(&e), "could not release the service");
+                    failed.push(format!("{}: {}", state.id, report(&e)));
                 }
-                Change::Unchanged => format!("{}: nothing saved to restore", state.id),
-            };
-            self.fleet.untag(&state.id, BUDGET_HOLD_TAG).await?;
-            done.push(line);
+            }
         }
-        Ok(done)
+        self.partial("release", env, done, failed).await
+    }
+
+    /// One held service restored and its hold lifted.
+    async fn release_one(
+        &self,
+        state: &crate::capacity::ServiceState,
+    ) -> Result<String, BudgetError> {
+        let line = match capacity::restore(&self.fleet, state).await? {
+            Change::Changed { before, after } => {
+                telemetry::audit(&AuditRecord {
+                    service: "budget-response",
+                    action: "release",
+                    target: &state.id.to_string(),
+                    what: &format!("{} released", state.id),
+                    why: "budget hold released",
+                    before: &before.encode(),
+                    after: &after.encode(),
+                });
+                format!("{}: {before} -> {after}", state.id)
+            }
+            Change::Unchanged => format!("{}: nothing saved to restore", state.id),
+        };
+        self.fleet.untag(&state.id, BUDGET_HOLD_TAG).await?;
+        Ok(line)
     }
 
     async fn announce_hold(&self, env: &str, to: i32, spent: &str, services: &[String]) {

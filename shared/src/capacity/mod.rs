@@ -182,18 +182,16 @@ pub fn saved(state: &ServiceState) -> Result<Option<Capacity>, CapacityError> {
     }
 }
 
-/// Holds `state` at `to` tasks (and its scalable target at min = max = `to`, so autoscaling
-/// cannot undo it), saving what it had first unless a saved capacity already exists.
+/// Holds `state` at `to` tasks at most (and its scalable target's max there too, so autoscaling
+/// cannot undo it), saving what it had first unless a saved capacity already exists. Reducing
+/// never raises anything: a service below `to` stays where it is (its max comes down to it).
 pub async fn reduce_to<F: ServiceFleet>(
     fleet: &F,
     state: &ServiceState,
     to: i32,
 ) -> Result<Change, CapacityError> {
     let current = state.capacity;
-    let target = Capacity {
-        desired: to,
-        bounds: current.bounds.map(|_| Bounds { min: to, max: to }),
-    };
+    let target = reduced(current, to);
     let already_saved = saved(state)?.is_some();
     if current == target {
         // Already there (reduced earlier, or never above it): nothing to save or change.
@@ -214,6 +212,18 @@ pub async fn reduce_to<F: ServiceFleet>(
         before: current,
         after: target,
     })
+}
+
+/// `current` held at `to` tasks at most: desired, min and max each only ever come down.
+pub fn reduced(current: Capacity, to: i32) -> Capacity {
+    let desired = current.desired.min(to);
+    Capacity {
+        desired,
+        bounds: current.bounds.map(|b| Bounds {
+            min: b.min.min(desired),
+            max: b.max.min(desired),
+        }),
+    }
 }
 
 /// Restores exactly the saved capacity, then removes the saved tag. Nothing saved: unchanged.
@@ -248,6 +258,29 @@ pub async fn restore<F: ServiceFleet>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn given_any_capacity_then_reducing_never_raises_desired_min_or_max() {
+        let c = |desired, b: Option<(i32, i32)>| Capacity {
+            desired,
+            bounds: b.map(|(min, max)| Bounds { min, max }),
+        };
+        for (current, to, expected) in [
+            (c(2, Some((1, 4))), 1, c(1, Some((1, 1)))),
+            (c(2, Some((1, 4))), 0, c(0, Some((0, 0)))),
+            // Someone set it to 0: a "scale down to 1" keeps it at 0 and lowers the max.
+            (c(0, Some((0, 4))), 1, c(0, Some((0, 0)))),
+            (c(0, None), 1, c(0, None)),
+            (c(3, Some((2, 2))), 5, c(3, Some((2, 2)))),
+        ] {
+            let r = reduced(current, to);
+            assert_eq!(r, expected, "{current:?} to {to}");
+            assert!(r.desired <= current.desired);
+            if let (Some(a), Some(b)) = (r.bounds, current.bounds) {
+                assert!(a.min <= b.min && a.max <= b.max, "{current:?} to {to}");
+            }
+        }
+    }
 
     #[test]
     fn given_capacities_then_the_tag_round_trips_and_junk_is_refused() {

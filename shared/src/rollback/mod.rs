@@ -55,6 +55,9 @@ pub struct ServiceRelease {
     /// The deployment configuration rolls a failed deployment back (circuit breaker or
     /// deployment alarms with `rollback`): a SERVICE_DEPLOYMENT_FAILED will be undone by ECS.
     pub ecs_rolls_back_on_failure: bool,
+    /// The deployment controller when it is not ECS (`CODE_DEPLOY`, `EXTERNAL`): UpdateService
+    /// cannot change such a service's task definition.
+    pub foreign_controller: Option<String>,
     pub tags: BTreeMap<String, String>,
 }
 
@@ -272,6 +275,12 @@ pub fn decide(
         return hold(
             "the service is scaled down on purpose (after hours, a budget hold or 0 tasks): its alarms are expected",
         );
+    }
+    if let Some(controller) = &release.foreign_controller {
+        return hold(format!(
+            "its deployments are controlled by {controller}, and UpdateService cannot change its \
+             task definition: roll it back there (CodeDeploy: stop the deployment with rollback)"
+        ));
     }
     if release.ecs_rolling_back {
         return hold(
@@ -813,6 +822,7 @@ mod tests {
             other_active_deployments: vec![],
             ecs_rolling_back: false,
             ecs_rolls_back_on_failure: false,
+            foreign_controller: None,
             tags: tags
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.clone()))
@@ -877,7 +887,16 @@ mod tests {
     #[test]
     fn given_each_guard_then_it_holds() {
         let now = at("2026-11-25T10:10:00Z");
+        let code_deploy = ServiceRelease {
+            foreign_controller: Some("CODE_DEPLOY".into()),
+            ..released(2, 1, "2026-11-25T10:00:00Z")
+        };
         let cases = [
+            (
+                code_deploy,
+                LedgerEntry::default(),
+                "controlled by CODE_DEPLOY",
+            ),
             (
                 service(1, &[(KNOWN_GOOD_TAG, rev(1))]),
                 LedgerEntry::default(),

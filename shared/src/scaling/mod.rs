@@ -272,7 +272,11 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
         if request.dry_run {
             let outcome = match (&d.plan, capacity::saved(&state)) {
                 (Plan::Leave, _) => "skipped",
-                (Plan::Reduce { to }, _) if state.capacity.desired == *to => "unchanged",
+                (Plan::Reduce { to }, _)
+                    if capacity::reduced(state.capacity, *to) == state.capacity =>
+                {
+                    "unchanged"
+                }
                 (Plan::Reduce { .. }, _) => "would-scale-down",
                 (Plan::Restore, Ok(Some(_))) => "would-restore",
                 (Plan::Restore, _) => "unchanged",
