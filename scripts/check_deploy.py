@@ -266,6 +266,72 @@ def check_wiring(cfn):
     return problems
 
 
+# Who publishes to a topic, by the resource that names it, and the service principal that must be
+# able to use the topic's key.
+PUBLISHERS = {
+    "AWS::CloudWatch::Alarm": ("cloudwatch.amazonaws.com",
+                               ["AlarmActions", "OKActions", "InsufficientDataActions"]),
+    "AWS::CloudWatch::CompositeAlarm": ("cloudwatch.amazonaws.com",
+                                        ["AlarmActions", "OKActions", "InsufficientDataActions"]),
+}
+
+
+def topic_publishers(resources):
+    """{topic id: {service principal}} for topics an alarm, a budget or an anomaly subscription
+    publishes to."""
+    found = {}
+    for kind, (principal, props) in PUBLISHERS.items():
+        for res in of_type(resources, kind).values():
+            for prop in props:
+                for ref in as_list(res.get("Properties", {}).get(prop, [])):
+                    if target_id(ref) in resources:
+                        found.setdefault(target_id(ref), set()).add(principal)
+    for res in of_type(resources, "AWS::Budgets::Budget").values():
+        for n in res.get("Properties", {}).get("NotificationsWithSubscribers", []):
+            for sub in n.get("Subscribers", []):
+                if sub.get("SubscriptionType") == "SNS" and target_id(sub.get("Address")):
+                    found.setdefault(target_id(sub["Address"]), set()).add("budgets.amazonaws.com")
+    for res in of_type(resources, "AWS::CE::AnomalySubscription").values():
+        for sub in res.get("Properties", {}).get("Subscribers", []):
+            if sub.get("Type") == "SNS" and target_id(sub.get("Address")):
+                found.setdefault(target_id(sub["Address"]), set()).add("costalerts.amazonaws.com")
+    return found
+
+
+def key_allows(resources, key_id, principal):
+    """The key's policy lets `principal` encrypt for SNS (kms:GenerateDataKey* and kms:Decrypt)."""
+    key = resources.get(key_id, {})
+    for st in as_list(key.get("Properties", {}).get("KeyPolicy", {}).get("Statement", [])):
+        services = as_list(st.get("Principal", {}).get("Service", []))
+        actions = as_list(st.get("Action", []))
+        if (st.get("Effect") == "Allow" and principal in services
+                and any(a in actions for a in ("kms:GenerateDataKey*", "kms:GenerateDataKey"))
+                and "kms:Decrypt" in actions):
+            return True
+    return False
+
+
+def check_topic_keys(cfn):
+    """AWS services cannot publish to a topic encrypted with the AWS managed key (its policy cannot
+    admit them): every topic an alarm, a budget or an anomaly subscription publishes to is either
+    unencrypted or encrypted with a key of the stack's own whose policy admits each publisher."""
+    resources = cfn.get("Resources", {})
+    problems = []
+    for topic, principals in sorted(topic_publishers(resources).items()):
+        key = resources.get(topic, {}).get("Properties", {}).get("KmsMasterKeyId")
+        if key is None:
+            continue
+        if isinstance(key, str):
+            problems.append(f"topic {topic}: encrypted with {key}, which {', '.join(sorted(principals))} "
+                            "cannot use: publishes would fail")
+            continue
+        key_id = target_id(key)
+        for principal in sorted(principals):
+            if not key_allows(resources, key_id, principal):
+                problems.append(f"topic {topic}: its key {key_id} does not let {principal} publish")
+    return problems
+
+
 def expand_all(template, out_dir=None):
     """{env: expanded template}; writes each to out_dir when given. Raises on a transform error."""
     expanded, failures = {}, []
@@ -299,7 +365,7 @@ def main():
         return 1
     problems = []
     for env, cfn in expanded.items():
-        problems += [f"{env}: {p}" for p in check_wiring(cfn)]
+        problems += [f"{env}: {p}" for p in check_wiring(cfn) + check_topic_keys(cfn)]
     paths = [os.path.join(out_dir, f"{env}.json") for env in expanded]
     status, output = cfn_lint(paths)
     if status != 0:
@@ -312,7 +378,8 @@ def main():
     counts = {env: len(cfn["Resources"]) for env, cfn in expanded.items()}
     print("deploy check: the SAM transform succeeds for " + ", ".join(
         f"{env} ({n} resources)" for env, n in counts.items())
-        + "; cfn-lint clean on each; rules, schedules, subscriptions, destinations and rotations wired")
+        + "; cfn-lint clean on each; rules, schedules, subscriptions, destinations and rotations wired;"
+        " every topic AWS services publish to has a key they can use")
     return 0
 
 
@@ -390,6 +457,23 @@ def self_test():
     logs[1]["Properties"]["LogGroupName"] = logs[0]["Properties"]["LogGroupName"]
     expect("two log groups with one name are reported",
            any("the same LogGroupName" in p for p in check_wiring(broken)))
+
+    # 7. A topic CloudWatch alarms publish to, encrypted with the AWS managed key (issue 14).
+    expect("the template as it is passes the topic-key check", check_topic_keys(good) == [])
+    broken = copy.deepcopy(good)
+    alarm_topics = [t for t, p in topic_publishers(broken["Resources"]).items()
+                    if "cloudwatch.amazonaws.com" in p]
+    broken["Resources"][alarm_topics[0]]["Properties"]["KmsMasterKeyId"] = "alias/aws/sns"
+    expect("an alarm topic encrypted with alias/aws/sns is reported",
+           any("cannot use" in p for p in check_topic_keys(broken)))
+    broken = copy.deepcopy(good)
+    for key in of_type(broken["Resources"], "AWS::KMS::Key").values():
+        for st in key["Properties"]["KeyPolicy"]["Statement"]:
+            services = as_list(st.get("Principal", {}).get("Service", []))
+            if "budgets.amazonaws.com" in services:
+                st["Principal"]["Service"] = [x for x in services if x != "budgets.amazonaws.com"]
+    expect("a topic key that does not admit AWS Budgets is reported",
+           any("budgets.amazonaws.com" in p for p in check_topic_keys(broken)))
 
     # 6. cfn-lint reads the expanded template (a generated resource with an invalid property).
     broken = copy.deepcopy(good)

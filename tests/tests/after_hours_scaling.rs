@@ -351,6 +351,10 @@ impl<F: ServiceFleet> ServiceFleet for DeletesOne<F> {
         }
         Ok(list)
     }
+    async fn get(&self, s: &ServiceId) -> Result<ServiceState, FleetError> {
+        self.gone(s, "DescribeServices")?;
+        self.inner.get(s).await
+    }
     async fn set_desired(&self, s: &ServiceId, d: i32) -> Result<(), FleetError> {
         self.gone(s, "UpdateService")?;
         self.inner.set_desired(s, d).await
@@ -507,5 +511,118 @@ async fn malformed_events_bad_schedules_and_dry_runs_change_nothing() -> Result<
         before,
         "back exactly as it was"
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_staging_service_someone_set_to_zero_stays_at_zero_through_the_night() -> Result<()> {
+    capture_logs();
+    let aws = Stack::get().aws(&MotoAccount::new());
+    seed(&aws, STAGING, "staging-nightly").await?;
+    // Stopped on purpose by someone: 0 tasks, autoscaling allowed 0..4.
+    let td = aws.cluster(STAGING).await?;
+    aws.service(
+        STAGING,
+        &td,
+        "macro-ai-staging-worker-service",
+        0,
+        &[("macro-ai:schedule", "staging-nightly")],
+        Some((0, 4)),
+    )
+    .await?;
+    let s = scaler(&aws, None, &[]);
+    // 23:00: staging goes to 1 task at night, but "down to 1" never starts a stopped service.
+    invoke(&s, scheduled("2026-11-24T23:00:00Z")).await?;
+    let night = aws
+        .observe(STAGING, "macro-ai-staging-worker-service")
+        .await?;
+    assert_eq!(
+        (night.desired, night.bounds),
+        (0, Some((0, 0))),
+        "not raised"
+    );
+    let api = aws.observe(STAGING, "macro-ai-staging-api-service").await?;
+    assert_eq!((api.desired, api.bounds), (1, Some((1, 1))));
+    // 07:00: back exactly where it was, still stopped.
+    invoke(&s, scheduled("2026-11-25T07:00:00Z")).await?;
+    let morning = aws
+        .observe(STAGING, "macro-ai-staging-worker-service")
+        .await?;
+    assert_eq!((morning.desired, morning.bounds), (0, Some((0, 4))));
+    assert!(!morning.tags.contains_key(SAVED));
+    Ok(())
+}
+
+/// The real fleet, with budget-response's hold landing on `target` right after `list` returned:
+/// the hold tag first, then the reduction, as budget-response does it.
+struct HoldLandsAfterList {
+    inner: shared::aws::ecs::EcsFleet,
+    target: (String, String),
+}
+
+impl ServiceFleet for HoldLandsAfterList {
+    async fn list(&self, cluster: &str) -> Result<Vec<ServiceState>, FleetError> {
+        let list = self.inner.list(cluster).await?;
+        if let Some(state) = list
+            .iter()
+            .find(|s| (s.id.cluster.as_str(), s.id.name.as_str()) == (self.target.0.as_str(), self.target.1.as_str()))
+        {
+            self.inner
+                .tag(&state.id, "macro-ai:budget-hold", "since=2026-11-25T06:59:00Z to=0")
+                .await?;
+            let fresh = self.inner.get(&state.id).await?;
+            shared::capacity::reduce_to(&self.inner, &fresh, 0)
+                .await
+                .map_err(|e| FleetError {
+                    operation: "hold",
+                    target: state.id.to_string(),
+                    kind: FleetErrorKind::Other,
+                    source: e.to_string().into(),
+                })?;
+        }
+        Ok(list)
+    }
+    async fn get(&self, s: &ServiceId) -> Result<ServiceState, FleetError> {
+        self.inner.get(s).await
+    }
+    async fn set_desired(&self, s: &ServiceId, d: i32) -> Result<(), FleetError> {
+        self.inner.set_desired(s, d).await
+    }
+    async fn set_bounds(&self, s: &ServiceId, b: Bounds) -> Result<(), FleetError> {
+        self.inner.set_bounds(s, b).await
+    }
+    async fn tag(&self, s: &ServiceId, k: &str, v: &str) -> Result<(), FleetError> {
+        self.inner.tag(s, k, v).await
+    }
+    async fn untag(&self, s: &ServiceId, k: &str) -> Result<(), FleetError> {
+        self.inner.untag(s, k).await
+    }
+}
+
+#[tokio::test]
+async fn a_budget_hold_landing_between_list_and_restore_is_not_undone() -> Result<()> {
+    capture_logs();
+    let aws = Stack::get().aws(&MotoAccount::new());
+    seed(&aws, DEV, "dev-office-hours").await?;
+    // The night: dev is down, its day capacity saved.
+    invoke(&scaler(&aws, None, &[]), scheduled("2026-11-24T19:00:00Z")).await?;
+    // 07:00 the next morning, office hours: after-hours lists dev (no hold yet), then a budget
+    // breach holds the api service, then after-hours writes.
+    let config = Config::from_lookup(|_| None)?;
+    let s = Scaler::new(
+        HoldLandsAfterList {
+            inner: shared::aws::ecs::EcsFleet::new(aws.ecs.clone(), aws.autoscaling.clone()),
+            target: (DEV.into(), "macro-ai-dev-api-service".into()),
+        },
+        shared::aws::sns::SnsNotifier::new(aws.sns.clone(), None),
+        config.scaling,
+    );
+    let r = invoke(&s, scheduled("2026-11-25T08:00:00Z")).await?;
+    assert_eq!(outcome_of(&r, "macro-ai-dev-cluster/macro-ai-dev-api-service"), "skipped", "{r}");
+    let api = aws.observe(DEV, "macro-ai-dev-api-service").await?;
+    assert_eq!((api.desired, api.bounds), (0, Some((0, 0))), "the hold stands");
+    assert!(api.tags.contains_key("macro-ai:budget-hold"));
+    // The other service, not held, came back.
+    assert_eq!(aws.observe(DEV, "macro-ai-dev-ui-service").await?.desired, 2);
     Ok(())
 }

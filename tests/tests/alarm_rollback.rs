@@ -846,3 +846,74 @@ async fn a_deployment_event_for_a_service_that_does_not_exist_is_answered_not_re
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn three_releases_promote_the_one_before_and_a_deregistered_revision_is_never_a_target()
+-> Result<()> {
+    capture_logs();
+    for deregister_rev2 in [false, true] {
+        let w = world(false).await?;
+        // rev1 has run for hours; rev2 released 3 h ago and completed; rev3 released now.
+        invoke(
+            &w.rollbacker,
+            deployment("SERVICE_DEPLOYMENT_COMPLETED", &ago(400)),
+        )
+        .await?;
+        w.deploy(1).await?;
+        invoke(
+            &w.rollbacker,
+            deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", &ago(180)),
+        )
+        .await?;
+        invoke(
+            &w.rollbacker,
+            deployment("SERVICE_DEPLOYMENT_COMPLETED", &ago(175)),
+        )
+        .await?;
+        w.deploy(2).await?;
+        // rev3's events arrive out of order: its completion first, then its start, then the
+        // start again (a redelivery). The late start must not undo the completion.
+        invoke(
+            &w.rollbacker,
+            deployment("SERVICE_DEPLOYMENT_COMPLETED", &ago(2)),
+        )
+        .await?;
+        invoke(
+            &w.rollbacker,
+            deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", &ago(6)),
+        )
+        .await?;
+        let tags = w.aws.observe(CLUSTER, SERVICE).await?.tags;
+        assert_eq!(
+            tags.get("macro-ai:known-good").map(String::as_str),
+            Some(w.revs[1].as_str()),
+            "rev2 ran its window: promoted when rev3 was recorded"
+        );
+        assert!(
+            tags.get("macro-ai:release-completed-at")
+                .is_some_and(|t| !t.is_empty()),
+            "the late start did not undo rev3's completion: {tags:?}"
+        );
+        if deregister_rev2 {
+            w.aws
+                .ecs
+                .deregister_task_definition()
+                .task_definition(&w.revs[1])
+                .send()
+                .await?;
+        }
+        let r = invoke(
+            &w.rollbacker,
+            alarm_from(MATH, "macro-ai-prod-api-error-rate", "ALARM", "m-1"),
+        )
+        .await?;
+        assert_eq!(r["outcomes"][0]["action"], json!("rolled-back"), "{r}");
+        let want = if deregister_rev2 { &w.revs[0] } else { &w.revs[1] };
+        assert_eq!(
+            &w.aws.task_definition_of(CLUSTER, SERVICE).await?,
+            want,
+            "deregistered rev2: {deregister_rev2}"
+        );
+    }
+    Ok(())
+}

@@ -6,6 +6,11 @@ use budget_response::{Config, Responder, handle};
 use jiff::Timestamp;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
+use shared::aws::dynamodb::DynamoDeduper;
+use shared::aws::ecs::EcsFleet;
+use shared::aws::sns::SnsNotifier;
+use shared::budget::BudgetResponder;
+use shared::capacity::{Bounds, FleetError, FleetErrorKind, ServiceFleet, ServiceId, ServiceState};
 use shared::lambda::FunctionError;
 use std::collections::BTreeMap;
 use tests::ecs::Aws;
@@ -15,6 +20,7 @@ struct World {
     aws: Aws,
     queue: String,
     responder: Responder,
+    config: Config,
 }
 
 async fn world(vars: &[(&str, &str)]) -> Result<World> {
@@ -60,12 +66,13 @@ async fn world(vars: &[(&str, &str)]) -> Result<World> {
         aws.autoscaling.clone(),
         aws.dynamodb.clone(),
         aws.sns.clone(),
-        config,
+        config.clone(),
     );
     Ok(World {
         aws,
         queue,
         responder,
+        config,
     })
 }
 
@@ -438,5 +445,156 @@ async fn one_anomaly_by_sns_and_by_eventbridge_is_one_action() -> Result<()> {
     );
     let notes = w.aws.notifications(&w.queue).await?;
     assert_eq!(notes.len(), 1, "one announcement: {notes:?}");
+    Ok(())
+}
+
+/// The real ECS fleet with one fault: tagging `fail_tag` fails, or `set_desired` on `stall`
+/// never returns (an invocation that times out there).
+struct Faulty {
+    inner: EcsFleet,
+    fail_tag: Option<String>,
+    stall: Option<String>,
+}
+
+impl ServiceFleet for Faulty {
+    async fn list(&self, cluster: &str) -> Result<Vec<ServiceState>, FleetError> {
+        self.inner.list(cluster).await
+    }
+    async fn get(&self, s: &ServiceId) -> Result<ServiceState, FleetError> {
+        self.inner.get(s).await
+    }
+    async fn set_desired(&self, s: &ServiceId, desired: i32) -> Result<(), FleetError> {
+        if self.stall.as_deref() == Some(s.name.as_str()) {
+            std::future::pending::<()>().await;
+        }
+        self.inner.set_desired(s, desired).await
+    }
+    async fn set_bounds(&self, s: &ServiceId, bounds: Bounds) -> Result<(), FleetError> {
+        self.inner.set_bounds(s, bounds).await
+    }
+    async fn tag(&self, s: &ServiceId, key: &str, value: &str) -> Result<(), FleetError> {
+        if self.fail_tag.as_deref() == Some(s.name.as_str()) {
+            return Err(FleetError {
+                operation: "TagResource",
+                target: s.to_string(),
+                kind: FleetErrorKind::Other,
+                source: "InvalidParameterException: long ARN format required (test fault)".into(),
+            });
+        }
+        self.inner.tag(s, key, value).await
+    }
+    async fn untag(&self, s: &ServiceId, key: &str) -> Result<(), FleetError> {
+        self.inner.untag(s, key).await
+    }
+}
+
+fn with_fleet(w: &World, fail_tag: Option<&str>, stall: Option<&str>) -> BudgetResponder<Faulty, DynamoDeduper, SnsNotifier> {
+    BudgetResponder::new(
+        Faulty {
+            inner: EcsFleet::new(w.aws.ecs.clone(), w.aws.autoscaling.clone()),
+            fail_tag: fail_tag.map(str::to_string),
+            stall: stall.map(str::to_string),
+        },
+        DynamoDeduper::new(w.aws.dynamodb.clone(), w.config.table.clone(), w.config.lease),
+        SnsNotifier::new(w.aws.sns.clone(), w.config.notify_topic_arn.clone()),
+        w.config.budget.clone(),
+    )
+}
+
+/// Three more dev services: five in all.
+async fn five_dev_services(w: &World) -> Result<Vec<String>> {
+    let cluster = "macro-ai-dev-cluster";
+    let td = w.aws.cluster(cluster).await?;
+    let mut names = vec!["macro-ai-dev-api-service".to_string(), "macro-ai-dev-ui-service".to_string()];
+    for svc in ["worker", "chat", "jobs"] {
+        let name = format!("macro-ai-dev-{svc}-service");
+        w.aws
+            .service(cluster, &td, &name, 2, &[("macro-ai:schedule", "dev-office-hours")], Some((1, 4)))
+            .await?;
+        names.push(name);
+    }
+    Ok(names)
+}
+
+#[tokio::test]
+async fn a_hold_acts_on_every_service_reports_the_one_that_failed_and_the_retry_finishes_it()
+-> Result<()> {
+    capture_logs();
+    let w = world(&[]).await?;
+    let names = five_dev_services(&w).await?;
+    let broken = "macro-ai-dev-chat-service";
+    let event = fresh(sample("budget-dev-actual"));
+    let e = handle(&with_fleet(&w, Some(broken), None), LambdaEvent::new(event.clone(), Context::default()))
+        .await
+        .expect_err("one service could not be held");
+    assert_eq!(e.error_type(), "BudgetResponseFailed");
+    assert!(e.message().contains(broken) && e.message().contains("1 of 5"), "{}", e.message());
+    for name in &names {
+        let desired = w.aws.observe("macro-ai-dev-cluster", name).await?.desired;
+        assert_eq!(desired, if name == broken { 2 } else { 0 }, "{name}");
+    }
+    let notes = w.aws.notifications(&w.queue).await?;
+    assert!(
+        notes.iter().any(|(s, m)| s.contains("incomplete") && m.contains(broken)),
+        "{notes:?}"
+    );
+    // The fault is fixed; SNS delivers the same message again: only the rest is done.
+    let r = handle(&with_fleet(&w, None, None), LambdaEvent::new(event, Context::default())).await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
+    for name in &names {
+        assert_eq!(w.aws.observe("macro-ai-dev-cluster", name).await?.desired, 0, "{name}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_hold_cut_off_mid_way_is_resumed_by_the_redelivery_after_the_lease() -> Result<()> {
+    capture_logs();
+    let mut w = world(&[]).await?;
+    w.config.lease = std::time::Duration::from_secs(1);
+    let names = five_dev_services(&w).await?;
+    let event = fresh(sample("budget-dev-actual"));
+    // The invocation stalls on the third service and is cut off there (a Lambda timeout): no
+    // error path runs, the claim stays.
+    let stalled = with_fleet(&w, None, Some(&names[2]));
+    let cut = tokio::time::timeout(
+        std::time::Duration::from_millis(1500),
+        handle(&stalled, LambdaEvent::new(event.clone(), Context::default())),
+    )
+    .await;
+    assert!(cut.is_err(), "the invocation was cut off");
+    // A redelivery while the lease runs: not a duplicate, a retryable failure.
+    let healthy = with_fleet(&w, None, None);
+    let busy = handle(&healthy, LambdaEvent::new(event.clone(), Context::default())).await;
+    let e = busy.expect_err("in progress elsewhere");
+    assert!(e.message().contains("another invocation"), "{}", e.message());
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    // After the lease: the retry takes the claim over and finishes every service.
+    let r = handle(&healthy, LambdaEvent::new(event.clone(), Context::default())).await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
+    for name in &names {
+        assert_eq!(w.aws.observe("macro-ai-dev-cluster", name).await?.desired, 0, "{name}");
+    }
+    // And now it is done: one more delivery is a duplicate.
+    let again = handle(&healthy, LambdaEvent::new(event, Context::default())).await?;
+    assert_eq!(again["outcomes"][0]["action"], json!("duplicate"), "{again}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_staging_breach_never_starts_a_service_someone_stopped() -> Result<()> {
+    capture_logs();
+    let w = world(&[]).await?;
+    let cluster = "macro-ai-staging-cluster";
+    let td = w.aws.cluster(cluster).await?;
+    w.aws
+        .service(cluster, &td, "macro-ai-staging-worker-service", 0, &[("macro-ai:schedule", "staging-nightly")], Some((0, 4)))
+        .await?;
+    let r = invoke(&w.responder, sample("budget-staging-actual")).await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
+    let worker = w.aws.observe(cluster, "macro-ai-staging-worker-service").await?;
+    assert_eq!((worker.desired, worker.bounds), (0, Some((0, 0))), "held, not raised to 1");
+    let api = w.aws.observe(cluster, "macro-ai-staging-api-service").await?;
+    assert_eq!((api.desired, api.bounds), (1, Some((1, 1))));
     Ok(())
 }

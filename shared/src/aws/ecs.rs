@@ -22,58 +22,12 @@ pub struct EcsFleet {
 }
 
 impl EcsFleet {
-    pub fn new(ecs: Ecs, autoscaling: AutoScaling) -> Self {
-        Self { ecs, autoscaling }
-    }
-}
-
-fn fleet_error<E, R>(operation: &'static str, target: &str, err: SdkError<E, R>) -> FleetError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    let kind = match call_failure(&err) {
-        CallFailure::Unreachable => FleetErrorKind::Unavailable,
-        CallFailure::Service(Some(code)) => match code.as_str() {
-            "ServiceNotFoundException"
-            | "ServiceNotActiveException"
-            | "ClusterNotFoundException"
-            | "ObjectNotFoundException"
-            | "ResourceNotFoundException" => FleetErrorKind::NotFound,
-            "AccessDeniedException" | "AccessDenied" => FleetErrorKind::AccessDenied,
-            c if is_transient_code(c) || c == "ConcurrentUpdateException" => {
-                FleetErrorKind::Unavailable
-            }
-            _ => FleetErrorKind::Other,
-        },
-        _ => FleetErrorKind::Other,
-    };
-    FleetError {
-        operation,
-        target: target.to_string(),
-        kind,
-        source: Box::new(err),
-    }
-}
-
-fn resource_id(service: &ServiceId) -> String {
-    format!("service/{}/{}", service.cluster, service.name)
-}
-
-impl ServiceFleet for EcsFleet {
-    async fn list(&self, cluster: &str) -> Result<Vec<ServiceState>, FleetError> {
-        let mut arns = Vec::new();
-        let mut pages = self
-            .ecs
-            .list_services()
-            .cluster(cluster)
-            .max_results(100)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| fleet_error("ListServices", cluster, e))?;
-            arns.extend(page.service_arns().iter().cloned());
-        }
+    /// ACTIVE services of `cluster` among `arns` (names or ARNs), with tags and bounds.
+    async fn describe_states(
+        &self,
+        cluster: &str,
+        arns: &[String],
+    ) -> Result<Vec<ServiceState>, FleetError> {
         let mut services = Vec::with_capacity(arns.len());
         for batch in arns.chunks(10) {
             let out = self
@@ -143,8 +97,82 @@ impl ServiceFleet for EcsFleet {
         for s in &mut services {
             s.capacity.bounds = bounds.get(&resource_id(&s.id)).copied();
         }
+        Ok(services)
+    }
+
+    pub fn new(ecs: Ecs, autoscaling: AutoScaling) -> Self {
+        Self { ecs, autoscaling }
+    }
+}
+
+fn fleet_error<E, R>(operation: &'static str, target: &str, err: SdkError<E, R>) -> FleetError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let kind = match call_failure(&err) {
+        CallFailure::Unreachable => FleetErrorKind::Unavailable,
+        CallFailure::Service(Some(code)) => match code.as_str() {
+            "ServiceNotFoundException"
+            | "ServiceNotActiveException"
+            | "ClusterNotFoundException"
+            | "ObjectNotFoundException"
+            | "ResourceNotFoundException" => FleetErrorKind::NotFound,
+            "AccessDeniedException" | "AccessDenied" => FleetErrorKind::AccessDenied,
+            c if is_transient_code(c) || c == "ConcurrentUpdateException" => {
+                FleetErrorKind::Unavailable
+            }
+            _ => FleetErrorKind::Other,
+        },
+        _ => FleetErrorKind::Other,
+    };
+    FleetError {
+        operation,
+        target: target.to_string(),
+        kind,
+        source: Box::new(err),
+    }
+}
+
+fn resource_id(service: &ServiceId) -> String {
+    format!("service/{}/{}", service.cluster, service.name)
+}
+
+impl ServiceFleet for EcsFleet {
+    async fn list(&self, cluster: &str) -> Result<Vec<ServiceState>, FleetError> {
+        let mut arns = Vec::new();
+        let mut pages = self
+            .ecs
+            .list_services()
+            .cluster(cluster)
+            .max_results(100)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| fleet_error("ListServices", cluster, e))?;
+            arns.extend(page.service_arns().iter().cloned());
+        }
+        let mut services = self.describe_states(cluster, &arns).await?;
         services.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(services)
+    }
+
+    async fn get(&self, service: &ServiceId) -> Result<ServiceState, FleetError> {
+        let target = if service.arn.is_empty() {
+            service.name.clone()
+        } else {
+            service.arn.clone()
+        };
+        self.describe_states(&service.cluster, &[target])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| FleetError {
+                operation: "DescribeServices",
+                target: service.to_string(),
+                kind: FleetErrorKind::NotFound,
+                source: "no ACTIVE service of that name in the cluster".into(),
+            })
     }
 
     async fn set_desired(&self, service: &ServiceId, desired: i32) -> Result<(), FleetError> {

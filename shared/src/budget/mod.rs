@@ -618,6 +618,10 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
                 .tag(&state.id, BUDGET_HOLD_TAG, &format!("since={now} to={to}"))
                 .await?;
         }
+        // Tagged: after-hours scaling leaves it alone from now on. Reduce from the service as it
+        // is now, not as `list` saw it (after-hours may have restored it in between).
+        let fresh = self.fleet.get(&state.id).await?;
+        let state = &fresh;
         Ok(match capacity::reduce_to(&self.fleet, state, to).await? {
             Change::Changed { before, after } => {
                 telemetry::audit(&AuditRecord {

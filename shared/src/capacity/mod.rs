@@ -127,6 +127,12 @@ pub trait ServiceFleet: Send + Sync {
         &self,
         cluster: &str,
     ) -> impl Future<Output = Result<Vec<ServiceState>, FleetError>> + Send;
+    /// One service as it is now (re-read right before a write, so a decision made on an older
+    /// `list` does not act on a state another function changed meanwhile).
+    fn get(
+        &self,
+        service: &ServiceId,
+    ) -> impl Future<Output = Result<ServiceState, FleetError>> + Send;
     fn set_desired(
         &self,
         service: &ServiceId,

@@ -234,12 +234,21 @@ fn family_and_revision(task_definition: &str) -> Option<(&str, u32)> {
     Some((family, rev.parse().ok()?))
 }
 
-/// The known-good revision at `now`: a release completed more than `window` ago that is still
-/// running is known-good; otherwise the recorded one.
+/// The known-good revision at `now`: the recorded release, if it completed more than `window`
+/// ago and was not rolled back (by us: `macro-ai:last-rollback` from it; by ECS: its completion
+/// was cleared), is known-good; otherwise the recorded known-good. The recorded release counts
+/// even when the service already runs the next one: at the next release's start, DescribeServices
+/// shows the new revision, and the one before must still be promoted.
 pub fn known_good(release: &ServiceRelease, now: Timestamp, window: Duration) -> Option<String> {
+    let rolled_back = |r: &str| {
+        release.tag(LAST_ROLLBACK_TAG).is_some_and(|t| {
+            t.split_whitespace()
+                .any(|p| p.strip_prefix("from=") == Some(short_name(r)))
+        })
+    };
     let settled = release
         .tag(RELEASE_TAG)
-        .filter(|r| *r == release.task_definition)
+        .filter(|r| !r.is_empty() && !rolled_back(r))
         .and_then(|r| {
             let completed = release.time_tag(RELEASE_COMPLETED_TAG)?;
             // A completion older than the release's start belongs to an earlier release.
@@ -336,7 +345,13 @@ pub fn decide(
             cooldown.as_secs() / 60
         ));
     }
-    let allowed = |t: &str| t != current && !ledger.rolled_away.iter().any(|r| r == t);
+    // Never the current revision, never one rolled away from, never a deregistered one (when the
+    // family's ACTIVE revisions are known).
+    let allowed = |t: &str| {
+        t != current
+            && !ledger.rolled_away.iter().any(|r| r == t)
+            && (revisions.is_empty() || revisions.iter().any(|r| r == t))
+    };
     if let Some(g) = good.filter(|g| allowed(g)) {
         return Verdict::Rollback {
             to: g.clone(),
@@ -569,21 +584,36 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
         let ecs_rolling_back = release.tag(ECS_ROLLBACK_TAG).is_some_and(|t| !t.is_empty());
         // An ECS rollback event older than the current release (a late or retried delivery)
         // belongs to an earlier release: it must not hold this one's alarms.
-        let stale = matches!(
-            event,
-            DeploymentEvent::EcsRollingBack | DeploymentEvent::Failed
-        ) && release
-            .time_tag(RELEASE_STARTED_TAG)
-            .is_some_and(|started| at < started);
+        // Events arrive out of order and again: one older than the recorded release's start
+        // (`updatedAt`) belongs to an earlier release, and a start at the recorded start is the
+        // same start delivered twice. Neither changes anything.
+        let started = release.time_tag(RELEASE_STARTED_TAG);
+        let stale = match event {
+            DeploymentEvent::InProgress => started.is_some_and(|s| at <= s),
+            _ => started.is_some_and(|s| at < s),
+        };
+        if stale {
+            let why = format!(
+                "a {event:?} event from {at}, not after the recorded release's start: an earlier \
+                 release's or a redelivery, nothing recorded"
+            );
+            info!(service = %release.id, "{why}");
+            return Ok(Outcome {
+                input: format!("{event:?}"),
+                service: Some(release.id.to_string()),
+                action: "recorded",
+                why,
+                from: None,
+                to: None,
+            });
+        }
         let why = match event {
-            _ if stale => format!(
-                "a {event:?} event from {at}, before the current release started: an earlier \
-                 release's, nothing recorded"
-            ),
             DeploymentEvent::EcsRollingBack => {
                 // Not a release: the release tags stay on the release ECS is undoing, and no
                 // window starts.
                 tags.push((ECS_ROLLBACK_TAG, at.to_string()));
+                // The release did not stand: it can never be promoted to known-good.
+                tags.push((RELEASE_COMPLETED_TAG, String::new()));
                 format!(
                     "ECS is rolling back {} itself (circuit breaker or deployment alarms): \
                      recorded, not a release; alarms meanwhile do not roll back again",

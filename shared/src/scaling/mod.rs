@@ -258,6 +258,27 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
     }
 
     async fn handle(&self, state: ServiceState, request: &ScalingRequest) -> ServiceResult {
+        // About to write: decide again on the service as it is now, not as `list` saw it. A
+        // budget hold that landed meanwhile (budget-response tags first) is then left alone.
+        let state = if !request.dry_run
+            && decide(&state, &self.config.schedules, request.mode, request.at).plan != Plan::Leave
+        {
+            match self.fleet.get(&state.id).await {
+                Ok(fresh) => fresh,
+                Err(e) => {
+                    return ServiceResult {
+                        service: state.id.to_string(),
+                        outcome: "failed",
+                        why: "the service could not be re-read before the change".into(),
+                        before: Some(state.capacity.encode()),
+                        after: None,
+                        error: Some(report(&e)),
+                    };
+                }
+            }
+        } else {
+            state
+        };
         let d = decide(&state, &self.config.schedules, request.mode, request.at);
         let service = state.id.to_string();
         let before = Some(state.capacity.encode());
