@@ -30,6 +30,7 @@ the referenced secrets, subnets and security groups existing, and KMS key polici
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -67,7 +68,11 @@ NAME_PROPERTIES = {
     "AWS::Scheduler::Schedule": "Name",
     "AWS::CE::AnomalyMonitor": "MonitorName",
     "AWS::CE::AnomalySubscription": "SubscriptionName",
+    "AWS::KMS::Alias": "AliasName",
 }
+# Physical names that live in the account (or region) whatever the stack: two stacks in one
+# account must not both create one. Budgets' names are per account.
+ACCOUNT_NAME_PROPERTIES = dict(NAME_PROPERTIES, **{"AWS::Budgets::Budget": ("Budget", "BudgetName")})
 
 
 class TransformFailed(Exception):
@@ -332,6 +337,97 @@ def check_topic_keys(cfn):
     return problems
 
 
+def resolve(value, values, conditions, resources):
+    """A name with the stack's parameters and pseudo parameters put in (Ref, Fn::Sub, Fn::If,
+    Fn::FindInMap on the template's Mappings); None when it cannot be known offline."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    (fn, arg), = value.items()
+    if fn == "Ref":
+        return values.get(arg)
+    if fn == "Fn::Sub":
+        text, local = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+        local = {k: resolve(v, values, conditions, resources) for k, v in local.items()}
+        def put(m):
+            name = m.group(1)
+            got = local.get(name, values.get(name))
+            return got if got is not None else m.group(0)
+        out = re.sub(r"\$\{([^}!]+)\}", put, text)
+        return None if "${" in out else out
+    if fn == "Fn::If":
+        cond, yes, no = arg
+        return resolve(yes if conditions.get(cond) else no, values, conditions, resources)
+    return None
+
+
+def conditions_of(cfn, values):
+    """The template's conditions, evaluated for these parameter values (Equals, Not, And, Or,
+    Condition)."""
+    raw = cfn.get("Conditions", {})
+    done = {}
+    def ev(c):
+        if isinstance(c, dict) and len(c) == 1:
+            (fn, arg), = c.items()
+            if fn == "Fn::Equals":
+                a, b = (resolve(x, values, done, {}) for x in arg)
+                return a == b
+            if fn == "Fn::Not":
+                return not ev(arg[0])
+            if fn == "Fn::And":
+                return all(ev(x) for x in arg)
+            if fn == "Fn::Or":
+                return any(ev(x) for x in arg)
+            if fn == "Condition":
+                return named(arg)
+        raise ValueError(f"condition {c!r} cannot be evaluated offline")
+    def named(name):
+        if name not in done:
+            done[name] = ev(raw[name])
+        return done[name]
+    for name in raw:
+        named(name)
+    return done
+
+
+def check_accounts(expanded, stacks):
+    """Stacks that share an account (samconfig's parameters say which) must not create the same
+    physical name, nor more than one cost anomaly monitor (AWS allows one per account)."""
+    problems = []
+    by_account = {}
+    for env, cfn in expanded.items():
+        stack, region, params = stacks[env]
+        values = {p: d.get("Default") for p, d in cfn.get("Parameters", {}).items()}
+        values.update(params)
+        values.update({"AWS::StackName": stack, "AWS::Region": region,
+                       "AWS::AccountId": account_of(params), "AWS::Partition": "aws"})
+        conditions = conditions_of(cfn, values)
+        resources = cfn.get("Resources", {})
+        seen = by_account.setdefault(account_of(params), {})
+        for rid, res in resources.items():
+            if "Condition" in res and not conditions.get(res["Condition"]):
+                continue
+            kind = res.get("Type")
+            if kind == "AWS::CE::AnomalyMonitor":
+                key = ("AnomalyMonitor", "one per account")
+            else:
+                prop = ACCOUNT_NAME_PROPERTIES.get(kind)
+                if prop is None:
+                    continue
+                props = res.get("Properties", {})
+                raw = props.get(prop[0], {}).get(prop[1]) if isinstance(prop, tuple) else props.get(prop)
+                name = resolve(raw, values, conditions, resources)
+                if name is None:
+                    continue
+                key = (kind, name)
+            if key in seen and seen[key][0] != env:
+                problems.append(f"{env} and {seen[key][0]} both create {key[0]} `{key[1]}` "
+                                f"({rid}) in account {account_of(params)}")
+            seen.setdefault(key, (env, rid))
+    return problems
+
+
 def expand_all(template, out_dir=None):
     """{env: expanded template}; writes each to out_dir when given. Raises on a transform error."""
     expanded, failures = {}, []
@@ -366,6 +462,7 @@ def main():
     problems = []
     for env, cfn in expanded.items():
         problems += [f"{env}: {p}" for p in check_wiring(cfn) + check_topic_keys(cfn)]
+    problems += check_accounts(expanded, environments())
     paths = [os.path.join(out_dir, f"{env}.json") for env in expanded]
     status, output = cfn_lint(paths)
     if status != 0:
@@ -379,7 +476,8 @@ def main():
     print("deploy check: the SAM transform succeeds for " + ", ".join(
         f"{env} ({n} resources)" for env, n in counts.items())
         + "; cfn-lint clean on each; rules, schedules, subscriptions, destinations and rotations wired;"
-        " every topic AWS services publish to has a key they can use")
+        " every topic AWS services publish to has a key they can use; no two environments create"
+        " one name in one account")
     return 0
 
 
@@ -474,6 +572,20 @@ def self_test():
                 st["Principal"]["Service"] = [x for x in services if x != "budgets.amazonaws.com"]
     expect("a topic key that does not admit AWS Budgets is reported",
            any("budgets.amazonaws.com" in p for p in check_topic_keys(broken)))
+
+    # 8. Two environments' stacks in one account creating one name (issue 14: every stack made
+    #    all three budgets), or two anomaly monitors.
+    stacks = environments()
+    expanded = {env: transform(base, *stacks[env]) for env in ("dev", "staging")}
+    expect("dev and staging in one account share no name", check_accounts(expanded, stacks) == [])
+    broken_t = copy.deepcopy(base)
+    broken_t["Resources"]["MonthlyBudget"]["Properties"]["Budget"]["BudgetName"] = "macro-ai-monthly"
+    broken = {env: transform(broken_t, *stacks[env]) for env in ("dev", "staging")}
+    expect("a budget name two environments share is reported",
+           any("macro-ai-monthly" in p for p in check_accounts(broken, stacks)))
+    both = {env: (st, rg, dict(pr, CreateAnomalyMonitor="true")) for env, (st, rg, pr) in stacks.items()}
+    expect("two anomaly monitors in one account are reported",
+           any("AnomalyMonitor" in p for p in check_accounts(expanded, both)))
 
     # 6. cfn-lint reads the expanded template (a generated resource with an invalid property).
     broken = copy.deepcopy(good)

@@ -563,12 +563,16 @@ struct HoldLandsAfterList {
 impl ServiceFleet for HoldLandsAfterList {
     async fn list(&self, cluster: &str) -> Result<Vec<ServiceState>, FleetError> {
         let list = self.inner.list(cluster).await?;
-        if let Some(state) = list
-            .iter()
-            .find(|s| (s.id.cluster.as_str(), s.id.name.as_str()) == (self.target.0.as_str(), self.target.1.as_str()))
-        {
+        if let Some(state) = list.iter().find(|s| {
+            (s.id.cluster.as_str(), s.id.name.as_str())
+                == (self.target.0.as_str(), self.target.1.as_str())
+        }) {
             self.inner
-                .tag(&state.id, "macro-ai:budget-hold", "since=2026-11-25T06:59:00Z to=0")
+                .tag(
+                    &state.id,
+                    "macro-ai:budget-hold",
+                    "since=2026-11-25T06:59:00Z to=0",
+                )
                 .await?;
             let fresh = self.inner.get(&state.id).await?;
             shared::capacity::reduce_to(&self.inner, &fresh, 0)
@@ -618,11 +622,22 @@ async fn a_budget_hold_landing_between_list_and_restore_is_not_undone() -> Resul
         config.scaling,
     );
     let r = invoke(&s, scheduled("2026-11-25T08:00:00Z")).await?;
-    assert_eq!(outcome_of(&r, "macro-ai-dev-cluster/macro-ai-dev-api-service"), "skipped", "{r}");
+    assert_eq!(
+        outcome_of(&r, "macro-ai-dev-cluster/macro-ai-dev-api-service"),
+        "skipped",
+        "{r}"
+    );
     let api = aws.observe(DEV, "macro-ai-dev-api-service").await?;
-    assert_eq!((api.desired, api.bounds), (0, Some((0, 0))), "the hold stands");
+    assert_eq!(
+        (api.desired, api.bounds),
+        (0, Some((0, 0))),
+        "the hold stands"
+    );
     assert!(api.tags.contains_key("macro-ai:budget-hold"));
     // The other service, not held, came back.
-    assert_eq!(aws.observe(DEV, "macro-ai-dev-ui-service").await?.desired, 2);
+    assert_eq!(
+        aws.observe(DEV, "macro-ai-dev-ui-service").await?.desired,
+        2
+    );
     Ok(())
 }

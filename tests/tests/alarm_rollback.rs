@@ -704,13 +704,16 @@ async fn ecs_rolling_back_itself_is_not_a_release_and_an_alarm_meanwhile_adds_no
     .await?;
     assert_eq!(r["outcomes"][0]["action"], json!("recorded"), "{r}");
     let after = w.aws.observe(CLUSTER, SERVICE).await?.tags;
-    for tag in [
-        "macro-ai:release",
-        "macro-ai:release-started-at",
-        "macro-ai:release-completed-at",
-    ] {
+    for tag in ["macro-ai:release", "macro-ai:release-started-at"] {
         assert_eq!(after.get(tag), before.get(tag), "{tag}: not a new release");
     }
+    // The release ECS undoes did not stand: its completion no longer counts toward known-good.
+    assert_eq!(
+        after
+            .get("macro-ai:release-completed-at")
+            .map(String::as_str),
+        Some("")
+    );
     // The alarm that tripped the breaker arrives: no second rollback on top of ECS's.
     let r = invoke(
         &w.rollbacker,
@@ -817,7 +820,7 @@ async fn a_failed_deployment_holds_alarms_only_when_ecs_rolls_it_back_and_late_e
     assert!(
         r["outcomes"][0]["why"]
             .as_str()
-            .is_some_and(|w| w.contains("before the current release started")),
+            .is_some_and(|w| w.contains("not after the recorded release's start")),
         "{r}"
     );
     let r = invoke(
@@ -908,7 +911,11 @@ async fn three_releases_promote_the_one_before_and_a_deregistered_revision_is_ne
         )
         .await?;
         assert_eq!(r["outcomes"][0]["action"], json!("rolled-back"), "{r}");
-        let want = if deregister_rev2 { &w.revs[0] } else { &w.revs[1] };
+        let want = if deregister_rev2 {
+            &w.revs[0]
+        } else {
+            &w.revs[1]
+        };
         assert_eq!(
             &w.aws.task_definition_of(CLUSTER, SERVICE).await?,
             want,

@@ -488,14 +488,22 @@ impl ServiceFleet for Faulty {
     }
 }
 
-fn with_fleet(w: &World, fail_tag: Option<&str>, stall: Option<&str>) -> BudgetResponder<Faulty, DynamoDeduper, SnsNotifier> {
+fn with_fleet(
+    w: &World,
+    fail_tag: Option<&str>,
+    stall: Option<&str>,
+) -> BudgetResponder<Faulty, DynamoDeduper, SnsNotifier> {
     BudgetResponder::new(
         Faulty {
             inner: EcsFleet::new(w.aws.ecs.clone(), w.aws.autoscaling.clone()),
             fail_tag: fail_tag.map(str::to_string),
             stall: stall.map(str::to_string),
         },
-        DynamoDeduper::new(w.aws.dynamodb.clone(), w.config.table.clone(), w.config.lease),
+        DynamoDeduper::new(
+            w.aws.dynamodb.clone(),
+            w.config.table.clone(),
+            w.config.lease,
+        ),
         SnsNotifier::new(w.aws.sns.clone(), w.config.notify_topic_arn.clone()),
         w.config.budget.clone(),
     )
@@ -505,11 +513,21 @@ fn with_fleet(w: &World, fail_tag: Option<&str>, stall: Option<&str>) -> BudgetR
 async fn five_dev_services(w: &World) -> Result<Vec<String>> {
     let cluster = "macro-ai-dev-cluster";
     let td = w.aws.cluster(cluster).await?;
-    let mut names = vec!["macro-ai-dev-api-service".to_string(), "macro-ai-dev-ui-service".to_string()];
+    let mut names = vec![
+        "macro-ai-dev-api-service".to_string(),
+        "macro-ai-dev-ui-service".to_string(),
+    ];
     for svc in ["worker", "chat", "jobs"] {
         let name = format!("macro-ai-dev-{svc}-service");
         w.aws
-            .service(cluster, &td, &name, 2, &[("macro-ai:schedule", "dev-office-hours")], Some((1, 4)))
+            .service(
+                cluster,
+                &td,
+                &name,
+                2,
+                &[("macro-ai:schedule", "dev-office-hours")],
+                Some((1, 4)),
+            )
             .await?;
         names.push(name);
     }
@@ -524,25 +542,42 @@ async fn a_hold_acts_on_every_service_reports_the_one_that_failed_and_the_retry_
     let names = five_dev_services(&w).await?;
     let broken = "macro-ai-dev-chat-service";
     let event = fresh(sample("budget-dev-actual"));
-    let e = handle(&with_fleet(&w, Some(broken), None), LambdaEvent::new(event.clone(), Context::default()))
-        .await
-        .expect_err("one service could not be held");
+    let e = handle(
+        &with_fleet(&w, Some(broken), None),
+        LambdaEvent::new(event.clone(), Context::default()),
+    )
+    .await
+    .expect_err("one service could not be held");
     assert_eq!(e.error_type(), "BudgetResponseFailed");
-    assert!(e.message().contains(broken) && e.message().contains("1 of 5"), "{}", e.message());
+    assert!(
+        e.message().contains(broken) && e.message().contains("1 of 5"),
+        "{}",
+        e.message()
+    );
     for name in &names {
         let desired = w.aws.observe("macro-ai-dev-cluster", name).await?.desired;
         assert_eq!(desired, if name == broken { 2 } else { 0 }, "{name}");
     }
     let notes = w.aws.notifications(&w.queue).await?;
     assert!(
-        notes.iter().any(|(s, m)| s.contains("incomplete") && m.contains(broken)),
+        notes
+            .iter()
+            .any(|(s, m)| s.contains("incomplete") && m.contains(broken)),
         "{notes:?}"
     );
     // The fault is fixed; SNS delivers the same message again: only the rest is done.
-    let r = handle(&with_fleet(&w, None, None), LambdaEvent::new(event, Context::default())).await?;
+    let r = handle(
+        &with_fleet(&w, None, None),
+        LambdaEvent::new(event, Context::default()),
+    )
+    .await?;
     assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
     for name in &names {
-        assert_eq!(w.aws.observe("macro-ai-dev-cluster", name).await?.desired, 0, "{name}");
+        assert_eq!(
+            w.aws.observe("macro-ai-dev-cluster", name).await?.desired,
+            0,
+            "{name}"
+        );
     }
     Ok(())
 }
@@ -551,33 +586,66 @@ async fn a_hold_acts_on_every_service_reports_the_one_that_failed_and_the_retry_
 async fn a_hold_cut_off_mid_way_is_resumed_by_the_redelivery_after_the_lease() -> Result<()> {
     capture_logs();
     let mut w = world(&[]).await?;
-    w.config.lease = std::time::Duration::from_secs(1);
+    w.config.lease = std::time::Duration::from_secs(3);
     let names = five_dev_services(&w).await?;
     let event = fresh(sample("budget-dev-actual"));
     // The invocation stalls on the third service and is cut off there (a Lambda timeout): no
     // error path runs, the claim stays.
-    let stalled = with_fleet(&w, None, Some(&names[2]));
+    // Services are held in name order: api, chat, then jobs stalls (ui and worker not reached).
+    assert_eq!(names[4], "macro-ai-dev-jobs-service");
+    let stalled = with_fleet(&w, None, Some(&names[4]));
     let cut = tokio::time::timeout(
-        std::time::Duration::from_millis(1500),
-        handle(&stalled, LambdaEvent::new(event.clone(), Context::default())),
+        std::time::Duration::from_millis(500),
+        handle(
+            &stalled,
+            LambdaEvent::new(event.clone(), Context::default()),
+        ),
     )
     .await;
     assert!(cut.is_err(), "the invocation was cut off");
     // A redelivery while the lease runs: not a duplicate, a retryable failure.
     let healthy = with_fleet(&w, None, None);
-    let busy = handle(&healthy, LambdaEvent::new(event.clone(), Context::default())).await;
+    let busy = handle(
+        &healthy,
+        LambdaEvent::new(event.clone(), Context::default()),
+    )
+    .await;
     let e = busy.expect_err("in progress elsewhere");
-    assert!(e.message().contains("another invocation"), "{}", e.message());
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert!(
+        e.message().contains("another invocation"),
+        "{}",
+        e.message()
+    );
+    assert_eq!(
+        w.aws
+            .observe("macro-ai-dev-cluster", "macro-ai-dev-ui-service")
+            .await?
+            .desired,
+        2,
+        "not reached before the cut"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(4000)).await;
     // After the lease: the retry takes the claim over and finishes every service.
-    let r = handle(&healthy, LambdaEvent::new(event.clone(), Context::default())).await?;
+    let r = handle(
+        &healthy,
+        LambdaEvent::new(event.clone(), Context::default()),
+    )
+    .await?;
     assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
     for name in &names {
-        assert_eq!(w.aws.observe("macro-ai-dev-cluster", name).await?.desired, 0, "{name}");
+        assert_eq!(
+            w.aws.observe("macro-ai-dev-cluster", name).await?.desired,
+            0,
+            "{name}"
+        );
     }
     // And now it is done: one more delivery is a duplicate.
     let again = handle(&healthy, LambdaEvent::new(event, Context::default())).await?;
-    assert_eq!(again["outcomes"][0]["action"], json!("duplicate"), "{again}");
+    assert_eq!(
+        again["outcomes"][0]["action"],
+        json!("duplicate"),
+        "{again}"
+    );
     Ok(())
 }
 
@@ -588,13 +656,30 @@ async fn a_staging_breach_never_starts_a_service_someone_stopped() -> Result<()>
     let cluster = "macro-ai-staging-cluster";
     let td = w.aws.cluster(cluster).await?;
     w.aws
-        .service(cluster, &td, "macro-ai-staging-worker-service", 0, &[("macro-ai:schedule", "staging-nightly")], Some((0, 4)))
+        .service(
+            cluster,
+            &td,
+            "macro-ai-staging-worker-service",
+            0,
+            &[("macro-ai:schedule", "staging-nightly")],
+            Some((0, 4)),
+        )
         .await?;
     let r = invoke(&w.responder, sample("budget-staging-actual")).await?;
     assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
-    let worker = w.aws.observe(cluster, "macro-ai-staging-worker-service").await?;
-    assert_eq!((worker.desired, worker.bounds), (0, Some((0, 0))), "held, not raised to 1");
-    let api = w.aws.observe(cluster, "macro-ai-staging-api-service").await?;
+    let worker = w
+        .aws
+        .observe(cluster, "macro-ai-staging-worker-service")
+        .await?;
+    assert_eq!(
+        (worker.desired, worker.bounds),
+        (0, Some((0, 0))),
+        "held, not raised to 1"
+    );
+    let api = w
+        .aws
+        .observe(cluster, "macro-ai-staging-api-service")
+        .await?;
     assert_eq!((api.desired, api.bounds), (1, Some((1, 1))));
     Ok(())
 }

@@ -81,6 +81,13 @@ pub struct BudgetConfig {
     pub anomaly_action_usd: f64,
     /// How people reach this function to release a hold (its name in Lambda).
     pub function_name: String,
+    /// Environment → its ECS cluster (`ENVIRONMENT_CLUSTERS`, from the template's parameters);
+    /// an environment not listed uses `macro-ai-<env>-cluster`.
+    pub environment_clusters: BTreeMap<String, String>,
+    /// The one environment this deployment operates (`MACRO_AI_ENVIRONMENT`, one stack per
+    /// environment): alerts about another are announced, never acted on (its IAM reaches only its
+    /// own cluster). Unset: every environment of the policy.
+    pub own_environment: Option<String>,
 }
 
 fn json_map(
@@ -164,7 +171,34 @@ impl BudgetConfig {
             anomaly_action_usd: number("ANOMALY_ACTION_USD", 50.0)?,
             function_name: get("AWS_LAMBDA_FUNCTION_NAME")
                 .unwrap_or_else(|| "budget-response".into()),
+            environment_clusters: json_map(&get, "ENVIRONMENT_CLUSTERS")?,
+            own_environment: get("MACRO_AI_ENVIRONMENT").filter(|e| !e.trim().is_empty()),
         })
+    }
+
+    /// The ECS cluster of `env`.
+    pub fn cluster_of(&self, env: &str) -> String {
+        self.environment_clusters
+            .get(env)
+            .cloned()
+            .unwrap_or_else(|| format!("macro-ai-{env}-cluster"))
+    }
+
+    /// Whether this deployment acts on `env` at all.
+    pub fn operates(&self, env: &str) -> bool {
+        self.own_environment
+            .as_deref()
+            .is_none_or(|own| own.eq_ignore_ascii_case(env))
+    }
+
+    /// The task count a breach holds `env` at; `None`: notify only (its policy, or not this
+    /// deployment's environment).
+    pub fn hold_to(&self, env: &str) -> Option<i32> {
+        self.policy
+            .get(env)
+            .copied()
+            .flatten()
+            .filter(|_| self.operates(env))
     }
 
     /// The environment of a budget: `BUDGET_ENVIRONMENTS`, else `macro-ai-<env>-monthly`. Only
@@ -192,10 +226,6 @@ impl BudgetConfig {
 
 fn is_prod(env: &str) -> bool {
     env.eq_ignore_ascii_case("prod") || env.eq_ignore_ascii_case("production")
-}
-
-fn cluster_of(env: &str) -> String {
-    format!("macro-ai-{env}-cluster")
 }
 
 fn usd(v: Option<f64>) -> String {
@@ -234,6 +264,10 @@ pub enum BudgetError {
         "`{0}` is being handled by another invocation (its claim's lease has not run out): retried later"
     )]
     InProgress(String),
+    #[error(
+        "`{0}` is not the environment this deployment operates (MACRO_AI_ENVIRONMENT): use its own stack's function"
+    )]
+    NotOperated(String),
     /// Some services were done, some failed: the retry redoes only what failed (the rest is
     /// already where it should be).
     #[error("{action} of {env}: {} of {} service(s) failed: {}", failed.len(), failed.len() + done, failed.join("; "))]
@@ -374,7 +408,7 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
                     .await;
                     return Ok(outcome(None, "unmapped", why, vec![]));
                 };
-                let action = self.config.policy.get(&env).copied().flatten();
+                let action = self.config.hold_to(&env);
                 match (alert.alert_type, action) {
                     (AlertType::Actual, Some(to)) => {
                         let services = self.hold(&env, to, &spent, now).await?;
@@ -404,12 +438,12 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
                 environment,
                 reason,
             } => {
+                if !self.config.operates(&environment) {
+                    return Err(BudgetError::NotOperated(environment.clone()));
+                }
                 let to = self
                     .config
-                    .policy
-                    .get(&environment)
-                    .copied()
-                    .flatten()
+                    .hold_to(&environment)
                     .ok_or_else(|| BudgetError::NotHoldable(environment.clone()))?;
                 let spent = format!("manual hold: {reason}");
                 let services = self.hold(&environment, to, &spent, now).await?;
@@ -423,6 +457,9 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
                 ))
             }
             BudgetInput::Release { environment } => {
+                if !self.config.operates(&environment) {
+                    return Err(BudgetError::NotOperated(environment.clone()));
+                }
                 let services = self.release(&environment, None).await?;
                 self.announce_release(&environment, "released by request", &services)
                     .await;
@@ -450,9 +487,9 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
                 let envs: Vec<String> = self
                     .config
                     .policy
-                    .iter()
-                    .filter(|(_, a)| a.is_some())
-                    .map(|(e, _)| e.clone())
+                    .keys()
+                    .filter(|e| self.config.hold_to(e).is_some())
+                    .cloned()
                     .collect();
                 for env in envs {
                     let services = self.release(&env, Some(start)).await?;
@@ -536,7 +573,7 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
         let hold_to = env
             .as_ref()
             .filter(|e| !is_prod(e))
-            .and_then(|e| self.config.policy.get(e).copied().flatten());
+            .and_then(|e| self.config.hold_to(e));
         match (env, hold_to) {
             (Some(env), Some(to)) if anomaly.total_impact > self.config.anomaly_action_usd => {
                 let spent = format!(
@@ -593,7 +630,7 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
         let mut done = Vec::new();
         let mut failed = Vec::new();
         // Every service is tried, whatever happens to the others.
-        for state in self.fleet.list(&cluster_of(env)).await? {
+        for state in self.fleet.list(&self.config.cluster_of(env)).await? {
             match self.hold_one(&state, to, why, now).await {
                 Ok(line) => done.push(line),
                 Err(e) => {
@@ -679,7 +716,7 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
     ) -> Result<Vec<String>, BudgetError> {
         let mut done = Vec::new();
         let mut failed = Vec::new();
-        for state in self.fleet.list(&cluster_of(env)).await? {
+        for state in self.fleet.list(&self.config.cluster_of(env)).await? {
             let Some(hold) = state.tag(BUDGET_HOLD_TAG) else {
                 continue;
             };
@@ -730,7 +767,7 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
     async fn announce_hold(&self, env: &str, to: i32, spent: &str, services: &[String]) {
         let mut m = format!(
             "{spent}\n\nDone: every service of {} held at {to} task(s):\n",
-            cluster_of(env)
+            self.config.cluster_of(env)
         );
         for s in services {
             m.push_str(&format!("- {s}\n"));

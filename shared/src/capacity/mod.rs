@@ -211,8 +211,8 @@ pub async fn reduce_to<F: ServiceFleet>(
     if let Some(bounds) = target.bounds.filter(|b| Some(*b) != current.bounds) {
         fleet.set_bounds(&state.id, bounds).await?;
     }
-    if current.desired != to {
-        fleet.set_desired(&state.id, to).await?;
+    if current.desired != target.desired {
+        fleet.set_desired(&state.id, target.desired).await?;
     }
     Ok(Change::Changed {
         before: current,

@@ -520,6 +520,10 @@ impl<F: ServiceFleet> ServiceFleet for Delayed<F> {
         tokio::time::sleep(self.delay).await;
         self.inner.list(cluster).await
     }
+    async fn get(&self, s: &ServiceId) -> Result<ServiceState, FleetError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.get(s).await
+    }
     async fn set_desired(&self, s: &ServiceId, d: i32) -> Result<(), FleetError> {
         tokio::time::sleep(self.delay).await;
         self.inner.set_desired(s, d).await
