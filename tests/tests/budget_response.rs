@@ -683,3 +683,32 @@ async fn a_staging_breach_never_starts_a_service_someone_stopped() -> Result<()>
     assert_eq!((api.desired, api.bounds), (1, Some((1, 1))));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_stack_acts_only_on_its_own_environment_and_announces_the_others() -> Result<()> {
+    capture_logs();
+    // The dev stack (MACRO_AI_ENVIRONMENT=dev), e.g. the one holding the account's anomaly monitor.
+    let w = world(&[("MACRO_AI_ENVIRONMENT", "dev")]).await?;
+    let r = invoke(&w.responder, sample("budget-staging-actual")).await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("notified"), "{r}");
+    assert_eq!(
+        capacity(&w.aws, "staging", "api").await?.0,
+        2,
+        "staging is not this stack's"
+    );
+    let e = invoke(
+        &w.responder,
+        json!({"hold": "staging", "reason": "try the other stack"}),
+    )
+    .await
+    .expect_err("another environment's hold is refused");
+    assert!(
+        e.message()
+            .contains("not the environment this deployment operates"),
+        "{}",
+        e.message()
+    );
+    let r = invoke(&w.responder, sample("budget-dev-actual")).await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
+    Ok(())
+}
