@@ -428,6 +428,23 @@ def check_accounts(expanded, stacks):
     return problems
 
 
+def check_publisher_keys(cfn):
+    """A role that publishes to an encrypted topic can use the topic's key (kms:GenerateDataKey):
+    without it every publish fails, and notifications are only logged."""
+    resources = cfn.get("Resources", {})
+    problems = []
+    for rid, role in of_type(resources, "AWS::IAM::Role").items():
+        ref = {"Ref": rid}
+        for st in role_statements(resources, ref):
+            if "sns:Publish" not in as_list(st.get("Action")):
+                continue
+            for topic in [target_id(r) for r in as_list(st.get("Resource"))]:
+                key = target_id(resources.get(topic, {}).get("Properties", {}).get("KmsMasterKeyId"))
+                if key and not role_allows(resources, ref, "kms:GenerateDataKey", key):
+                    problems.append(f"role {rid} publishes to {topic} but may not use its key {key}")
+    return problems
+
+
 def expand_all(template, out_dir=None):
     """{env: expanded template}; writes each to out_dir when given. Raises on a transform error."""
     expanded, failures = {}, []
@@ -461,7 +478,8 @@ def main():
         return 1
     problems = []
     for env, cfn in expanded.items():
-        problems += [f"{env}: {p}" for p in check_wiring(cfn) + check_topic_keys(cfn)]
+        problems += [f"{env}: {p}" for p in
+                     check_wiring(cfn) + check_topic_keys(cfn) + check_publisher_keys(cfn)]
     problems += check_accounts(expanded, environments())
     paths = [os.path.join(out_dir, f"{env}.json") for env in expanded]
     status, output = cfn_lint(paths)
@@ -572,6 +590,17 @@ def self_test():
                 st["Principal"]["Service"] = [x for x in services if x != "budgets.amazonaws.com"]
     expect("a topic key that does not admit AWS Budgets is reported",
            any("budgets.amazonaws.com" in p for p in check_topic_keys(broken)))
+
+    # 7b. A function that publishes to an encrypted topic without its key.
+    expect("every publisher can use its topic's key", check_publisher_keys(good) == [])
+    broken = copy.deepcopy(good)
+    for role in of_type(broken["Resources"], "AWS::IAM::Role").values():
+        for policy in role["Properties"].get("Policies", []):
+            doc = policy["PolicyDocument"]
+            doc["Statement"] = [st for st in as_list(doc["Statement"])
+                                if "kms:GenerateDataKey" not in as_list(st.get("Action"))]
+    expect("a publisher without kms:GenerateDataKey on its topic's key is reported",
+           any("may not use its key" in p for p in check_publisher_keys(broken)))
 
     # 8. Two environments' stacks in one account creating one name (issue 14: every stack made
     #    all three budgets), or two anomaly monitors.

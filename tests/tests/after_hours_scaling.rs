@@ -641,3 +641,26 @@ async fn a_budget_hold_landing_between_list_and_restore_is_not_undone() -> Resul
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn the_production_stack_scales_nothing_whatever_it_is_asked() -> Result<()> {
+    capture_logs();
+    let aws = Stack::get().aws(&MotoAccount::new());
+    seed(&aws, DEV, "dev-office-hours").await?;
+    let s = scaler(
+        &aws,
+        None,
+        &[("MACRO_AI_ENVIRONMENT", "prod"), ("CLUSTERS", DEV)],
+    );
+    let r = invoke(&s, json!({"action": "scale-down", "environment": "dev"})).await?;
+    assert_eq!(
+        (r["changed"].clone(), r["services"][0]["outcome"].clone()),
+        (json!(0), json!("skipped")),
+        "{r}"
+    );
+    assert_eq!(
+        aws.observe(DEV, "macro-ai-dev-api-service").await?.desired,
+        2
+    );
+    Ok(())
+}

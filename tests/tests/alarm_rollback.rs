@@ -924,3 +924,39 @@ async fn three_releases_promote_the_one_before_and_a_deregistered_revision_is_ne
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_release_someone_rolled_back_by_hand_never_becomes_known_good() -> Result<()> {
+    capture_logs();
+    let w = world(false).await?;
+    invoke(
+        &w.rollbacker,
+        deployment("SERVICE_DEPLOYMENT_COMPLETED", &ago(400)),
+    )
+    .await?;
+    // rev2 released and completed hours ago, then rejected by hand: back to rev1.
+    w.deploy(1).await?;
+    invoke(
+        &w.rollbacker,
+        deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", &ago(300)),
+    )
+    .await?;
+    invoke(
+        &w.rollbacker,
+        deployment("SERVICE_DEPLOYMENT_COMPLETED", &ago(295)),
+    )
+    .await?;
+    w.deploy(0).await?;
+    invoke(
+        &w.rollbacker,
+        deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", &ago(10)),
+    )
+    .await?;
+    let tags = w.aws.observe(CLUSTER, SERVICE).await?.tags;
+    assert_eq!(
+        tags.get("macro-ai:known-good").map(String::as_str),
+        Some(w.revs[0].as_str()),
+        "rev2 was rolled back by hand: not promoted"
+    );
+    Ok(())
+}

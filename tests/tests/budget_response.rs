@@ -587,6 +587,9 @@ async fn a_hold_cut_off_mid_way_is_resumed_by_the_redelivery_after_the_lease() -
     capture_logs();
     let mut w = world(&[]).await?;
     w.config.lease = std::time::Duration::from_secs(3);
+    // A redelivery fails at once while the lease runs (in production it first waits up to
+    // DEDUPE_WAIT_SECONDS for the other invocation).
+    w.config.budget.claim_wait = std::time::Duration::ZERO;
     let names = five_dev_services(&w).await?;
     let event = fresh(sample("budget-dev-actual"));
     // The invocation stalls on the third service and is cut off there (a Lambda timeout): no
@@ -710,5 +713,29 @@ async fn a_stack_acts_only_on_its_own_environment_and_announces_the_others() -> 
     );
     let r = invoke(&w.responder, sample("budget-dev-actual")).await?;
     assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_anomaly_that_grows_past_the_action_threshold_is_acted_on() -> Result<()> {
+    capture_logs();
+    let w = world(&[("ANOMALY_ENVIRONMENTS", r#"{"111122223333": "dev"}"#)]).await?;
+    let grown = |impact: f64| -> Result<Value> {
+        let mut e = fresh(sample("anomaly-sns"));
+        let mut m: Value =
+            serde_json::from_str(e["Records"][0]["Sns"]["Message"].as_str().unwrap_or("{}"))?;
+        m["impact"] = json!({"totalImpact": impact, "totalImpactPercentage": 40.0});
+        e["Records"][0]["Sns"]["Message"] = json!(m.to_string());
+        Ok(e)
+    };
+    // First alert: $30, under ANOMALY_ACTION_USD (50): announced only.
+    let r = invoke(&w.responder, grown(30.0)?).await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("notified"), "{r}");
+    // The same anomaly, alerted again at $500: a new decision, not a duplicate.
+    let r = invoke(&w.responder, grown(500.0)?).await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
+    // And again at $600: the same decision, a duplicate.
+    let r = invoke(&w.responder, grown(600.0)?).await?;
+    assert_eq!(r["outcomes"][0]["action"], json!("duplicate"), "{r}");
     Ok(())
 }

@@ -167,61 +167,69 @@ const DEDUPE_DAYS: u64 = 14;
 impl crate::budget::Deduper for DynamoDeduper {
     async fn claim(&self, key: &str) -> Result<crate::budget::Claim, crate::budget::DedupeError> {
         use crate::budget::Claim;
-        let now = epoch_seconds();
         let error = |operation, e: BoxError| crate::budget::DedupeError {
             operation,
             key: key.to_string(),
             source: e,
         };
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", AttributeValue::S(key.to_string()))
-            .item("state", AttributeValue::S("in-progress".into()))
-            .item(
-                "lease_until",
-                AttributeValue::N((now + self.lease.as_secs()).to_string()),
-            )
-            .item(
-                "expires_at",
-                AttributeValue::N((now + DEDUPE_DAYS * 86_400).to_string()),
-            )
-            // New, or an in-progress claim whose lease ran out (its invocation died).
-            .condition_expression(
-                "attribute_not_exists(pk) OR (#state = :progress AND lease_until < :now)",
-            )
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":progress", AttributeValue::S("in-progress".into()))
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Claim::New),
-            Err(e) if matches!(call_failure(&e), CallFailure::Service(Some(ref c)) if c == "ConditionalCheckFailedException") =>
-            {
-                let item = self
-                    .client
-                    .get_item()
-                    .table_name(&self.table)
-                    .key("pk", AttributeValue::S(key.to_string()))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(|e| error("read", Box::new(e)))?;
-                // An item of the old shape (no `state`) was a finished claim.
-                let state = item
-                    .item()
-                    .and_then(|i| i.get("state"))
+        // Twice at most: a claim given back (a failed attempt's `forget`) between the put and
+        // the read is claimed again.
+        for _ in 0..2 {
+            let now = epoch_seconds();
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", AttributeValue::S(key.to_string()))
+                .item("state", AttributeValue::S("in-progress".into()))
+                .item(
+                    "lease_until",
+                    AttributeValue::N((now + self.lease.as_secs()).to_string()),
+                )
+                .item(
+                    "expires_at",
+                    AttributeValue::N((now + DEDUPE_DAYS * 86_400).to_string()),
+                )
+                // New, or an in-progress claim whose lease ran out (its invocation died).
+                .condition_expression(
+                    "attribute_not_exists(pk) OR (#state = :progress AND lease_until < :now)",
+                )
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":progress", AttributeValue::S("in-progress".into()))
+                .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(Claim::New),
+                Err(e) if matches!(call_failure(&e), CallFailure::Service(Some(ref c)) if c == "ConditionalCheckFailedException") =>
+                    {}
+                Err(e) => return Err(error("claim", Box::new(e))),
+            }
+            let item = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(key.to_string()))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| error("read", Box::new(e)))?;
+            let Some(found) = item.item() else {
+                continue;
+            };
+            // An item of the old shape (no `state`) was a finished claim.
+            return Ok(
+                match found
+                    .get("state")
                     .and_then(|s| s.as_s().ok())
-                    .map(String::as_str);
-                Ok(match state {
+                    .map(String::as_str)
+                {
                     Some("in-progress") => Claim::InProgress,
                     _ => Claim::Done,
-                })
-            }
-            Err(e) => Err(error("claim", Box::new(e))),
+                },
+            );
         }
+        Ok(Claim::InProgress)
     }
 
     async fn finish(&self, key: &str) -> Result<(), crate::budget::DedupeError> {

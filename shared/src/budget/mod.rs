@@ -15,6 +15,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::time::Duration;
 use tracing::{info, warn};
 
 use crate::capacity::{self, BUDGET_HOLD_TAG, Change, ServiceFleet};
@@ -88,6 +89,10 @@ pub struct BudgetConfig {
     /// environment): alerts about another are announced, never acted on (its IAM reaches only its
     /// own cluster). Unset: every environment of the policy.
     pub own_environment: Option<String>,
+    /// How long a delivery waits for another invocation's claim on the same notification before
+    /// failing for a retry (`DEDUPE_WAIT_SECONDS`, default 20): an anomaly arrives by SNS and by
+    /// EventBridge at once, and the second must not page anyone by failing.
+    pub claim_wait: Duration,
 }
 
 fn json_map(
@@ -173,6 +178,7 @@ impl BudgetConfig {
                 .unwrap_or_else(|| "budget-response".into()),
             environment_clusters: json_map(&get, "ENVIRONMENT_CLUSTERS")?,
             own_environment: get("MACRO_AI_ENVIRONMENT").filter(|e| !e.trim().is_empty()),
+            claim_wait: crate::config::seconds(&get, "DEDUPE_WAIT_SECONDS", 20, 0..=50)?,
         })
     }
 
@@ -320,8 +326,21 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
                 BudgetInput::Release { environment } => (format!("release of {environment}"), None),
                 BudgetInput::NewPeriod { at } => (format!("new budget period at {at}"), None),
             };
+            // An anomaly is one action per anomaly and per size: one that grows past
+            // ANOMALY_ACTION_USD after a first alert is a new decision, not a duplicate.
+            let key = match (&input, key) {
+                (BudgetInput::Anomaly { anomaly, .. }, Some(k)) => Some(format!(
+                    "{k}:{}",
+                    if anomaly.total_impact > self.config.anomaly_action_usd {
+                        "over"
+                    } else {
+                        "under"
+                    }
+                )),
+                (_, k) => k,
+            };
             if let Some(key) = &key {
-                match self.dedupe.claim(key).await {
+                match self.claim(key).await {
                     Ok(Claim::New) => {}
                     Ok(Claim::InProgress) => {
                         // Not a duplicate yet: the other invocation may still fail or die. Fail
@@ -368,6 +387,19 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
             }
         }
         (outcomes, failures)
+    }
+
+    /// Claims `key`, waiting up to `claim_wait` while another invocation holds it.
+    async fn claim(&self, key: &str) -> Result<Claim, DedupeError> {
+        let deadline = tokio::time::Instant::now() + self.config.claim_wait;
+        loop {
+            match self.dedupe.claim(key).await? {
+                Claim::InProgress if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                other => return Ok(other),
+            }
+        }
     }
 
     async fn one(

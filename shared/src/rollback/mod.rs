@@ -574,9 +574,19 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
         let release = self.fleet.describe(cluster, service).await?;
         let current = release.task_definition.clone();
         let mut tags: Vec<(&str, String)> = Vec::new();
-        // A release that ran its window is known-good before the next one is recorded.
+        // A release that ran its window is known-good before the next one is recorded, unless
+        // the service is moving back to an older revision of its family: someone rolled the
+        // recorded release back by hand, and it must never become a target.
+        let moved_back = match (
+            family_and_revision(&current),
+            release.tag(RELEASE_TAG).and_then(family_and_revision),
+        ) {
+            (Some((f, now)), Some((g, recorded))) => f == g && now < recorded,
+            _ => false,
+        };
         if let Some(settled) = known_good(&release, at, self.config.window)
             && release.tag(KNOWN_GOOD_TAG) != Some(settled.as_str())
+            && !(moved_back && release.tag(RELEASE_TAG) == Some(settled.as_str()))
         {
             tags.push((KNOWN_GOOD_TAG, settled));
             tags.push((KNOWN_GOOD_AT_TAG, at.to_string()));

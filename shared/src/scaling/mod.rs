@@ -30,6 +30,9 @@ pub struct ScalingConfig {
     pub schedules: Schedules,
     /// Services handled at once (ECS throttles; the SDK retries what it throttles).
     pub concurrency: usize,
+    /// The production stack's function (`MACRO_AI_ENVIRONMENT=prod`): it scales nothing, whatever
+    /// it is asked (its schedule is disabled and its IAM has no write either).
+    pub production: bool,
 }
 
 impl ScalingConfig {
@@ -62,6 +65,9 @@ impl ScalingConfig {
                 })?,
         };
         Ok(Self {
+            production: get("MACRO_AI_ENVIRONMENT").is_some_and(|e| {
+                e.eq_ignore_ascii_case("prod") || e.eq_ignore_ascii_case("production")
+            }),
             clusters,
             schedules: Schedules::from_lookup(&get)?,
             concurrency,
@@ -204,6 +210,27 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
 
     pub async fn run(&self, request: &ScalingRequest) -> ScalingReport {
         let mut results = Vec::new();
+        if self.config.production {
+            info!("the production stack: after-hours scaling never scales production");
+            results.push(ServiceResult {
+                service: self.config.clusters.join(","),
+                outcome: "skipped",
+                why: "the production stack (MACRO_AI_ENVIRONMENT=prod): production is never \
+                      scaled after hours"
+                    .into(),
+                before: None,
+                after: None,
+                error: None,
+            });
+            return ScalingReport {
+                at: request.at.to_string(),
+                mode: "none",
+                dry_run: request.dry_run,
+                changed: 0,
+                failed: 0,
+                services: results,
+            };
+        }
         let mut services = Vec::new();
         for cluster in &self.config.clusters {
             match self.fleet.list(cluster).await {
@@ -257,6 +284,25 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
         report
     }
 
+    /// After a restore: if a budget hold landed meanwhile, reduce to it again (the hold's
+    /// `to=`), so the hold stands whatever the interleaving.
+    async fn hold_again(&self, state: &ServiceState) -> Result<Change, capacity::CapacityError> {
+        let fresh = self.fleet.get(&state.id).await?;
+        let Some(to) = fresh.tag(BUDGET_HOLD_TAG).map(|hold| {
+            hold.split_whitespace()
+                .find_map(|p| p.strip_prefix("to="))
+                .and_then(|n| n.parse::<i32>().ok())
+                .unwrap_or(0)
+        }) else {
+            return Ok(Change::Changed {
+                before: state.capacity,
+                after: fresh.capacity,
+            });
+        };
+        warn!(service = %state.id, to, "a budget hold landed during the restore: held again");
+        capacity::reduce_to(&self.fleet, &fresh, to).await
+    }
+
     async fn handle(&self, state: ServiceState, request: &ScalingRequest) -> ServiceResult {
         // About to write: decide again on the service as it is now, not as `list` saw it. A
         // budget hold that landed meanwhile (budget-response tags first) is then left alone.
@@ -307,7 +353,11 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
         let change = match d.plan {
             Plan::Leave => return result("skipped", None, None),
             Plan::Reduce { to } => capacity::reduce_to(&self.fleet, &state, to).await,
-            Plan::Restore => capacity::restore(&self.fleet, &state).await,
+            Plan::Restore => match capacity::restore(&self.fleet, &state).await {
+                // A budget hold tagged between the re-read and the restore: put the hold back.
+                Ok(Change::Changed { .. }) => self.hold_again(&state).await,
+                other => other,
+            },
         };
         match change {
             Ok(Change::Unchanged) => result("unchanged", None, None),

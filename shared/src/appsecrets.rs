@@ -1,0 +1,484 @@
+//! Application keys (JWT signing secrets, cookie encryption keys, internal API keys) rotated with
+//! a verification overlap. There is no backend to install them in: the application reads the
+//! secret. What makes the rotation safe is the value itself: every new version carries the keys
+//! it replaced under `previous`, so an app that reads one version verifies what either key signed,
+//! and the rotation interval is held to at least the longest token life, so nothing a user holds
+//! was signed two keys ago.
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde_json::{Map, Value};
+use sha2::Sha256;
+use std::time::Duration;
+
+use crate::config::ConfigError;
+use crate::rotation::{
+    AWSCURRENT, AWSPENDING, BackendError, CreateContext, CredentialBackend, PasswordPolicy,
+    SecretStore, SetOutcome, Staged,
+};
+use crate::secret::SecretString;
+
+/// Where the keys an app still accepts live in the secret.
+pub const PREVIOUS: &str = "previous";
+
+/// How a key's characters are made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyFormat {
+    /// GetRandomPassword's printable characters, minus `exclude`.
+    Printable { exclude: String },
+    /// Lower-case hexadecimal (the OS RNG).
+    Hex,
+    /// Standard base64 without padding (the OS RNG).
+    Base64,
+}
+
+/// One rotated field: its name, length in characters and format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySpec {
+    pub name: String,
+    pub length: usize,
+    pub format: KeyFormat,
+}
+
+impl KeySpec {
+    /// Whether `value` is a key of this spec (length and alphabet).
+    fn accepts(&self, value: &str) -> bool {
+        value.chars().count() == self.length
+            && match &self.format {
+                KeyFormat::Printable { exclude } => value
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && !exclude.contains(c)),
+                KeyFormat::Hex => value.chars().all(|c| c.is_ascii_hexdigit()),
+                KeyFormat::Base64 => value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/'),
+            }
+    }
+
+    fn describe(&self) -> String {
+        match &self.format {
+            KeyFormat::Printable { exclude } => {
+                format!(
+                    "{} printable characters without `{exclude}`",
+                    self.length
+                )
+            }
+            KeyFormat::Hex => format!("{} hex digits", self.length),
+            KeyFormat::Base64 => format!("{} base64 characters", self.length),
+        }
+    }
+}
+
+/// The seed's rule for `jwt-secrets`: 64 characters, excluding `" @ / \ '`.
+pub const SEED_EXCLUDE: &str = "\"@/\\'";
+
+/// What the function rotates and how long tokens live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppSecretOptions {
+    pub keys: Vec<KeySpec>,
+    /// The longest a token or session signed with a key is accepted (`TOKEN_MAX_AGE_HOURS`).
+    pub token_max_age: Duration,
+}
+
+impl Default for AppSecretOptions {
+    fn default() -> Self {
+        Self {
+            keys: vec![KeySpec {
+                name: "accessTokenSecret".into(),
+                length: 64,
+                format: KeyFormat::Printable {
+                    exclude: SEED_EXCLUDE.into(),
+                },
+            }],
+            token_max_age: Duration::from_secs(720 * 3600),
+        }
+    }
+}
+
+impl AppSecretOptions {
+    /// `APP_SECRET_KEYS` (`name:length[:printable|hex|base64]`, comma-separated; default the
+    /// seed's `accessTokenSecret:64`), `APP_SECRET_EXCLUDE` (printable keys' excluded characters,
+    /// default the seed's), `TOKEN_MAX_AGE_HOURS` (default 720, the seed's 30-day sessions).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let exclude = get("APP_SECRET_EXCLUDE").unwrap_or_else(|| SEED_EXCLUDE.to_string());
+        let keys = match get("APP_SECRET_KEYS").filter(|v| !v.trim().is_empty()) {
+            None => defaults
+                .keys
+                .into_iter()
+                .map(|k| KeySpec {
+                    format: KeyFormat::Printable {
+                        exclude: exclude.clone(),
+                    },
+                    ..k
+                })
+                .collect(),
+            Some(raw) => parse_keys(&raw, &exclude)
+                .map_err(|why| ConfigError::new("APP_SECRET_KEYS", why))?,
+        };
+        let hours = match get("TOKEN_MAX_AGE_HOURS") {
+            None => 720,
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|h| (1..=24 * 366).contains(h))
+                .ok_or_else(|| {
+                    ConfigError::new("TOKEN_MAX_AGE_HOURS", "must be whole hours from 1 to 8784")
+                })?,
+        };
+        Ok(Self {
+            keys,
+            token_max_age: Duration::from_secs(hours * 3600),
+        })
+    }
+}
+
+fn parse_keys(raw: &str, exclude: &str) -> Result<Vec<KeySpec>, String> {
+    let mut keys: Vec<KeySpec> = Vec::new();
+    for item in raw.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let mut parts = item.split(':');
+        let name = parts.next().unwrap_or_default().trim();
+        if name.is_empty()
+            || name == PREVIOUS
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(format!(
+                "`{item}`: a key name is letters, digits, `_` or `-` (and not `previous`)"
+            ));
+        }
+        let length = parts
+            .next()
+            .and_then(|l| l.trim().parse::<usize>().ok())
+            .filter(|l| (16..=4096).contains(l))
+            .ok_or_else(|| format!("`{item}`: the length must be 16 to 4096 characters"))?;
+        let format = match parts.next().map(str::trim) {
+            None | Some("printable") => KeyFormat::Printable {
+                exclude: exclude.to_string(),
+            },
+            Some("hex") if length % 2 == 0 => KeyFormat::Hex,
+            Some("hex") => return Err(format!("`{item}`: a hex key has an even length")),
+            Some("base64") => KeyFormat::Base64,
+            Some(other) => {
+                return Err(format!(
+                    "`{item}`: unknown format `{other}` (printable, hex or base64)"
+                ));
+            }
+        };
+        if parts.next().is_some() {
+            return Err(format!("`{item}`: name:length[:format], nothing more"));
+        }
+        if keys.iter().any(|k| k.name == name) {
+            return Err(format!("`{name}` is listed twice"));
+        }
+        keys.push(KeySpec {
+            name: name.to_string(),
+            length,
+            format,
+        });
+    }
+    if keys.is_empty() {
+        return Err("lists no key".into());
+    }
+    Ok(keys)
+}
+
+/// The rotation backend for application keys.
+#[derive(Debug, Clone)]
+pub struct AppSecretsBackend {
+    options: AppSecretOptions,
+}
+
+impl AppSecretsBackend {
+    pub fn new(options: AppSecretOptions) -> Self {
+        Self { options }
+    }
+
+    /// The secret's JSON object; errors name fields, never values.
+    fn object(raw: &SecretString, label: &str) -> Result<Map<String, Value>, BackendError> {
+        match serde_json::from_str::<Value>(raw.expose()) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(BackendError::invalid_secret(format!(
+                "{label} is not a JSON object of named keys like {{\"accessTokenSecret\": \"...\"}}"
+            ))),
+        }
+    }
+
+    /// Every rotated field present, of its length and alphabet; `previous`, when there, an
+    /// object of strings.
+    fn check_shape(&self, fields: &Map<String, Value>, label: &str) -> Result<(), BackendError> {
+        for spec in &self.options.keys {
+            match fields.get(&spec.name) {
+                Some(Value::String(v)) if spec.accepts(v) => {}
+                Some(Value::String(_)) => {
+                    return Err(BackendError::invalid_secret(format!(
+                        "{label}: `{}` is not {}",
+                        spec.name,
+                        spec.describe()
+                    )));
+                }
+                Some(_) => {
+                    return Err(BackendError::invalid_secret(format!(
+                        "{label}: `{}` must be a string",
+                        spec.name
+                    )));
+                }
+                None => {
+                    return Err(BackendError::invalid_secret(format!(
+                        "{label} has no `{}`",
+                        spec.name
+                    )));
+                }
+            }
+        }
+        match fields.get(PREVIOUS) {
+            None | Some(Value::Null) => Ok(()),
+            Some(Value::Object(prev)) if prev.values().all(Value::is_string) => Ok(()),
+            Some(_) => Err(BackendError::invalid_secret(format!(
+                "{label}: `{PREVIOUS}` must be an object of the keys it replaced"
+            ))),
+        }
+    }
+
+    /// The rotation interval must cover the longest token life: a token signed just before one
+    /// rotation must still verify (through `previous`) until it expires, and the next rotation
+    /// drops that key.
+    fn check_interval(&self, interval_days: Option<u64>) -> Result<(), BackendError> {
+        let max_hours = self.options.token_max_age.as_secs() / 3600;
+        let safe_days = max_hours.div_ceil(24);
+        match interval_days {
+            Some(days) if days * 24 >= max_hours => Ok(()),
+            Some(days) => Err(BackendError::refused(format!(
+                "the secret rotates every {days} day(s), but tokens live up to {max_hours} h \
+                 (TOKEN_MAX_AGE_HOURS): a token signed two keys ago would be rejected; rotate \
+                 every {safe_days} days or more"
+            ))),
+            None => Err(BackendError::refused(format!(
+                "the secret's rotation interval is not known (no rotation rules, or a cron \
+                 schedule): set rate({safe_days} days) or AutomaticallyAfterDays >= {safe_days} \
+                 so tokens never outlive the key that signed them"
+            ))),
+        }
+    }
+
+    async fn new_key<S: SecretStore>(
+        store: &S,
+        spec: &KeySpec,
+    ) -> Result<SecretString, BackendError> {
+        match &spec.format {
+            KeyFormat::Printable { exclude } => Ok(store
+                .random_password(&PasswordPolicy {
+                    length: spec.length as u16,
+                    exclude_characters: exclude.clone(),
+                })
+                .await?),
+            KeyFormat::Hex => Ok(SecretString::new(hex::encode(random_bytes(spec.length / 2)?))),
+            KeyFormat::Base64 => {
+                let bytes = random_bytes(spec.length.div_ceil(4) * 3)?;
+                let mut text = base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes);
+                text.truncate(spec.length);
+                Ok(SecretString::new(text))
+            }
+        }
+    }
+}
+
+fn random_bytes(n: usize) -> Result<Vec<u8>, BackendError> {
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        BackendError::new(
+            crate::rotation::BackendErrorKind::Failed,
+            format!("the OS random number generator failed: {e}"),
+        )
+    })?;
+    Ok(bytes)
+}
+
+/// HMAC-SHA256 of `message` under `key` (what an HS256 JWT signature is).
+pub fn sign(key: &str, message: &[u8]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+    mac.update(message);
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// What an HS256 verifier with a fallback does: the current key, else the previous one.
+pub fn verifies(current: &str, previous: Option<&str>, message: &[u8], signature: &[u8]) -> bool {
+    let check = |key: &str| {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+        mac.update(message);
+        mac.verify_slice(signature).is_ok()
+    };
+    check(current) || previous.is_some_and(check)
+}
+
+impl CredentialBackend for AppSecretsBackend {
+    fn name(&self) -> &'static str {
+        "app-secrets"
+    }
+
+    async fn create_pending<S: SecretStore>(
+        &self,
+        ctx: &CreateContext<'_, S>,
+        current: &SecretString,
+    ) -> Result<SecretString, BackendError> {
+        let mut fields = Self::object(current, AWSCURRENT)?;
+        self.check_interval(ctx.rotation_interval_days)?;
+        // AWSCURRENT's keys must be keys: a malformed one would become `previous` and verify
+        // nothing. A key the configuration adds for the first time has no previous.
+        let mut previous = Map::new();
+        for spec in &self.options.keys {
+            match fields.get(&spec.name) {
+                Some(Value::String(v)) if spec.accepts(v) => {
+                    previous.insert(spec.name.clone(), Value::String(v.clone()));
+                }
+                None => {}
+                Some(_) => {
+                    return Err(BackendError::invalid_secret(format!(
+                        "AWSCURRENT: `{}` is not {}",
+                        spec.name,
+                        spec.describe()
+                    )));
+                }
+            }
+        }
+        for spec in &self.options.keys {
+            let key = Self::new_key(ctx.store, spec).await?;
+            fields.insert(spec.name.clone(), Value::String(key.expose().to_string()));
+        }
+        // Keys of AWSCURRENT's `previous` that are not rotated here are kept (an app may still
+        // list them); the rotated ones are replaced by AWSCURRENT's values.
+        let mut kept = match fields.remove(PREVIOUS) {
+            Some(Value::Object(old)) => old
+                .into_iter()
+                .filter(|(k, _)| !self.options.keys.iter().any(|s| &s.name == k))
+                .collect(),
+            _ => Map::new(),
+        };
+        kept.extend(previous);
+        fields.insert(PREVIOUS.into(), Value::Object(kept));
+        Ok(SecretString::new(Value::Object(fields).to_string()))
+    }
+
+    async fn set_pending<S: SecretStore>(
+        &self,
+        _store: &S,
+        staged: &Staged,
+    ) -> Result<SetOutcome, BackendError> {
+        self.check_shape(&Self::object(&staged.pending, AWSPENDING)?, AWSPENDING)?;
+        Ok(SetOutcome::Installed {
+            change: "nothing to set: application keys live only in the secret; apps read the \
+                     new version (with `previous`) after finishSecret"
+                .into(),
+        })
+    }
+
+    async fn test_pending(&self, pending: &SecretString) -> Result<(), BackendError> {
+        let fields = Self::object(pending, AWSPENDING)?;
+        self.check_shape(&fields, AWSPENDING)?;
+        let previous = fields.get(PREVIOUS).and_then(Value::as_object);
+        let message = b"macro-ai-ops testSecret: header.payload";
+        for spec in &self.options.keys {
+            let key = fields[&spec.name].as_str().unwrap_or_default();
+            let prev = previous
+                .and_then(|p| p.get(&spec.name))
+                .and_then(Value::as_str);
+            // Sign and verify with the new key; what the previous key signed verifies through
+            // `previous`; a key that is neither does not verify.
+            let round_trip = verifies(key, prev, message, &sign(key, message));
+            let fallback = prev.is_none_or(|p| verifies(key, Some(p), message, &sign(p, message)));
+            let stranger = verifies(key, prev, message, &sign("not one of the keys", message));
+            if !round_trip || !fallback || stranger || prev == Some(key) {
+                return Err(BackendError::new(
+                    crate::rotation::BackendErrorKind::Failed,
+                    format!(
+                        "`{}`: the sign/verify check failed (the new key must differ from \
+                         `previous` and each must verify only its own signatures)",
+                        spec.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn validate_current(&self, current: &SecretString) -> Result<(), BackendError> {
+        self.check_shape(&Self::object(current, AWSCURRENT)?, AWSCURRENT)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_key_lists_then_they_parse_and_bad_ones_are_named() {
+        let o = AppSecretOptions::from_lookup(|k| match k {
+            "APP_SECRET_KEYS" => {
+                Some("accessTokenSecret:64, refreshTokenSecret:64,cookieKey:32:hex,api:44:base64".into())
+            }
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(o.keys.len(), 4);
+        assert_eq!(o.keys[2].format, KeyFormat::Hex);
+        assert_eq!(o.token_max_age, Duration::from_secs(720 * 3600));
+        for bad in [
+            "x:8",
+            "x:64:rot13",
+            "x:33:hex",
+            "previous:64",
+            "a b:64",
+            "x:64,x:64",
+            "x:64:hex:extra",
+            ",",
+        ] {
+            let e = AppSecretOptions::from_lookup(|k| (k == "APP_SECRET_KEYS").then(|| bad.into()))
+                .unwrap_err();
+            assert!(e.to_string().contains("APP_SECRET_KEYS"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn given_each_format_then_only_its_alphabet_and_length_are_accepted() {
+        let printable = KeySpec {
+            name: "k".into(),
+            length: 4,
+            format: KeyFormat::Printable {
+                exclude: SEED_EXCLUDE.into(),
+            },
+        };
+        assert!(printable.accepts("a#b~"));
+        assert!(!printable.accepts("a@bc") && !printable.accepts("abc") && !printable.accepts("ab c"));
+        let hex = KeySpec {
+            format: KeyFormat::Hex,
+            ..printable.clone()
+        };
+        assert!(hex.accepts("0aF9") && !hex.accepts("0ag9"));
+        let b64 = KeySpec {
+            format: KeyFormat::Base64,
+            ..printable
+        };
+        assert!(b64.accepts("a+/Z") && !b64.accepts("a-_Z"));
+    }
+
+    #[test]
+    fn given_intervals_then_only_one_covering_the_token_life_is_accepted() {
+        let b = AppSecretsBackend::new(AppSecretOptions::default());
+        assert!(b.check_interval(Some(30)).is_ok());
+        let e = b.check_interval(Some(7)).unwrap_err();
+        assert!(e.message.contains("every 30 days"), "{}", e.message);
+        assert!(b.check_interval(None).is_err());
+    }
+
+    #[test]
+    fn given_a_fallback_verifier_then_current_and_previous_verify_and_others_do_not() {
+        let msg = b"payload";
+        assert!(verifies("new", Some("old"), msg, &sign("old", msg)));
+        assert!(verifies("new", Some("old"), msg, &sign("new", msg)));
+        assert!(!verifies("new", Some("old"), msg, &sign("older", msg)));
+        assert!(!verifies("new", None, msg, &sign("old", msg)));
+    }
+}
