@@ -156,6 +156,13 @@ def reset():
     client.put_secret_value(SecretId="macro-ai/dev/openai-api-key", SecretString=candidate,
                             VersionStages=["CANDIDATE"])
     stage_rotation(client, "macro-ai/dev/openai-api-key", token_of("rotate-openai-key"))
+
+    # The seed's JWT signing secret: 64 characters without " @ / \\ ' (what the CDK generates).
+    alphabet = "".join(c for c in map(chr, range(33, 127)) if c not in "\"@/\\'")
+    key = "".join(secrets.choice(alphabet) for _ in range(64))
+    client.create_secret(Name="macro-ai/dev/jwt-secrets",
+                         SecretString=json.dumps({"accessTokenSecret": key}))
+    stage_rotation(client, "macro-ai/dev/jwt-secrets", token_of("rotate-app-secrets"))
     seed_ecs()
     seed_prod()
     sns = boto3.client("sns", endpoint_url=ENDPOINT)
@@ -169,6 +176,46 @@ def reset():
           "macro-ai/{dev,staging}/database, macro-ai/dev/redis, macro-ai/staging/redis-credentials "
           "(an ElastiCache RBAC user), macro-ai/dev/openai-api-key, "
           "and the ECS clusters macro-ai-{dev,staging}-cluster with their api and ui services")
+
+
+def b64url(data):
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt_sign(label):
+    """An HS256 JWT signed with the JWT secret's AWSCURRENT key, as the Express API issues one,
+    kept in the stack's folder under `label` (the key is never printed)."""
+    import hashlib, hmac, time
+    key = json.loads(sm().get_secret_value(SecretId="macro-ai/dev/jwt-secrets",
+                                           VersionStage="AWSCURRENT")["SecretString"])["accessTokenSecret"]
+    head = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64url(json.dumps({"sub": "user-42", "iat": int(time.time()), "label": label}).encode())
+    sig = b64url(hmac.new(key.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
+    with open(os.path.join(os.environ["MACRO_AI_STACK_DIR"], f"jwt-{label}.txt"), "w") as f:
+        f.write(f"{head}.{body}.{sig}")
+    print(f"  token {label!r} signed with the current key")
+
+
+def jwt_verify(label, expected):
+    """What the Express API does (jsonwebtoken): verify with the current key, else `previous`."""
+    import hashlib, hmac
+    with open(os.path.join(os.environ["MACRO_AI_STACK_DIR"], f"jwt-{label}.txt")) as f:
+        head, body, sig = f.read().split(".")
+    value = json.loads(sm().get_secret_value(SecretId="macro-ai/dev/jwt-secrets",
+                                             VersionStage="AWSCURRENT")["SecretString"])
+    candidates = [("the current key", value["accessTokenSecret"])]
+    if value.get("previous", {}).get("accessTokenSecret"):
+        candidates.append(("previous", value["previous"]["accessTokenSecret"]))
+    got = "refused"
+    for name, key in candidates:
+        mac = b64url(hmac.new(key.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
+        if hmac.compare_digest(mac, sig):
+            got = f"accepted ({name})"
+            break
+    ok = got.startswith(expected)
+    print(f"  token {label!r}: {got}{'' if ok else f'  <- expected {expected}'}")
+    return ok
 
 
 def seed_ecs():
@@ -379,5 +426,9 @@ if __name__ == "__main__":
         report()
     elif what == "stage":
         stage_rotation(sm(), sys.argv[2], sys.argv[3])
+    elif what == "jwt-sign":
+        jwt_sign(sys.argv[2])
+    elif what == "jwt-verify":
+        sys.exit(0 if jwt_verify(sys.argv[2], sys.argv[3]) else 1)
     else:
-        sys.exit("usage: seed.py reset | summary | services | report | release | prod-api | notifications | stage SECRET_ID TOKEN")
+        sys.exit("usage: seed.py reset | summary | services | report | release | prod-api | notifications | stage SECRET_ID TOKEN | jwt-sign LABEL | jwt-verify LABEL accepted|refused")

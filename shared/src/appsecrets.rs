@@ -58,10 +58,7 @@ impl KeySpec {
     fn describe(&self) -> String {
         match &self.format {
             KeyFormat::Printable { exclude } => {
-                format!(
-                    "{} printable characters without `{exclude}`",
-                    self.length
-                )
+                format!("{} printable characters without `{exclude}`", self.length)
             }
             KeyFormat::Hex => format!("{} hex digits", self.length),
             KeyFormat::Base64 => format!("{} base64 characters", self.length),
@@ -196,6 +193,12 @@ impl AppSecretsBackend {
         Self { options }
     }
 
+    /// Validation's check of a value (also the fuzz target's entry): a JSON object whose
+    /// configured keys are keys.
+    pub fn check_value(&self, value: &SecretString) -> Result<(), BackendError> {
+        self.check_shape(&Self::object(value, AWSCURRENT)?, AWSCURRENT)
+    }
+
     /// The secret's JSON object; errors name fields, never values.
     fn object(raw: &SecretString, label: &str) -> Result<Map<String, Value>, BackendError> {
         match serde_json::from_str::<Value>(raw.expose()) {
@@ -206,10 +209,37 @@ impl AppSecretsBackend {
         }
     }
 
-    /// Every rotated field present, of its length and alphabet; `previous`, when there, an
+    /// The configured keys this secret has: a JWT secret has its token keys, a cookie secret
+    /// its cookie key; which fields are rotated comes from the secret, how from configuration.
+    fn present<'a>(
+        &'a self,
+        fields: &Map<String, Value>,
+        label: &str,
+    ) -> Result<Vec<&'a KeySpec>, BackendError> {
+        let present: Vec<&KeySpec> = self
+            .options
+            .keys
+            .iter()
+            .filter(|k| fields.contains_key(&k.name))
+            .collect();
+        if present.is_empty() {
+            return Err(BackendError::invalid_secret(format!(
+                "{label} has none of the configured keys ({}; APP_SECRET_KEYS)",
+                self.options
+                    .keys
+                    .iter()
+                    .map(|k| k.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        Ok(present)
+    }
+
+    /// Every rotated field of the secret of its length and alphabet; `previous`, when there, an
     /// object of strings.
     fn check_shape(&self, fields: &Map<String, Value>, label: &str) -> Result<(), BackendError> {
-        for spec in &self.options.keys {
+        for spec in self.present(fields, label)? {
             match fields.get(&spec.name) {
                 Some(Value::String(v)) if spec.accepts(v) => {}
                 Some(Value::String(_)) => {
@@ -274,7 +304,9 @@ impl AppSecretsBackend {
                     exclude_characters: exclude.clone(),
                 })
                 .await?),
-            KeyFormat::Hex => Ok(SecretString::new(hex::encode(random_bytes(spec.length / 2)?))),
+            KeyFormat::Hex => Ok(SecretString::new(hex::encode(random_bytes(
+                spec.length / 2,
+            )?))),
             KeyFormat::Base64 => {
                 let bytes = random_bytes(spec.length.div_ceil(4) * 3)?;
                 let mut text = base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes);
@@ -298,7 +330,8 @@ fn random_bytes(n: usize) -> Result<Vec<u8>, BackendError> {
 
 /// HMAC-SHA256 of `message` under `key` (what an HS256 JWT signature is).
 pub fn sign(key: &str, message: &[u8]) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
     mac.update(message);
     mac.finalize().into_bytes().to_vec()
 }
@@ -327,15 +360,15 @@ impl CredentialBackend for AppSecretsBackend {
         let mut fields = Self::object(current, AWSCURRENT)?;
         self.check_interval(ctx.rotation_interval_days)?;
         // AWSCURRENT's keys must be keys: a malformed one would become `previous` and verify
-        // nothing. A key the configuration adds for the first time has no previous.
+        // nothing.
+        let rotated = self.present(&fields, AWSCURRENT)?;
         let mut previous = Map::new();
-        for spec in &self.options.keys {
+        for spec in &rotated {
             match fields.get(&spec.name) {
                 Some(Value::String(v)) if spec.accepts(v) => {
                     previous.insert(spec.name.clone(), Value::String(v.clone()));
                 }
-                None => {}
-                Some(_) => {
+                _ => {
                     return Err(BackendError::invalid_secret(format!(
                         "AWSCURRENT: `{}` is not {}",
                         spec.name,
@@ -344,7 +377,7 @@ impl CredentialBackend for AppSecretsBackend {
                 }
             }
         }
-        for spec in &self.options.keys {
+        for spec in &rotated {
             let key = Self::new_key(ctx.store, spec).await?;
             fields.insert(spec.name.clone(), Value::String(key.expose().to_string()));
         }
@@ -380,7 +413,7 @@ impl CredentialBackend for AppSecretsBackend {
         self.check_shape(&fields, AWSPENDING)?;
         let previous = fields.get(PREVIOUS).and_then(Value::as_object);
         let message = b"macro-ai-ops testSecret: header.payload";
-        for spec in &self.options.keys {
+        for spec in self.present(&fields, AWSPENDING)? {
             let key = fields[&spec.name].as_str().unwrap_or_default();
             let prev = previous
                 .and_then(|p| p.get(&spec.name))
@@ -405,7 +438,7 @@ impl CredentialBackend for AppSecretsBackend {
     }
 
     async fn validate_current(&self, current: &SecretString) -> Result<(), BackendError> {
-        self.check_shape(&Self::object(current, AWSCURRENT)?, AWSCURRENT)
+        self.check_value(current)
     }
 }
 
@@ -416,9 +449,9 @@ mod tests {
     #[test]
     fn given_key_lists_then_they_parse_and_bad_ones_are_named() {
         let o = AppSecretOptions::from_lookup(|k| match k {
-            "APP_SECRET_KEYS" => {
-                Some("accessTokenSecret:64, refreshTokenSecret:64,cookieKey:32:hex,api:44:base64".into())
-            }
+            "APP_SECRET_KEYS" => Some(
+                "accessTokenSecret:64, refreshTokenSecret:64,cookieKey:32:hex,api:44:base64".into(),
+            ),
             _ => None,
         })
         .unwrap();
@@ -451,7 +484,9 @@ mod tests {
             },
         };
         assert!(printable.accepts("a#b~"));
-        assert!(!printable.accepts("a@bc") && !printable.accepts("abc") && !printable.accepts("ab c"));
+        assert!(
+            !printable.accepts("a@bc") && !printable.accepts("abc") && !printable.accepts("ab c")
+        );
         let hex = KeySpec {
             format: KeyFormat::Hex,
             ..printable.clone()

@@ -30,6 +30,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("postgres_secret", postgres_secret),
     ("redis_secret", redis_secret),
     ("openai_key_secret", openai_key_secret),
+    ("app_secret", app_secret),
     ("saved_capacity_tag", saved_capacity_tag),
 ];
 
@@ -132,6 +133,19 @@ pub fn openai_key_secret(data: &[u8]) {
         && let Ok(s) = crate::openai::KeySecret::parse(&SecretString::new(t), "fuzz")
     {
         let _ = crate::openai::redact(&s.key);
+    }
+}
+
+/// An application-keys secret, under a configuration with every key format.
+pub fn app_secret(data: &[u8]) {
+    if let Some(t) = text(data) {
+        let options = crate::appsecrets::AppSecretOptions::from_lookup(|k| {
+            (k == "APP_SECRET_KEYS")
+                .then(|| "accessTokenSecret:64,cookieKey:32:hex,internalApiKey:44:base64".into())
+        })
+        .expect("a valid configuration");
+        let _ = crate::appsecrets::AppSecretsBackend::new(options)
+            .check_value(&SecretString::new(t.to_string()));
     }
 }
 

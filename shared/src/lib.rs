@@ -2,6 +2,7 @@
 //! protocol, the PostgreSQL credential rules), the small traits ("ports") it is written against,
 //! and the adapters that implement them for AWS services and databases.
 
+pub mod appsecrets;
 pub mod aws;
 pub mod budget;
 pub mod capacity;

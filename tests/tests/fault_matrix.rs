@@ -589,7 +589,39 @@ async fn every_store_call_interrupted_in_every_rotation_function() -> Result<()>
     .await?;
     print_interruptions("rotate-openai-key (staged candidate)", &openai);
 
-    for rows in [&pg, &redis, &openai] {
+    // rotate-app-secrets: after any interruption and its retry, a token signed with the key the
+    // rotation replaced still verifies (current or `previous`): the overlap is never lost.
+    const K0: &str = "k0-signing-key-of-this-matrix-0123456789-0123456789-0123456789-x";
+    let jwt_works = |v: Value| -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>> {
+        Box::pin(async move {
+            let message = b"header.payload";
+            shared::appsecrets::verifies(
+                v["accessTokenSecret"].as_str().unwrap_or_default(),
+                v["previous"]["accessTokenSecret"].as_str(),
+                message,
+                &shared::appsecrets::sign(K0, message),
+            )
+        })
+    };
+    let new_jwt = async || -> Result<String> {
+        create_secret(
+            &client,
+            &unique("macro-ai/dev/jwt-secrets"),
+            &json!({"accessTokenSecret": K0}),
+        )
+        .await
+    };
+    let app = interrupt_every_store_call(
+        &shared::appsecrets::AppSecretsBackend::new(Default::default()),
+        &policy,
+        &client,
+        new_jwt,
+        &jwt_works,
+    )
+    .await?;
+    print_interruptions("rotate-app-secrets (jwt-secrets)", &app);
+
+    for rows in [&pg, &redis, &openai, &app] {
         // Every step reads the secret's metadata at least; finishSecret moves two labels.
         assert!(rows.iter().all(|(_, calls)| *calls >= 2), "{rows:?}");
         assert!(

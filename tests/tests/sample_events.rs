@@ -45,6 +45,10 @@ fn the_rotation_sample_events_parse_to_their_steps_for_their_secret() {
             rotation_events!("rotate-openai-key"),
             "macro-ai/dev/openai-api-key",
         ),
+        (
+            rotation_events!("rotate-app-secrets"),
+            "macro-ai/dev/jwt-secrets",
+        ),
     ] {
         for (raw, step) in events {
             match (parse(raw), step) {

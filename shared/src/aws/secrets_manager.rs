@@ -62,6 +62,11 @@ impl SecretStore for SecretsManagerStore {
         Ok(SecretDescription {
             arn: out.arn().map(str::to_string),
             rotation_enabled: out.rotation_enabled().unwrap_or(false),
+            rotation_interval_days: out.rotation_rules().and_then(|r| {
+                r.automatically_after_days()
+                    .and_then(|d| u64::try_from(d).ok())
+                    .or_else(|| r.schedule_expression().and_then(rate_in_days))
+            }),
             versions: out
                 .version_ids_to_stages()
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -151,5 +156,29 @@ impl SecretStore for SecretsManagerStore {
                 kind: StoreErrorKind::Other,
                 source: "the response carried no password".into(),
             })
+    }
+}
+
+/// `rate(N days)` (or `rate(N hours)` as whole days, rounded down) → N; anything else (cron) → None.
+fn rate_in_days(expression: &str) -> Option<u64> {
+    let inner = expression.trim().strip_prefix("rate(")?.strip_suffix(')')?;
+    let (n, unit) = inner.trim().split_once(' ')?;
+    let n: u64 = n.trim().parse().ok()?;
+    match unit.trim() {
+        "day" | "days" => Some(n),
+        "hour" | "hours" => Some(n / 24),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod rate_tests {
+    #[test]
+    fn given_rotation_schedules_then_rates_are_days_and_cron_is_unknown() {
+        assert_eq!(super::rate_in_days("rate(30 days)"), Some(30));
+        assert_eq!(super::rate_in_days("rate(1 day)"), Some(1));
+        assert_eq!(super::rate_in_days("rate(48 hours)"), Some(2));
+        assert_eq!(super::rate_in_days("cron(0 4 1 * ? *)"), None);
+        assert_eq!(super::rate_in_days("rate(x days)"), None);
     }
 }

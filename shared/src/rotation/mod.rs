@@ -34,6 +34,9 @@ pub struct SecretDescription {
     /// The secret's full ARN (what names it stably, whatever the event called it).
     pub arn: Option<String>,
     pub rotation_enabled: bool,
+    /// The rotation interval in days (`RotationRules.AutomaticallyAfterDays`, or a
+    /// `rate(N days)` schedule); `None` when it is not known (no rules, a cron schedule).
+    pub rotation_interval_days: Option<u64>,
     /// Version id → staging labels.
     pub versions: BTreeMap<String, Vec<String>>,
 }
@@ -209,6 +212,8 @@ pub struct CreateContext<'a, S> {
     pub secret_arn: &'a str,
     pub token: &'a str,
     pub passwords: &'a PasswordPolicy,
+    /// The secret's rotation interval in days, when DescribeSecret says.
+    pub rotation_interval_days: Option<u64>,
 }
 
 impl<S: SecretStore> CreateContext<'_, S> {
@@ -514,6 +519,7 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
             secret_arn: description.arn.as_deref().unwrap_or(&r.secret_id),
             token: &r.token,
             passwords: &self.passwords,
+            rotation_interval_days: description.rotation_interval_days,
         };
         let pending = self
             .backend

@@ -1,0 +1,243 @@
+//! rotate-app-secrets end to end: moto's Secrets Manager through the real SDK (GetRandomPassword
+//! included). What is checked is what the Express API would see: a token signed before a rotation
+//! still verifies after it (through `previous`), one signed two rotations ago does not.
+
+use anyhow::Result;
+use serde_json::{Value, json};
+use shared::appsecrets::{sign, verifies};
+use tests::rotation::{
+    STEPS, create_secret, invoke, outcome, start_rotation, step_event, value_at,
+};
+use tests::{MotoAccount, Stack, assert_never_shown, capture_logs, unique};
+
+fn rotator(
+    client: &aws_sdk_secretsmanager::Client,
+    vars: &[(&str, &str)],
+) -> Result<rotate_app_secrets::AppSecretsRotator> {
+    let config = rotate_app_secrets::Config::from_lookup(|k| {
+        vars.iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| v.to_string())
+    })?;
+    Ok(rotate_app_secrets::rotator(client.clone(), config))
+}
+
+/// A seed-shaped `jwt-secrets` value: 64 characters without `" @ / \ '`.
+fn seed_key() -> String {
+    let mut k = unique("seed").replace(['-', '_'], "x");
+    while k.len() < 64 {
+        k.push('k');
+    }
+    k.truncate(64);
+    k
+}
+
+/// What the Express API does with one version of the secret: verify with the current key, else
+/// with `previous`.
+fn api_accepts(secret: &Value, token: &[u8], signature: &[u8]) -> bool {
+    let current = secret["accessTokenSecret"].as_str().unwrap_or_default();
+    let previous = secret["previous"]["accessTokenSecret"].as_str();
+    verifies(current, previous, token, signature)
+}
+
+#[tokio::test]
+async fn two_rotations_keep_one_key_of_overlap_and_every_step_twice_converges() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let f = rotator(&client, &[])?;
+    let k0 = seed_key();
+    let arn = create_secret(
+        &client,
+        "macro-ai/dev/jwt-secrets",
+        &json!({"accessTokenSecret": k0, "issuer": "macro-ai"}),
+    )
+    .await?;
+    let token0 = b"header.payload-signed-before-any-rotation";
+    let sig0 = sign(&k0, token0);
+    let mut keys = vec![k0.clone()];
+    let mut sigs = vec![sig0];
+    for round in 1..=2 {
+        let token = start_rotation(&client, &arn).await?;
+        // Every step twice, as at-least-once delivery may: the second is a no-op that agrees.
+        for step in STEPS {
+            for attempt in 0..2 {
+                let r = invoke(&f, step_event(step, &arn, &token)).await;
+                assert!(
+                    r.is_ok(),
+                    "round {round}, {step} #{attempt}: {}",
+                    outcome(&r)
+                );
+            }
+        }
+        let current = value_at(&client, &arn, "AWSCURRENT").await?;
+        let key = current["accessTokenSecret"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(key.len(), 64);
+        assert!(
+            !key.chars().any(|c| "\"@/\\'".contains(c)),
+            "the seed's alphabet"
+        );
+        assert_eq!(current["issuer"], json!("macro-ai"), "other fields kept");
+        assert_eq!(
+            current["previous"]["accessTokenSecret"].as_str(),
+            Some(keys.last().map(String::as_str).unwrap_or_default()),
+            "previous is the replaced key"
+        );
+        // Signed with the key before this rotation: still accepted, through `previous`.
+        let last = sigs.last().cloned().unwrap_or_default();
+        let message: &[u8] = if round == 1 {
+            token0
+        } else {
+            b"header.payload-signed-after-round-1"
+        };
+        assert!(api_accepts(&current, message, &last), "round {round}");
+        if round == 2 {
+            // Signed two rotations ago: refused.
+            assert!(!api_accepts(&current, token0, &sigs[0]), "two keys ago");
+        }
+        sigs.push(sign(&key, b"header.payload-signed-after-round-1"));
+        keys.push(key);
+    }
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    assert_never_shown(&refs, &[]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_secrets_and_a_short_interval_are_typed_errors_and_change_nothing() -> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let good = seed_key();
+    let mut messages = Vec::new();
+    for (value, vars, error_type, expect) in [
+        (
+            json!("not-an-object"),
+            vec![],
+            "InvalidSecret",
+            "not a JSON object",
+        ),
+        (
+            json!({"accessTokenSecret": format!("{}@", &good[..63])}),
+            vec![],
+            "InvalidSecret",
+            "`accessTokenSecret` is not 64 printable characters",
+        ),
+        (
+            json!({"somethingElse": good}),
+            vec![],
+            "InvalidSecret",
+            "none of the configured keys",
+        ),
+        // The secret rotates every 30 days; tokens that live 31 would outlive two keys.
+        (
+            json!({"accessTokenSecret": good}),
+            vec![("TOKEN_MAX_AGE_HOURS", "744")],
+            "RotationRefused",
+            "rotate every 31 days or more",
+        ),
+    ] {
+        let f = rotator(&client, &vars)?;
+        let raw = match &value {
+            Value::String(s) => Value::String(s.clone()),
+            v => v.clone(),
+        };
+        let arn = create_secret(&client, &unique("macro-ai/dev/jwt-secrets"), &raw).await?;
+        let before = value_at(&client, &arn, "AWSCURRENT").await.ok();
+        let token = start_rotation(&client, &arn).await?;
+        let r = invoke(&f, step_event("createSecret", &arn, &token)).await;
+        let e = r.expect_err(expect);
+        assert_eq!(e.error_type(), error_type, "{}", e.message());
+        assert!(e.message().contains(expect), "{}", e.message());
+        assert!(
+            value_at(&client, &arn, "AWSPENDING").await.is_err(),
+            "nothing staged"
+        );
+        assert_eq!(value_at(&client, &arn, "AWSCURRENT").await.ok(), before);
+        messages.push(e.message().to_string());
+    }
+    let shown: Vec<&str> = messages.iter().map(String::as_str).collect();
+    assert_never_shown(&[&good, &good[..63]], &shown);
+    Ok(())
+}
+
+#[tokio::test]
+async fn hex_and_base64_keys_rotate_in_their_own_alphabet_and_validation_checks_the_shape()
+-> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let f = rotator(
+        &client,
+        &[(
+            "APP_SECRET_KEYS",
+            "accessTokenSecret:64,cookieKey:64:hex,internalApiKey:44:base64",
+        )],
+    )?;
+    // The cookie secret has only its cookie key: only that field is rotated.
+    let cookie = "ab".repeat(32);
+    let arn = create_secret(
+        &client,
+        "macro-ai/dev/cookie-keys",
+        &json!({"cookieKey": cookie}),
+    )
+    .await?;
+    assert_eq!(
+        outcome(&invoke(&f, json!({"validate": arn})).await),
+        "valid"
+    );
+    let token = start_rotation(&client, &arn).await?;
+    for step in STEPS {
+        let r = invoke(&f, step_event(step, &arn, &token)).await;
+        assert!(r.is_ok(), "{step}: {}", outcome(&r));
+    }
+    let current = value_at(&client, &arn, "AWSCURRENT").await?;
+    let new = current["cookieKey"].as_str().unwrap_or_default();
+    assert!(
+        new.len() == 64 && new.chars().all(|c| c.is_ascii_hexdigit()),
+        "{}",
+        new.len()
+    );
+    assert_eq!(
+        current["previous"]["cookieKey"].as_str(),
+        Some(cookie.as_str())
+    );
+    assert!(current.get("accessTokenSecret").is_none(), "not added");
+    let api = create_secret(
+        &client,
+        "macro-ai/dev/internal-api-key",
+        &json!({"internalApiKey": "A".repeat(44)}),
+    )
+    .await?;
+    let token = start_rotation(&client, &api).await?;
+    for step in STEPS {
+        let r = invoke(&f, step_event(step, &api, &token)).await;
+        assert!(r.is_ok(), "{step}: {}", outcome(&r));
+    }
+    let key = value_at(&client, &api, "AWSCURRENT").await?["internalApiKey"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        key.len() == 44
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/'),
+        "{}",
+        key.len()
+    );
+    // Validation refuses a value someone broke.
+    let broken = create_secret(
+        &client,
+        "macro-ai/dev/cookie-keys-broken",
+        &json!({"cookieKey": "zz".repeat(32)}),
+    )
+    .await?;
+    let r = invoke(&f, json!({"validate": broken})).await;
+    assert!(outcome(&r).contains("InvalidSecret"), "{}", outcome(&r));
+    assert_never_shown(&[&cookie, new, &key], &[]);
+    Ok(())
+}
