@@ -80,12 +80,14 @@ def token_of(function, event_file="createSecret.json"):
 
 def stage_rotation(client, secret_id, token):
     """What Secrets Manager does before invoking the rotation Lambda: AWSPENDING on an empty
-    version. moto then fails to invoke the (absent) Lambda, which is expected here."""
+    version. moto then fails to invoke the (absent) Lambda, which is expected here. The JWT
+    secret rotates every 31 days, as the template schedules it (the seed's sessions last 30)."""
+    days = 31 if secret_id.endswith("/jwt-secrets") else 30
     try:
         client.rotate_secret(
             SecretId=secret_id, ClientRequestToken=token,
             RotationLambdaARN="arn:aws:lambda:us-east-1:123456789012:function:macro-ai-ops-rotate",
-            RotationRules={"AutomaticallyAfterDays": 30})
+            RotationRules={"AutomaticallyAfterDays": days})
     except client.exceptions.ResourceNotFoundException:
         pass
 
@@ -205,8 +207,9 @@ def jwt_verify(label, expected):
     value = json.loads(sm().get_secret_value(SecretId="macro-ai/dev/jwt-secrets",
                                              VersionStage="AWSCURRENT")["SecretString"])
     candidates = [("the current key", value["accessTokenSecret"])]
-    if value.get("previous", {}).get("accessTokenSecret"):
-        candidates.append(("previous", value["previous"]["accessTokenSecret"]))
+    previous = value.get("previous") or {}
+    if previous.get("accessTokenSecret"):
+        candidates.append(("previous", previous["accessTokenSecret"]))
     got = "refused"
     for name, key in candidates:
         mac = b64url(hmac.new(key.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())

@@ -49,9 +49,9 @@ impl KeySpec {
                     .chars()
                     .all(|c| c.is_ascii_graphic() && !exclude.contains(c)),
                 KeyFormat::Hex => value.chars().all(|c| c.is_ascii_hexdigit()),
-                KeyFormat::Base64 => value
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/'),
+                KeyFormat::Base64 => base64::engine::general_purpose::STANDARD
+                    .decode(value)
+                    .is_ok(),
             }
     }
 
@@ -61,7 +61,7 @@ impl KeySpec {
                 format!("{} printable characters without `{exclude}`", self.length)
             }
             KeyFormat::Hex => format!("{} hex digits", self.length),
-            KeyFormat::Base64 => format!("{} base64 characters", self.length),
+            KeyFormat::Base64 => format!("{} characters of standard base64", self.length),
         }
     }
 }
@@ -75,6 +75,10 @@ pub struct AppSecretOptions {
     pub keys: Vec<KeySpec>,
     /// The longest a token or session signed with a key is accepted (`TOKEN_MAX_AGE_HOURS`).
     pub token_max_age: Duration,
+    /// How old AWSCURRENT must be before a rotation replaces it (`MIN_KEY_AGE_HOURS`, default
+    /// `TOKEN_MAX_AGE_HOURS`): an immediate rotate-secret by hand would otherwise drop a key that
+    /// tokens still carry. 0 turns the guard off (the demo rotates twice in a minute).
+    pub min_key_age: Duration,
 }
 
 impl Default for AppSecretOptions {
@@ -88,6 +92,7 @@ impl Default for AppSecretOptions {
                 },
             }],
             token_max_age: Duration::from_secs(720 * 3600),
+            min_key_age: Duration::from_secs(720 * 3600),
         }
     }
 }
@@ -124,9 +129,21 @@ impl AppSecretOptions {
                     ConfigError::new("TOKEN_MAX_AGE_HOURS", "must be whole hours from 1 to 8784")
                 })?,
         };
+        let min_age = match get("MIN_KEY_AGE_HOURS") {
+            None => hours,
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|h| *h <= 24 * 366)
+                .ok_or_else(|| {
+                    ConfigError::new("MIN_KEY_AGE_HOURS", "must be whole hours from 0 to 8784")
+                })?,
+        };
         Ok(Self {
             keys,
             token_max_age: Duration::from_secs(hours * 3600),
+            min_key_age: Duration::from_secs(min_age * 3600),
         })
     }
 }
@@ -157,7 +174,12 @@ fn parse_keys(raw: &str, exclude: &str) -> Result<Vec<KeySpec>, String> {
             },
             Some("hex") if length % 2 == 0 => KeyFormat::Hex,
             Some("hex") => return Err(format!("`{item}`: a hex key has an even length")),
-            Some("base64") => KeyFormat::Base64,
+            Some("base64") if length % 4 == 0 => KeyFormat::Base64,
+            Some("base64") => {
+                return Err(format!(
+                    "`{item}`: a base64 key is a whole number of 4-character groups"
+                ));
+            }
             Some(other) => {
                 return Err(format!(
                     "`{item}`: unknown format `{other}` (printable, hex or base64)"
@@ -277,9 +299,11 @@ impl AppSecretsBackend {
     /// drops that key.
     fn check_interval(&self, interval_days: Option<u64>) -> Result<(), BackendError> {
         let max_hours = self.options.token_max_age.as_secs() / 3600;
-        let safe_days = max_hours.div_ceil(24);
+        // A `rate(N days)` rotation may happen anywhere in a window that runs to the end of the
+        // UTC day, so two rotations can be N-1 days apart.
+        let safe_days = max_hours.div_ceil(24) + 1;
         match interval_days {
-            Some(days) if days * 24 >= max_hours => Ok(()),
+            Some(days) if days.saturating_sub(1).saturating_mul(24) >= max_hours => Ok(()),
             Some(days) => Err(BackendError::refused(format!(
                 "the secret rotates every {days} day(s), but tokens live up to {max_hours} h \
                  (TOKEN_MAX_AGE_HOURS): a token signed two keys ago would be rejected; rotate \
@@ -291,6 +315,28 @@ impl AppSecretsBackend {
                  so tokens never outlive the key that signed them"
             ))),
         }
+    }
+
+    /// AWSCURRENT must have been current for `min_key_age`: the key it replaced is about to be
+    /// dropped, and tokens it signed may still be alive.
+    fn check_age(&self, last_rotated: Option<jiff::Timestamp>) -> Result<(), BackendError> {
+        let Some(at) = last_rotated else {
+            return Ok(());
+        };
+        let age = jiff::Timestamp::now().duration_since(at);
+        let min = jiff::SignedDuration::try_from(self.options.min_key_age)
+            .unwrap_or(jiff::SignedDuration::MAX);
+        if age >= min {
+            return Ok(());
+        }
+        Err(BackendError::refused(format!(
+            "the current keys have been current for {} h only (last rotated {at}); a rotation now \
+             would drop keys that tokens signed up to {} h ago still use (MIN_KEY_AGE_HOURS). If a \
+             key leaked, revoke it instead: put a new value without `previous` (everyone signs in \
+             again)",
+            age.as_hours(),
+            self.options.token_max_age.as_secs() / 3600
+        )))
     }
 
     async fn new_key<S: SecretStore>(
@@ -307,12 +353,11 @@ impl AppSecretsBackend {
             KeyFormat::Hex => Ok(SecretString::new(hex::encode(random_bytes(
                 spec.length / 2,
             )?))),
-            KeyFormat::Base64 => {
-                let bytes = random_bytes(spec.length.div_ceil(4) * 3)?;
-                let mut text = base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes);
-                text.truncate(spec.length);
-                Ok(SecretString::new(text))
-            }
+            // length/4*3 bytes encode to exactly `length` characters, no padding.
+            KeyFormat::Base64 => Ok(SecretString::new(
+                base64::engine::general_purpose::STANDARD
+                    .encode(random_bytes(spec.length / 4 * 3)?),
+            )),
         }
     }
 }
@@ -358,25 +403,17 @@ impl CredentialBackend for AppSecretsBackend {
         current: &SecretString,
     ) -> Result<SecretString, BackendError> {
         let mut fields = Self::object(current, AWSCURRENT)?;
+        // The whole value first (keys and `previous`): nothing is staged from a malformed one.
+        self.check_shape(&fields, AWSCURRENT)?;
         self.check_interval(ctx.rotation_interval_days)?;
+        self.check_age(ctx.last_rotated)?;
         // AWSCURRENT's keys must be keys: a malformed one would become `previous` and verify
         // nothing.
         let rotated = self.present(&fields, AWSCURRENT)?;
-        let mut previous = Map::new();
-        for spec in &rotated {
-            match fields.get(&spec.name) {
-                Some(Value::String(v)) if spec.accepts(v) => {
-                    previous.insert(spec.name.clone(), Value::String(v.clone()));
-                }
-                _ => {
-                    return Err(BackendError::invalid_secret(format!(
-                        "AWSCURRENT: `{}` is not {}",
-                        spec.name,
-                        spec.describe()
-                    )));
-                }
-            }
-        }
+        let previous: Map<String, Value> = rotated
+            .iter()
+            .filter_map(|spec| Some((spec.name.clone(), fields.get(&spec.name)?.clone())))
+            .collect();
         for spec in &rotated {
             let key = Self::new_key(ctx.store, spec).await?;
             fields.insert(spec.name.clone(), Value::String(key.expose().to_string()));
@@ -400,7 +437,23 @@ impl CredentialBackend for AppSecretsBackend {
         _store: &S,
         staged: &Staged,
     ) -> Result<SetOutcome, BackendError> {
-        self.check_shape(&Self::object(&staged.pending, AWSPENDING)?, AWSPENDING)?;
+        let pending = Self::object(&staged.pending, AWSPENDING)?;
+        self.check_shape(&pending, AWSPENDING)?;
+        // AWSPENDING was made from AWSCURRENT as it was then; if AWSCURRENT was rewritten since,
+        // promoting it would drop the key now current from both places, and everything it
+        // signed would be refused.
+        let current = Self::object(&staged.current, AWSCURRENT)?;
+        for spec in self.present(&pending, AWSPENDING)? {
+            let now = current.get(&spec.name);
+            let kept = pending.get(PREVIOUS).and_then(|p| p.get(&spec.name));
+            if now.is_some() && (kept != now || pending.get(&spec.name) == now) {
+                return Err(BackendError::refused(format!(
+                    "`{}`: AWSPENDING does not keep AWSCURRENT's key as `previous` (AWSCURRENT \
+                     changed during the rotation): cancel this rotation and start a new one",
+                    spec.name
+                )));
+            }
+        }
         Ok(SetOutcome::Installed {
             change: "nothing to set: application keys live only in the secret; apps read the \
                      new version (with `previous`) after finishSecret"
@@ -496,16 +549,38 @@ mod tests {
             format: KeyFormat::Base64,
             ..printable
         };
-        assert!(b64.accepts("a+/Z") && !b64.accepts("a-_Z"));
+        assert!(b64.accepts("a+/Z") && b64.accepts("aQ==") && !b64.accepts("a-_Z"));
+        // Non-zero bits after the last byte: not what an encoder writes, refused.
+        assert!(!b64.accepts("ab=="));
+        assert!(!b64.accepts("a===") && !b64.accepts("abcd\n"));
     }
 
     #[test]
     fn given_intervals_then_only_one_covering_the_token_life_is_accepted() {
         let b = AppSecretsBackend::new(AppSecretOptions::default());
-        assert!(b.check_interval(Some(30)).is_ok());
-        let e = b.check_interval(Some(7)).unwrap_err();
-        assert!(e.message.contains("every 30 days"), "{}", e.message);
+        // 720 h: rotations may come a day early in their window, so 31 days is the least.
+        assert!(b.check_interval(Some(31)).is_ok());
+        let e = b.check_interval(Some(30)).unwrap_err();
+        assert!(e.message.contains("every 31 days"), "{}", e.message);
+        assert!(b.check_interval(Some(u64::MAX)).is_ok());
+        assert!(b.check_interval(Some(0)).is_err());
         assert!(b.check_interval(None).is_err());
+    }
+
+    #[test]
+    fn given_a_current_key_younger_than_the_token_life_then_a_rotation_is_refused() {
+        let b = AppSecretsBackend::new(AppSecretOptions::default());
+        let hour = jiff::SignedDuration::from_hours(1);
+        let now = jiff::Timestamp::now();
+        assert!(b.check_age(None).is_ok());
+        assert!(b.check_age(Some(now - hour * 721)).is_ok());
+        let e = b.check_age(Some(now - hour * 2)).unwrap_err();
+        assert!(e.message.contains("MIN_KEY_AGE_HOURS"), "{}", e.message);
+        let off = AppSecretsBackend::new(AppSecretOptions {
+            min_key_age: Duration::ZERO,
+            ..AppSecretOptions::default()
+        });
+        assert!(off.check_age(Some(now)).is_ok());
     }
 
     #[test]

@@ -612,7 +612,12 @@ async fn every_store_call_interrupted_in_every_rotation_function() -> Result<()>
         .await
     };
     let app = interrupt_every_store_call(
-        &shared::appsecrets::AppSecretsBackend::new(Default::default()),
+        // Tokens of 29 days: start_rotation schedules every 30 (a rotation may come a day early).
+        &shared::appsecrets::AppSecretsBackend::new(shared::appsecrets::AppSecretOptions {
+            token_max_age: std::time::Duration::from_secs(696 * 3600),
+            min_key_age: std::time::Duration::ZERO,
+            ..Default::default()
+        }),
         &policy,
         &client,
         new_jwt,

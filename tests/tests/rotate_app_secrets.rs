@@ -10,12 +10,17 @@ use tests::rotation::{
 };
 use tests::{MotoAccount, Stack, assert_never_shown, capture_logs, unique};
 
+/// The function, with tokens living 29 days (the test secrets rotate every 30 days, and a
+/// rotation may come a day early in its window) and no minimum key age (two rotations run back
+/// to back here), unless `vars` say otherwise.
 fn rotator(
     client: &aws_sdk_secretsmanager::Client,
     vars: &[(&str, &str)],
 ) -> Result<rotate_app_secrets::AppSecretsRotator> {
+    let defaults = [("TOKEN_MAX_AGE_HOURS", "696"), ("MIN_KEY_AGE_HOURS", "0")];
     let config = rotate_app_secrets::Config::from_lookup(|k| {
         vars.iter()
+            .chain(defaults.iter())
             .find(|(name, _)| *name == k)
             .map(|(_, v)| v.to_string())
     })?;
@@ -132,12 +137,20 @@ async fn bad_secrets_and_a_short_interval_are_typed_errors_and_change_nothing() 
             "InvalidSecret",
             "none of the configured keys",
         ),
-        // The secret rotates every 30 days; tokens that live 31 would outlive two keys.
+        // The secret rotates every 30 days (so rotations may be 29 days apart); tokens that live
+        // 30 days would outlive two keys. The seed's 30-day sessions need 31.
         (
             json!({"accessTokenSecret": good}),
-            vec![("TOKEN_MAX_AGE_HOURS", "744")],
+            vec![("TOKEN_MAX_AGE_HOURS", "720")],
             "RotationRefused",
             "rotate every 31 days or more",
+        ),
+        // AWSCURRENT's `previous` is malformed: refused before anything is staged.
+        (
+            json!({"accessTokenSecret": good, "previous": {"cookieKey": 7}}),
+            vec![],
+            "InvalidSecret",
+            "`previous` must be an object of the keys it replaced",
         ),
     ] {
         let f = rotator(&client, &vars)?;
@@ -239,5 +252,39 @@ async fn hex_and_base64_keys_rotate_in_their_own_alphabet_and_validation_checks_
     let r = invoke(&f, json!({"validate": broken})).await;
     assert!(outcome(&r).contains("InvalidSecret"), "{}", outcome(&r));
     assert_never_shown(&[&cookie, new, &key], &[]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn awscurrent_rewritten_during_a_rotation_is_never_dropped_by_promoting_a_stale_pending()
+-> Result<()> {
+    capture_logs();
+    let stack = Stack::get();
+    let client = stack.secrets_manager(&MotoAccount::new());
+    let f = rotator(&client, &[])?;
+    let arn = create_secret(
+        &client,
+        "macro-ai/dev/jwt-secrets",
+        &json!({"accessTokenSecret": seed_key()}),
+    )
+    .await?;
+    let token = start_rotation(&client, &arn).await?;
+    invoke(&f, step_event("createSecret", &arn, &token))
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message().to_string()))?;
+    // Someone puts a new key by hand while the rotation is half way.
+    let by_hand = seed_key();
+    tests::rotation::put_current(&client, &arn, &json!({"accessTokenSecret": by_hand})).await?;
+    let e = invoke(&f, step_event("setSecret", &arn, &token))
+        .await
+        .expect_err("a pending version made from an older AWSCURRENT is refused");
+    assert_eq!(e.error_type(), "RotationRefused", "{}", e.message());
+    assert!(e.message().contains("start a new one"), "{}", e.message());
+    assert_eq!(
+        value_at(&client, &arn, "AWSCURRENT").await?["accessTokenSecret"].as_str(),
+        Some(by_hand.as_str()),
+        "the key put by hand stays current"
+    );
+    assert_never_shown(&[&by_hand], &[e.message()]);
     Ok(())
 }

@@ -62,11 +62,19 @@ impl SecretStore for SecretsManagerStore {
         Ok(SecretDescription {
             arn: out.arn().map(str::to_string),
             rotation_enabled: out.rotation_enabled().unwrap_or(false),
+            // The schedule expression first: DescribeSecret also reports AutomaticallyAfterDays
+            // calculated from it, and a cron schedule has no fixed interval.
             rotation_interval_days: out.rotation_rules().and_then(|r| {
-                r.automatically_after_days()
-                    .and_then(|d| u64::try_from(d).ok())
-                    .or_else(|| r.schedule_expression().and_then(rate_in_days))
+                match r.schedule_expression().filter(|e| !e.trim().is_empty()) {
+                    Some(expression) => rate_in_days(expression),
+                    None => r
+                        .automatically_after_days()
+                        .and_then(|d| u64::try_from(d).ok()),
+                }
             }),
+            last_rotated: out
+                .last_rotated_date()
+                .and_then(|d| jiff::Timestamp::from_second(d.secs()).ok()),
             versions: out
                 .version_ids_to_stages()
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())

@@ -37,6 +37,8 @@ pub struct SecretDescription {
     /// The rotation interval in days (`RotationRules.AutomaticallyAfterDays`, or a
     /// `rate(N days)` schedule); `None` when it is not known (no rules, a cron schedule).
     pub rotation_interval_days: Option<u64>,
+    /// When the secret was last rotated (DescribeSecret's `LastRotatedDate`).
+    pub last_rotated: Option<jiff::Timestamp>,
     /// Version id → staging labels.
     pub versions: BTreeMap<String, Vec<String>>,
 }
@@ -214,6 +216,8 @@ pub struct CreateContext<'a, S> {
     pub passwords: &'a PasswordPolicy,
     /// The secret's rotation interval in days, when DescribeSecret says.
     pub rotation_interval_days: Option<u64>,
+    /// When the secret was last rotated, when DescribeSecret says.
+    pub last_rotated: Option<jiff::Timestamp>,
 }
 
 impl<S: SecretStore> CreateContext<'_, S> {
@@ -520,6 +524,7 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
             token: &r.token,
             passwords: &self.passwords,
             rotation_interval_days: description.rotation_interval_days,
+            last_rotated: description.last_rotated,
         };
         let pending = self
             .backend
