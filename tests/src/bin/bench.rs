@@ -213,6 +213,34 @@ async fn rotate_openai_key(stack: &'static Stack) -> Result<Row> {
     )
 }
 
+async fn rotate_app_secrets(stack: &'static Stack) -> Result<Row> {
+    let client = stack.secrets_manager(&MotoAccount(DEFAULT_ACCOUNT.into()));
+    let key: String = unique("bench-jwt")
+        .chars()
+        .chain(std::iter::repeat('k'))
+        .take(64)
+        .collect();
+    let arn = create_secret(
+        &client,
+        &unique("bench/jwt-secrets"),
+        &json!({"accessTokenSecret": key}),
+    )
+    .await?;
+    let token = start_rotation(&client, &arn).await?;
+    // start_rotation schedules every 30 days: tokens of 29 days fit (a rotation may come early).
+    let env = [
+        ("TOKEN_MAX_AGE_HOURS", "696".to_string()),
+        ("MIN_KEY_AGE_HOURS", "0".to_string()),
+    ];
+    measure(
+        "rotate-app-secrets",
+        "full rotation (4 steps)",
+        stack,
+        &env,
+        rotation_events(&arn, &token),
+    )
+}
+
 /// A fresh single-user PostgreSQL secret, staged for rotation; returns (arn, token, user).
 async fn pg_rotation_fixture(stack: &'static Stack) -> Result<(String, String)> {
     let client = stack.secrets_manager(&MotoAccount(DEFAULT_ACCOUNT.into()));
@@ -598,6 +626,7 @@ async fn main() -> Result<()> {
         rotate_postgres(stack).await?,
         rotate_redis(stack).await?,
         rotate_openai_key(stack).await?,
+        rotate_app_secrets(stack).await?,
         after_hours(stack).await?,
         alarm_rollback(stack).await?,
         budget_response(stack).await?,
