@@ -6,12 +6,12 @@
 //! was signed two keys ago.
 
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use serde_json::{Map, Value};
-use sha2::Sha256;
 use std::time::Duration;
 
 use crate::config::ConfigError;
+use crate::postgres::scram::hmac_sha256;
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, BackendError, CreateContext, CredentialBackend, PasswordPolicy,
     SecretStore, SetOutcome, Staged,
@@ -375,8 +375,7 @@ fn random_bytes(n: usize) -> Result<Vec<u8>, BackendError> {
 
 /// HMAC-SHA256 of `message` under `key` (what an HS256 JWT signature is).
 pub fn sign(key: &str, message: &[u8]) -> Vec<u8> {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+    let mut mac = hmac_sha256(key.as_bytes());
     mac.update(message);
     mac.finalize().into_bytes().to_vec()
 }
@@ -384,8 +383,7 @@ pub fn sign(key: &str, message: &[u8]) -> Vec<u8> {
 /// What an HS256 verifier with a fallback does: the current key, else the previous one.
 pub fn verifies(current: &str, previous: Option<&str>, message: &[u8], signature: &[u8]) -> bool {
     let check = |key: &str| {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+        let mut mac = hmac_sha256(key.as_bytes());
         mac.update(message);
         mac.verify_slice(signature).is_ok()
     };

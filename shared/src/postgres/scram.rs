@@ -37,12 +37,17 @@ pub fn verifier(password: &str) -> Result<String, BackendError> {
     Ok(verifier_with(password.as_bytes(), &salt, ITERATIONS))
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
-    let mut mac = match HmacSha256::new_from_slice(key) {
+/// An HMAC-SHA-256 keyed with `key`. HMAC accepts keys of any length (longer ones are hashed):
+/// `new_from_slice` cannot fail for it.
+pub(crate) fn hmac_sha256(key: &[u8]) -> HmacSha256 {
+    match HmacSha256::new_from_slice(key) {
         Ok(m) => m,
         Err(_) => unreachable!("HMAC-SHA-256 takes keys of any length"),
-    };
+    }
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let mut mac = hmac_sha256(key);
     mac.update(data);
     mac.finalize().into_bytes().into()
 }

@@ -221,6 +221,19 @@ fn hold(why: impl Into<String>) -> Verdict {
     Verdict::Hold { why: why.into() }
 }
 
+/// The answer to a deployment event: what was recorded (or why nothing was), logged.
+fn recorded(release: &ServiceRelease, event: DeploymentEvent, why: String) -> Outcome {
+    info!(service = %release.id, "{why}");
+    Outcome {
+        input: format!("{event:?}"),
+        service: Some(release.id.to_string()),
+        action: "recorded",
+        why,
+        from: None,
+        to: None,
+    }
+}
+
 /// `family:rev` of a task definition ARN (or of `family:rev` itself).
 pub fn short_name(task_definition: &str) -> &str {
     task_definition
@@ -572,6 +585,25 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
         at: Timestamp,
     ) -> Result<Outcome, RollbackError> {
         let release = self.fleet.describe(cluster, service).await?;
+        // Events arrive out of order and again: one older than the recorded release's start
+        // (`updatedAt`) belongs to an earlier release (a late ECS rollback event must not hold
+        // this release's alarms), and a start at the recorded start is the same start delivered
+        // twice. Neither changes anything.
+        let started = release.time_tag(RELEASE_STARTED_TAG);
+        let stale = match event {
+            DeploymentEvent::InProgress => started.is_some_and(|s| at <= s),
+            _ => started.is_some_and(|s| at < s),
+        };
+        if stale {
+            return Ok(recorded(
+                &release,
+                event,
+                format!(
+                    "a {event:?} event from {at}, not after the recorded release's start: an \
+                     earlier release's or a redelivery, nothing recorded"
+                ),
+            ));
+        }
         let current = release.task_definition.clone();
         let mut tags: Vec<(&str, String)> = Vec::new();
         // A release that ran its window is known-good before the next one is recorded, unless
@@ -592,31 +624,6 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
             tags.push((KNOWN_GOOD_AT_TAG, at.to_string()));
         }
         let ecs_rolling_back = release.tag(ECS_ROLLBACK_TAG).is_some_and(|t| !t.is_empty());
-        // An ECS rollback event older than the current release (a late or retried delivery)
-        // belongs to an earlier release: it must not hold this one's alarms.
-        // Events arrive out of order and again: one older than the recorded release's start
-        // (`updatedAt`) belongs to an earlier release, and a start at the recorded start is the
-        // same start delivered twice. Neither changes anything.
-        let started = release.time_tag(RELEASE_STARTED_TAG);
-        let stale = match event {
-            DeploymentEvent::InProgress => started.is_some_and(|s| at <= s),
-            _ => started.is_some_and(|s| at < s),
-        };
-        if stale {
-            let why = format!(
-                "a {event:?} event from {at}, not after the recorded release's start: an earlier \
-                 release's or a redelivery, nothing recorded"
-            );
-            info!(service = %release.id, "{why}");
-            return Ok(Outcome {
-                input: format!("{event:?}"),
-                service: Some(release.id.to_string()),
-                action: "recorded",
-                why,
-                from: None,
-                to: None,
-            });
-        }
         let why = match event {
             DeploymentEvent::EcsRollingBack => {
                 // Not a release: the release tags stay on the release ECS is undoing, and no
@@ -688,15 +695,7 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
         if !tags.is_empty() {
             self.fleet.tag_many(&release.id, &tags).await?;
         }
-        info!(service = %release.id, "{why}");
-        Ok(Outcome {
-            input: format!("{event:?}"),
-            service: Some(release.id.to_string()),
-            action: "recorded",
-            why,
-            from: None,
-            to: None,
-        })
+        Ok(recorded(&release, event, why))
     }
 
     async fn consider(
