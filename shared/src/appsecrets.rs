@@ -10,7 +10,6 @@ use hmac::Mac;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
-use crate::config::ConfigError;
 use crate::postgres::scram::hmac_sha256;
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, BackendError, CreateContext, CredentialBackend, PasswordPolicy,
@@ -97,58 +96,9 @@ impl Default for AppSecretOptions {
     }
 }
 
-impl AppSecretOptions {
-    /// `APP_SECRET_KEYS` (`name:length[:printable|hex|base64]`, comma-separated; default the
-    /// seed's `accessTokenSecret:64`), `APP_SECRET_EXCLUDE` (printable keys' excluded characters,
-    /// default the seed's), `TOKEN_MAX_AGE_HOURS` (default 720, the seed's 30-day sessions).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let defaults = Self::default();
-        let exclude = get("APP_SECRET_EXCLUDE").unwrap_or_else(|| SEED_EXCLUDE.to_string());
-        let keys = match get("APP_SECRET_KEYS").filter(|v| !v.trim().is_empty()) {
-            None => defaults
-                .keys
-                .into_iter()
-                .map(|k| KeySpec {
-                    format: KeyFormat::Printable {
-                        exclude: exclude.clone(),
-                    },
-                    ..k
-                })
-                .collect(),
-            Some(raw) => parse_keys(&raw, &exclude)
-                .map_err(|why| ConfigError::new("APP_SECRET_KEYS", why))?,
-        };
-        let hours = match get("TOKEN_MAX_AGE_HOURS") {
-            None => 720,
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|h| (1..=24 * 366).contains(h))
-                .ok_or_else(|| {
-                    ConfigError::new("TOKEN_MAX_AGE_HOURS", "must be whole hours from 1 to 8784")
-                })?,
-        };
-        let min_age = match get("MIN_KEY_AGE_HOURS") {
-            None => hours,
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|h| *h <= 24 * 366)
-                .ok_or_else(|| {
-                    ConfigError::new("MIN_KEY_AGE_HOURS", "must be whole hours from 0 to 8784")
-                })?,
-        };
-        Ok(Self {
-            keys,
-            token_max_age: Duration::from_secs(hours * 3600),
-            min_key_age: Duration::from_secs(min_age * 3600),
-        })
-    }
-}
-
-fn parse_keys(raw: &str, exclude: &str) -> Result<Vec<KeySpec>, String> {
+/// Reads `APP_SECRET_KEYS` (`name:length[:printable|hex|base64]`, comma-separated); printable
+/// keys exclude `exclude`.
+pub fn parse_keys(raw: &str, exclude: &str) -> Result<Vec<KeySpec>, String> {
     let mut keys: Vec<KeySpec> = Vec::new();
     for item in raw.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         let mut parts = item.split(':');
@@ -499,16 +449,13 @@ mod tests {
 
     #[test]
     fn given_key_lists_then_they_parse_and_bad_ones_are_named() {
-        let o = AppSecretOptions::from_lookup(|k| match k {
-            "APP_SECRET_KEYS" => Some(
-                "accessTokenSecret:64, refreshTokenSecret:64,cookieKey:32:hex,api:44:base64".into(),
-            ),
-            _ => None,
-        })
+        let keys = parse_keys(
+            "accessTokenSecret:64, refreshTokenSecret:64,cookieKey:32:hex,api:44:base64",
+            SEED_EXCLUDE,
+        )
         .unwrap();
-        assert_eq!(o.keys.len(), 4);
-        assert_eq!(o.keys[2].format, KeyFormat::Hex);
-        assert_eq!(o.token_max_age, Duration::from_secs(720 * 3600));
+        assert_eq!(keys.len(), 4);
+        assert_eq!(keys[2].format, KeyFormat::Hex);
         for bad in [
             "x:8",
             "x:64:rot13",
@@ -519,9 +466,7 @@ mod tests {
             "x:64:hex:extra",
             ",",
         ] {
-            let e = AppSecretOptions::from_lookup(|k| (k == "APP_SECRET_KEYS").then(|| bad.into()))
-                .unwrap_err();
-            assert!(e.to_string().contains("APP_SECRET_KEYS"), "{bad}: {e}");
+            assert!(parse_keys(bad, SEED_EXCLUDE).is_err(), "{bad}");
         }
     }
 

@@ -1,6 +1,12 @@
 //! Reading a function's configuration from its environment, once, with errors that name the
-//! variable and say what it must be.
+//! variable and say what it must be. Each function's `Config::from_lookup` (in its own crate) is
+//! the one place that lists every variable it reads, built from these helpers; tests pass a
+//! closure where the function passes [`process_env`].
 
+use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::ops::RangeInclusive;
+use std::str::FromStr;
 use std::time::Duration;
 
 /// Configuration that could not be read.
@@ -25,50 +31,204 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// A whole number of seconds from `variable`, within `range`, or `default` when unset.
+/// A variable's value, trimmed; `None` when it is unset or blank (the template passes `""` for
+/// an optional parameter left empty).
+pub fn text(get: &impl Fn(&str) -> Option<String>, variable: &str) -> Option<String> {
+    get(variable)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// A variable's value, or `default` when it is unset or blank.
+pub fn text_or(get: &impl Fn(&str) -> Option<String>, variable: &str, default: &str) -> String {
+    text(get, variable).unwrap_or_else(|| default.to_string())
+}
+
+/// A variable that must be set: `what` says what it names.
+pub fn required(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    what: &str,
+) -> Result<String, ConfigError> {
+    text(get, variable).ok_or_else(|| ConfigError::new(variable, format!("must name {what}")))
+}
+
+/// A whole number within `range` (`unit` names it in the error), or `default` when unset.
+pub fn whole<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: T,
+    range: RangeInclusive<T>,
+    unit: &str,
+) -> Result<T, ConfigError>
+where
+    T: FromStr + PartialOrd + Display,
+{
+    match text(get, variable) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<T>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .ok_or_else(|| {
+                ConfigError::new(
+                    variable,
+                    format!(
+                        "must be a whole number{unit} from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            }),
+    }
+}
+
+/// A whole number of seconds within `range`, or `default` when unset.
 pub fn seconds(
     get: &impl Fn(&str) -> Option<String>,
     variable: &'static str,
     default: u64,
-    range: std::ops::RangeInclusive<u64>,
+    range: RangeInclusive<u64>,
 ) -> Result<Duration, ConfigError> {
-    match get(variable) {
-        None => Ok(Duration::from_secs(default)),
-        Some(raw) => match raw.trim().parse::<u64>() {
-            Ok(n) if range.contains(&n) => Ok(Duration::from_secs(n)),
-            _ => Err(ConfigError::new(
-                variable,
-                format!(
-                    "must be a whole number of seconds from {} to {}",
-                    range.start(),
-                    range.end()
-                ),
-            )),
-        },
+    whole(get, variable, default, range, " of seconds").map(Duration::from_secs)
+}
+
+/// A whole number of minutes within `range`, or `default` when unset.
+pub fn minutes(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u64,
+    range: RangeInclusive<u64>,
+) -> Result<Duration, ConfigError> {
+    whole(get, variable, default, range, " of minutes").map(|m| Duration::from_secs(m * 60))
+}
+
+/// A whole number of hours within `range`, or `default` when unset.
+pub fn hours(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u64,
+    range: RangeInclusive<u64>,
+) -> Result<Duration, ConfigError> {
+    whole(get, variable, default, range, " of hours").map(|h| Duration::from_secs(h * 3600))
+}
+
+/// A TCP port, or `default` when unset.
+pub fn port(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u16,
+) -> Result<u16, ConfigError> {
+    whole(get, variable, default, 1..=u16::MAX, " (a port)")
+}
+
+/// A finite, non-negative number (an amount, a percentage), or `default` when unset.
+pub fn amount(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: f64,
+) -> Result<f64, ConfigError> {
+    match text(get, variable) {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite() && *n >= 0.0)
+            .ok_or_else(|| ConfigError::new(variable, "must be a non-negative number")),
     }
+}
+
+/// A JSON object of strings (`{"name": "value"}`); empty when unset.
+pub fn json_map(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<BTreeMap<String, String>, ConfigError> {
+    match text(get, variable) {
+        None => Ok(BTreeMap::new()),
+        Some(raw) => serde_json::from_str(&raw)
+            .map_err(|_| ConfigError::new(variable, "must be a JSON object of strings")),
+    }
+}
+
+/// A comma-separated list (blank items dropped), or `default` when unset; never empty.
+pub fn list(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: &str,
+) -> Result<Vec<String>, ConfigError> {
+    let items: Vec<String> = text_or(get, variable, default)
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect();
+    if items.is_empty() {
+        return Err(ConfigError::new(variable, "lists nothing"));
+    }
+    Ok(items)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn only(value: &'static str) -> impl Fn(&str) -> Option<String> {
+        move |_| Some(value.to_string())
+    }
+
     #[test]
-    fn given_seconds_variables_then_defaults_values_and_bad_values_are_handled() {
+    fn given_durations_then_defaults_values_and_bad_values_are_handled() {
         let unset = |_: &str| None;
         assert_eq!(
             seconds(&unset, "T", 5, 1..=60).unwrap(),
             Duration::from_secs(5)
         );
-        let set = |_: &str| Some("12".to_string());
         assert_eq!(
-            seconds(&set, "T", 5, 1..=60).unwrap(),
+            seconds(&only(" 12 "), "T", 5, 1..=60).unwrap(),
             Duration::from_secs(12)
         );
-        let bad = |_: &str| Some("0".to_string());
-        let err = seconds(&bad, "T", 5, 1..=60).unwrap_err();
+        assert_eq!(
+            minutes(&only("2"), "T", 5, 1..=60).unwrap(),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            hours(&unset, "T", 1, 0..=2).unwrap(),
+            Duration::from_secs(3600)
+        );
+        let err = seconds(&only("0"), "T", 5, 1..=60).unwrap_err();
         assert_eq!(
             err.to_string(),
             "configuration variable T must be a whole number of seconds from 1 to 60"
         );
+        assert!(minutes(&only("soon"), "M", 5, 1..=60).is_err());
+    }
+
+    #[test]
+    fn given_texts_then_blank_is_unset_and_required_names_what_is_missing() {
+        assert_eq!(text(&only("  "), "X"), None);
+        assert_eq!(text_or(&only(""), "X", "d"), "d");
+        assert_eq!(text(&only(" v "), "X").as_deref(), Some("v"));
+        let err = required(&only(""), "TABLE", "the ledger table").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "configuration variable TABLE must name the ledger table"
+        );
+    }
+
+    #[test]
+    fn given_numbers_ports_maps_and_lists_then_bad_values_name_the_variable() {
+        assert_eq!(port(&only("6380"), "P", 6379).unwrap(), 6380);
+        assert!(port(&only("0"), "P", 6379).is_err());
+        assert!(port(&only("70000"), "P", 6379).is_err());
+        assert_eq!(amount(&only("12.5"), "A", 1.0).unwrap(), 12.5);
+        for bad in ["-1", "NaN", "inf", "x"] {
+            let get = move |_: &str| Some(bad.to_string());
+            assert_eq!(amount(&get, "A", 1.0).unwrap_err().variable, "A");
+        }
+        assert_eq!(json_map(&only(r#"{"a": "b"}"#), "J").unwrap()["a"], "b");
+        assert_eq!(json_map(&only("[1]"), "J").unwrap_err().variable, "J");
+        assert_eq!(list(&only(" a, ,b "), "L", "").unwrap(), vec!["a", "b"]);
+        assert_eq!(list(&|_: &str| None, "L", "x,y").unwrap(), vec!["x", "y"]);
+        assert_eq!(list(&only(" , "), "L", "x").unwrap_err().variable, "L");
     }
 }

@@ -93,9 +93,7 @@ pub fn anomaly_json(data: &[u8]) {
 
 pub fn schedules_json(data: &[u8]) {
     if let Some(t) = text(data) {
-        let raw = t.to_string();
-        let _ =
-            crate::schedule::Schedules::from_lookup(|k| (k == "SCHEDULES").then(|| raw.clone()));
+        let _ = crate::schedule::Schedules::new("UTC", Some(t));
     }
 }
 
@@ -139,11 +137,14 @@ pub fn openai_key_secret(data: &[u8]) {
 /// An application-keys secret, under a configuration with every key format.
 pub fn app_secret(data: &[u8]) {
     if let Some(t) = text(data) {
-        let options = crate::appsecrets::AppSecretOptions::from_lookup(|k| {
-            (k == "APP_SECRET_KEYS")
-                .then(|| "accessTokenSecret:64,cookieKey:32:hex,internalApiKey:44:base64".into())
-        })
-        .expect("a valid configuration");
+        let options = crate::appsecrets::AppSecretOptions {
+            keys: crate::appsecrets::parse_keys(
+                "accessTokenSecret:64,cookieKey:32:hex,internalApiKey:44:base64",
+                crate::appsecrets::SEED_EXCLUDE,
+            )
+            .expect("a valid configuration"),
+            ..Default::default()
+        };
         let _ = crate::appsecrets::AppSecretsBackend::new(options)
             .check_value(&SecretString::new(t.to_string()));
     }

@@ -141,14 +141,12 @@ impl Schedules {
         })
     }
 
-    /// The built-ins plus the JSON array in `SCHEDULES` (same names replace built-ins).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let zone = get("SCHEDULE_TIMEZONE")
-            .filter(|z| !z.is_empty())
-            .unwrap_or_else(|| "UTC".into());
-        let mut schedules = Self::builtin(&zone)?;
-        if let Some(raw) = get("SCHEDULES").filter(|s| !s.trim().is_empty()) {
-            for s in parse_schedules(&raw, &zone)? {
+    /// The built-ins in `zone` (`SCHEDULE_TIMEZONE`) plus the JSON array `extra` (`SCHEDULES`;
+    /// same names replace built-ins).
+    pub fn new(zone: &str, extra: Option<&str>) -> Result<Self, ConfigError> {
+        let mut schedules = Self::builtin(zone)?;
+        if let Some(raw) = extra.filter(|s| !s.trim().is_empty()) {
+            for s in parse_schedules(raw, zone)? {
                 schedules.by_name.insert(s.name.clone(), s);
             }
         }
@@ -366,15 +364,13 @@ mod tests {
 
     #[test]
     fn given_custom_schedules_then_they_parse_including_overnight_windows() {
-        let s = Schedules::from_lookup(|k| match k {
-            "SCHEDULE_TIMEZONE" => Some("Europe/Berlin".into()),
-            "SCHEDULES" => Some(
+        let s = Schedules::new(
+            "Europe/Berlin",
+            Some(
                 r#"[{"name": "night-shift", "offCapacity": 2,
-                "onHours": [{"days": ["Mon-Wed", "Fri"], "start": "20:00", "end": "04:00"}]}]"#
-                    .into(),
+                "onHours": [{"days": ["Mon-Wed", "Fri"], "start": "20:00", "end": "04:00"}]}]"#,
             ),
-            _ => None,
-        })
+        )
         .unwrap();
         let night = s.get("night-shift").unwrap();
         assert_eq!(
@@ -433,16 +429,13 @@ mod tests {
                 "unknown field",
             ),
         ] {
-            let err = Schedules::from_lookup(|k| (k == "SCHEDULES").then(|| raw.to_string()))
-                .unwrap_err();
+            let err = Schedules::new("UTC", Some(raw)).unwrap_err();
             assert!(
                 err.to_string().contains("SCHEDULES") && err.to_string().contains(expect),
                 "{raw}: {err}"
             );
         }
-        let err =
-            Schedules::from_lookup(|k| (k == "SCHEDULE_TIMEZONE").then(|| "Nowhere/Land".into()))
-                .unwrap_err();
+        let err = Schedules::new("Nowhere/Land", None).unwrap_err();
         assert!(err.to_string().contains("SCHEDULE_TIMEZONE"));
     }
 }

@@ -10,7 +10,7 @@
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
 use shared::aws::secrets_manager::SecretsManagerStore;
-use shared::openai::{OpenAiBackend, OpenAiOptions};
+use shared::openai::OpenAiBackend;
 use shared::postgres::{PostgresBackend, PostgresOptions};
 use shared::redis::{RedisBackend, RedisOptions};
 use shared::rotation::{CredentialBackend, PasswordPolicy, Rotator, SecretStore};
@@ -578,9 +578,12 @@ async fn every_store_call_interrupted_in_every_rotation_function() -> Result<()>
         Ok(arn)
     };
     let openai = interrupt_every_store_call(
-        &OpenAiBackend::new(OpenAiOptions::from_lookup(|k| {
-            (k == "OPENAI_BASE_URL").then(|| stack.openai_base_url.clone())
-        })?)?,
+        &OpenAiBackend::new(
+            rotate_openai_key::Config::from_lookup(|k| {
+                (k == "OPENAI_BASE_URL").then(|| stack.openai_base_url.clone())
+            })?
+            .openai,
+        )?,
         &policy,
         &client,
         new_key,

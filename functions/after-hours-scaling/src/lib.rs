@@ -7,10 +7,12 @@ use serde_json::Value;
 use shared::aws::ecs::EcsFleet;
 use shared::aws::sns::SnsNotifier;
 use shared::capacity::ServiceFleet;
-use shared::config::{ConfigError, process_env};
+use shared::config::{self, ConfigError};
+use shared::environment;
 use shared::lambda::FunctionError;
 use shared::notify::Notifier;
 use shared::scaling::{Scaler, ScalingConfig, ScalingRequest};
+use shared::schedule::Schedules;
 
 /// The scaler this function runs.
 pub type AfterHoursScaler = Scaler<EcsFleet, SnsNotifier>;
@@ -25,13 +27,31 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(process_env)
+        Self::from_lookup(config::process_env)
     }
 
+    /// Every variable the function reads (README "Configuration" lists them too):
+    ///
+    /// | variable | default |
+    /// |---|---|
+    /// | `CLUSTERS` | the seed's dev and staging clusters (comma-separated) |
+    /// | `SCHEDULES` | the seed's two schedules only (a JSON array adds or replaces) |
+    /// | `SCHEDULE_TIMEZONE` | `UTC` |
+    /// | `SCALING_CONCURRENCY` | 8 (1 to 64) |
+    /// | `MACRO_AI_ENVIRONMENT` | unset (`prod`: scale nothing) |
+    /// | `NOTIFY_TOPIC_ARN` | unset (no summary) |
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let seed_clusters = [environment::cluster("dev"), environment::cluster("staging")];
+        let zone = config::text_or(&get, "SCHEDULE_TIMEZONE", "UTC");
         Ok(Self {
-            notify_topic_arn: get("NOTIFY_TOPIC_ARN").filter(|t| !t.is_empty()),
-            scaling: ScalingConfig::from_lookup(get)?,
+            scaling: ScalingConfig {
+                clusters: config::list(&get, "CLUSTERS", &seed_clusters.join(","))?,
+                schedules: Schedules::new(&zone, config::text(&get, "SCHEDULES").as_deref())?,
+                concurrency: config::whole(&get, "SCALING_CONCURRENCY", 8, 1..=64, "")?,
+                production: config::text(&get, "MACRO_AI_ENVIRONMENT")
+                    .is_some_and(|env| environment::is_production(&env)),
+            },
+            notify_topic_arn: config::text(&get, "NOTIFY_TOPIC_ARN"),
         })
     }
 }
@@ -63,10 +83,33 @@ pub async fn handle<F: ServiceFleet, N: Notifier>(
 
 #[cfg(test)]
 mod tests {
+    use super::Config;
+
     #[test]
-    fn given_a_bad_schedules_variable_then_the_function_will_not_start() {
-        let err = super::Config::from_lookup(|k| (k == "SCHEDULES").then(|| "[{}]".to_string()))
-            .unwrap_err();
-        assert!(err.to_string().contains("SCHEDULES"), "{err}");
+    fn given_no_variables_then_the_seed_defaults_apply() {
+        let c = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(
+            c.scaling.clusters,
+            vec!["macro-ai-dev-cluster", "macro-ai-staging-cluster"]
+        );
+        assert_eq!((c.scaling.concurrency, c.scaling.production), (8, false));
+        assert!(c.scaling.schedules.get("dev-office-hours").is_some());
+        assert_eq!(c.notify_topic_arn, None);
+        let prod = Config::from_lookup(|k| (k == "MACRO_AI_ENVIRONMENT").then(|| "Prod".into()));
+        assert!(prod.unwrap().scaling.production);
+    }
+
+    #[test]
+    fn given_bad_values_then_the_function_will_not_start_and_the_variable_is_named() {
+        for (variable, bad) in [
+            ("SCHEDULES", "[{}]"),
+            ("SCALING_CONCURRENCY", "0"),
+            ("CLUSTERS", " , "),
+            ("SCHEDULE_TIMEZONE", "Nowhere/Land"),
+        ] {
+            let err =
+                Config::from_lookup(|k| (k == variable).then(|| bad.to_string())).unwrap_err();
+            assert_eq!(err.variable, variable, "{err}");
+        }
     }
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use shared::aws::dynamodb::DynamoLedger;
 use shared::aws::ecs::EcsFleet;
 use shared::aws::sns::SnsNotifier;
-use shared::config::{ConfigError, process_env};
+use shared::config::{self, ConfigError};
 use shared::lambda::FunctionError;
 use shared::notify::Notifier;
 use shared::rollback::{ReleaseFleet, RollbackConfig, RollbackLedger, Rollbacker, parse};
@@ -26,21 +26,36 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(process_env)
+        Self::from_lookup(config::process_env)
     }
 
+    /// Every variable the function reads (README "Configuration" lists them too):
+    ///
+    /// | variable | default |
+    /// |---|---|
+    /// | `ROLLBACK_TABLE` | required |
+    /// | `ALARM_TARGETS` | `{}`: alarms named `macro-ai-<env>-<svc>-…` find their service |
+    /// | `ROLLBACK_WINDOW_MINUTES` | 60 (1 to 10080) |
+    /// | `ROLLBACK_COOLDOWN_MINUTES` | 30 (1 to 10080) |
+    /// | `NOTIFY_TOPIC_ARN` | unset (no notification) |
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let alarm_targets = match config::text(&get, "ALARM_TARGETS") {
+            None => Default::default(),
+            Some(raw) => RollbackConfig::parse_alarm_targets(&raw)
+                .map_err(|problem| ConfigError::new("ALARM_TARGETS", problem))?,
+        };
         Ok(Self {
-            table: get("ROLLBACK_TABLE")
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        "ROLLBACK_TABLE",
-                        "must name the DynamoDB table of the rollback ledger",
-                    )
-                })?,
-            notify_topic_arn: get("NOTIFY_TOPIC_ARN").filter(|t| !t.is_empty()),
-            rollback: RollbackConfig::from_lookup(get)?,
+            table: config::required(
+                &get,
+                "ROLLBACK_TABLE",
+                "the DynamoDB table of the rollback ledger",
+            )?,
+            notify_topic_arn: config::text(&get, "NOTIFY_TOPIC_ARN"),
+            rollback: RollbackConfig {
+                alarm_targets,
+                window: config::minutes(&get, "ROLLBACK_WINDOW_MINUTES", 60, 1..=10_080)?,
+                cooldown: config::minutes(&get, "ROLLBACK_COOLDOWN_MINUTES", 30, 1..=10_080)?,
+            },
         })
     }
 }
@@ -79,9 +94,34 @@ pub async fn handle<F: ReleaseFleet, L: RollbackLedger, N: Notifier>(
 
 #[cfg(test)]
 mod tests {
+    use super::Config;
+
     #[test]
     fn given_no_table_then_the_function_will_not_start() {
-        let err = super::Config::from_lookup(|_| None).unwrap_err();
-        assert!(err.to_string().contains("ROLLBACK_TABLE"), "{err}");
+        let err = Config::from_lookup(|_| None).unwrap_err();
+        assert_eq!(err.variable, "ROLLBACK_TABLE", "{err}");
+    }
+
+    #[test]
+    fn given_a_table_then_defaults_apply_and_bad_values_are_named() {
+        let with = |variable: &'static str, value: &'static str| {
+            move |k: &str| match k {
+                "ROLLBACK_TABLE" => Some("ledger".to_string()),
+                k if k == variable => Some(value.to_string()),
+                _ => None,
+            }
+        };
+        let c = Config::from_lookup(with("NONE", "")).unwrap();
+        assert_eq!(c.rollback.window.as_secs(), 3600);
+        assert_eq!(c.rollback.cooldown.as_secs(), 1800);
+        assert!(c.rollback.alarm_targets.is_empty());
+        for (variable, bad) in [
+            ("ALARM_TARGETS", r#"{"a": "nocluster"}"#),
+            ("ROLLBACK_WINDOW_MINUTES", "0"),
+            ("ROLLBACK_COOLDOWN_MINUTES", "soon"),
+        ] {
+            let err = Config::from_lookup(with(variable, bad)).unwrap_err();
+            assert_eq!(err.variable, variable, "{err}");
+        }
     }
 }

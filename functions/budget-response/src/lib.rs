@@ -9,7 +9,7 @@ use shared::aws::ecs::EcsFleet;
 use shared::aws::sns::SnsNotifier;
 use shared::budget::{BudgetConfig, BudgetResponder, Deduper, parse};
 use shared::capacity::ServiceFleet;
-use shared::config::{ConfigError, process_env};
+use shared::config::{self, ConfigError};
 use shared::lambda::FunctionError;
 use shared::notify::Notifier;
 
@@ -30,22 +30,47 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(process_env)
+        Self::from_lookup(config::process_env)
     }
 
+    /// Every variable the function reads (README "Configuration" lists them too):
+    ///
+    /// | variable | default |
+    /// |---|---|
+    /// | `BUDGET_EVENTS_TABLE` | required |
+    /// | `BUDGET_POLICY` | dev held at 0 tasks, staging at 1, prod notified |
+    /// | `MACRO_AI_ENVIRONMENT` | unset: every environment of the policy |
+    /// | `ENVIRONMENT_CLUSTERS` | `{}`: `macro-ai-<env>-cluster` |
+    /// | `BUDGET_ENVIRONMENTS` | `{}`: `macro-ai-<env>-monthly` budgets only |
+    /// | `ANOMALY_ENVIRONMENTS` | `{}` |
+    /// | `ANOMALY_MIN_PERCENT` | 20 |
+    /// | `ANOMALY_ACTION_USD` | 50 |
+    /// | `DEDUPE_LEASE_SECONDS` | 90 (1 to 3600) |
+    /// | `DEDUPE_WAIT_SECONDS` | 20 (0 to 50) |
+    /// | `NOTIFY_TOPIC_ARN` | unset (no notification) |
+    /// | `AWS_LAMBDA_FUNCTION_NAME` | set by Lambda; `budget-response` |
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let policy = BudgetConfig::parse_policy(config::text(&get, "BUDGET_POLICY").as_deref())
+            .map_err(|problem| ConfigError::new("BUDGET_POLICY", problem))?;
         Ok(Self {
-            table: get("BUDGET_EVENTS_TABLE")
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        "BUDGET_EVENTS_TABLE",
-                        "must name the DynamoDB table of handled notifications",
-                    )
-                })?,
-            notify_topic_arn: get("NOTIFY_TOPIC_ARN").filter(|t| !t.is_empty()),
-            lease: shared::config::seconds(&get, "DEDUPE_LEASE_SECONDS", 90, 1..=3600)?,
-            budget: BudgetConfig::from_lookup(get)?,
+            table: config::required(
+                &get,
+                "BUDGET_EVENTS_TABLE",
+                "the DynamoDB table of handled notifications",
+            )?,
+            notify_topic_arn: config::text(&get, "NOTIFY_TOPIC_ARN"),
+            lease: config::seconds(&get, "DEDUPE_LEASE_SECONDS", 90, 1..=3600)?,
+            budget: BudgetConfig {
+                policy,
+                budget_environments: config::json_map(&get, "BUDGET_ENVIRONMENTS")?,
+                anomaly_environments: config::json_map(&get, "ANOMALY_ENVIRONMENTS")?,
+                anomaly_min_percent: config::amount(&get, "ANOMALY_MIN_PERCENT", 20.0)?,
+                anomaly_action_usd: config::amount(&get, "ANOMALY_ACTION_USD", 50.0)?,
+                function_name: config::text_or(&get, "AWS_LAMBDA_FUNCTION_NAME", "budget-response"),
+                environment_clusters: config::json_map(&get, "ENVIRONMENT_CLUSTERS")?,
+                own_environment: config::text(&get, "MACRO_AI_ENVIRONMENT"),
+                claim_wait: config::seconds(&get, "DEDUPE_WAIT_SECONDS", 20, 0..=50)?,
+            },
         })
     }
 }
@@ -85,14 +110,48 @@ pub async fn handle<F: ServiceFleet, D: Deduper, N: Notifier>(
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn given_a_policy_that_scales_prod_then_the_function_will_not_start() {
-        let err = super::Config::from_lookup(|k| match k {
-            "BUDGET_EVENTS_TABLE" => Some("t".into()),
-            "BUDGET_POLICY" => Some(r#"{"prod": {"actual": {"scaleTo": 1}}}"#.into()),
+    use super::Config;
+
+    fn with(variable: &'static str, value: &'static str) -> impl Fn(&str) -> Option<String> {
+        move |k: &str| match k {
+            "BUDGET_EVENTS_TABLE" => Some("t".to_string()),
+            k if k == variable => Some(value.to_string()),
             _ => None,
-        })
-        .unwrap_err();
-        assert!(err.to_string().contains("BUDGET_POLICY"), "{err}");
+        }
+    }
+
+    #[test]
+    fn given_only_the_table_then_the_seed_defaults_apply() {
+        let c = Config::from_lookup(with("NONE", "")).unwrap();
+        let b = &c.budget;
+        assert_eq!(
+            (b.policy["dev"], b.policy["staging"], b.policy["prod"]),
+            (Some(0), Some(1), None)
+        );
+        assert_eq!((b.anomaly_min_percent, b.anomaly_action_usd), (20.0, 50.0));
+        assert_eq!(b.cluster_of("staging"), "macro-ai-staging-cluster");
+        assert_eq!(
+            b.environment_of_budget("macro-ai-staging-monthly")
+                .as_deref(),
+            Some("staging")
+        );
+        assert_eq!((c.lease.as_secs(), b.claim_wait.as_secs()), (90, 20));
+        assert_eq!(
+            Config::from_lookup(|_| None).unwrap_err().variable,
+            "BUDGET_EVENTS_TABLE"
+        );
+    }
+
+    #[test]
+    fn given_bad_values_then_the_function_will_not_start_and_the_variable_is_named() {
+        for (variable, bad) in [
+            ("BUDGET_POLICY", r#"{"prod": {"actual": {"scaleTo": 1}}}"#),
+            ("BUDGET_ENVIRONMENTS", "[]"),
+            ("ANOMALY_ACTION_USD", "-5"),
+            ("DEDUPE_WAIT_SECONDS", "60"),
+        ] {
+            let err = Config::from_lookup(with(variable, bad)).unwrap_err();
+            assert_eq!(err.variable, variable, "{err}");
+        }
     }
 }

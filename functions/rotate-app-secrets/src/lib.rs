@@ -3,16 +3,15 @@
 //! version keeps the keys it replaced under `previous`. The protocol is `shared::rotation`, the
 //! backend `shared::appsecrets`; this crate holds the function's configuration and wiring.
 
-use shared::appsecrets::{AppSecretOptions, AppSecretsBackend};
+use shared::appsecrets::{AppSecretOptions, AppSecretsBackend, SEED_EXCLUDE, parse_keys};
 use shared::aws::secrets_manager::SecretsManagerStore;
-use shared::config::{ConfigError, process_env};
+use shared::config::{self, ConfigError};
 use shared::rotation::{PasswordPolicy, Rotator};
 
 /// The rotator this function runs.
 pub type AppSecretsRotator = Rotator<SecretsManagerStore, AppSecretsBackend>;
 
-/// Everything the function reads from its environment, read once at cold start:
-/// `APP_SECRET_KEYS`, `APP_SECRET_EXCLUDE`, `TOKEN_MAX_AGE_HOURS` (see `AppSecretOptions`).
+/// Everything the function reads from its environment, read once at cold start.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub keys: AppSecretOptions,
@@ -20,12 +19,38 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(process_env)
+        Self::from_lookup(config::process_env)
     }
 
+    /// Every variable the function reads (README "Configuration" lists them too):
+    ///
+    /// | variable | default |
+    /// |---|---|
+    /// | `APP_SECRET_KEYS` | the seed's `accessTokenSecret:64` (`name:length[:printable\|hex\|base64]`, comma-separated) |
+    /// | `APP_SECRET_EXCLUDE` | the seed's ``"@/\'`` (printable keys) |
+    /// | `TOKEN_MAX_AGE_HOURS` | 720, the seed's 30-day sessions (1 to 8784) |
+    /// | `MIN_KEY_AGE_HOURS` | `TOKEN_MAX_AGE_HOURS` (0 to 8784) |
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        // Set but empty means "exclude nothing", so the raw value is used.
+        let exclude = get("APP_SECRET_EXCLUDE").unwrap_or_else(|| SEED_EXCLUDE.to_string());
+        let keys = parse_keys(
+            &config::text_or(&get, "APP_SECRET_KEYS", "accessTokenSecret:64"),
+            &exclude,
+        )
+        .map_err(|problem| ConfigError::new("APP_SECRET_KEYS", problem))?;
+        let token_max_age = config::hours(&get, "TOKEN_MAX_AGE_HOURS", 720, 1..=24 * 366)?;
+        let default_min_age = token_max_age.as_secs() / 3600;
         Ok(Self {
-            keys: AppSecretOptions::from_lookup(get)?,
+            keys: AppSecretOptions {
+                keys,
+                token_max_age,
+                min_key_age: config::hours(
+                    &get,
+                    "MIN_KEY_AGE_HOURS",
+                    default_min_age,
+                    0..=24 * 366,
+                )?,
+            },
         })
     }
 }
@@ -42,10 +67,29 @@ pub fn rotator(client: aws_sdk_secretsmanager::Client, config: Config) -> AppSec
 
 #[cfg(test)]
 mod tests {
+    use super::Config;
+
     #[test]
-    fn given_a_bad_key_list_then_the_function_will_not_start() {
-        let err = super::Config::from_lookup(|k| (k == "APP_SECRET_KEYS").then(|| "k:8".into()))
-            .unwrap_err();
-        assert!(err.to_string().contains("APP_SECRET_KEYS"), "{err}");
+    fn given_no_variables_then_the_seed_key_and_session_life_apply() {
+        let c = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(c.keys, shared::appsecrets::AppSecretOptions::default());
+        let c = Config::from_lookup(|k| (k == "TOKEN_MAX_AGE_HOURS").then(|| "24".into())).unwrap();
+        assert_eq!(
+            (c.keys.token_max_age.as_secs(), c.keys.min_key_age.as_secs()),
+            (86_400, 86_400)
+        );
+    }
+
+    #[test]
+    fn given_bad_values_then_the_function_will_not_start_and_the_variable_is_named() {
+        for (variable, bad) in [
+            ("APP_SECRET_KEYS", "k:8"),
+            ("TOKEN_MAX_AGE_HOURS", "0"),
+            ("MIN_KEY_AGE_HOURS", "9000"),
+        ] {
+            let err =
+                Config::from_lookup(|k| (k == variable).then(|| bad.to_string())).unwrap_err();
+            assert_eq!(err.variable, variable, "{err}");
+        }
     }
 }

@@ -3,8 +3,8 @@
 //! configuration and wiring.
 
 use shared::aws::secrets_manager::SecretsManagerStore;
-use shared::config::{ConfigError, process_env};
-use shared::postgres::{PostgresBackend, PostgresOptions};
+use shared::config::{self, ConfigError};
+use shared::postgres::{PostgresBackend, PostgresOptions, SslMode};
 use shared::rotation::{PasswordPolicy, Rotator};
 
 /// The rotator this function runs.
@@ -19,13 +19,59 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(process_env)
+        Self::from_lookup(config::process_env)
     }
 
+    /// Every variable the function reads (README "Configuration" lists them too):
+    ///
+    /// | variable | default |
+    /// |---|---|
+    /// | `PASSWORD_LENGTH` | 32 (16 to 4096) |
+    /// | `EXCLUDE_CHARACTERS` | ``:/@"'\` `` and the backtick |
+    /// | `DB_CONNECT_TIMEOUT_SECONDS` | 5 (1 to 60) |
+    /// | `PG_STATEMENT_TIMEOUT_SECONDS` | 5 (1 to 300) |
+    /// | `PG_MIN_SSLMODE` | `require` |
+    /// | `PG_SSL_ROOT_CERT` | unset: the public roots only |
+    /// | `PG_HOST`, `PG_PORT` | unset (any host the secret names), 5432 |
+    /// | `DB_MASTER_SECRET_ARN` | unset: the alternating strategy refused |
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let passwords = PasswordPolicy {
+            length: config::whole(
+                &get,
+                "PASSWORD_LENGTH",
+                PasswordPolicy::DEFAULT_LENGTH,
+                16..=4096,
+                "",
+            )?,
+            // Set but empty means "exclude nothing", so the raw value is used.
+            exclude_characters: get("EXCLUDE_CHARACTERS")
+                .unwrap_or_else(|| PasswordPolicy::DEFAULT_EXCLUDE.to_string()),
+        };
+        let min_sslmode = match config::text(&get, "PG_MIN_SSLMODE") {
+            None => SslMode::Require,
+            Some(v) => SslMode::parse(&v).ok_or_else(|| {
+                ConfigError::new(
+                    "PG_MIN_SSLMODE",
+                    "must be disable, prefer, require, verify-ca or verify-full",
+                )
+            })?,
+        };
+        let port = config::port(&get, "PG_PORT", 5432)?;
         Ok(Self {
-            passwords: PasswordPolicy::from_lookup(&get)?,
-            postgres: PostgresOptions::from_lookup(&get)?,
+            passwords,
+            postgres: PostgresOptions {
+                connect_timeout: config::seconds(&get, "DB_CONNECT_TIMEOUT_SECONDS", 5, 1..=60)?,
+                statement_timeout: config::seconds(
+                    &get,
+                    "PG_STATEMENT_TIMEOUT_SECONDS",
+                    5,
+                    1..=300,
+                )?,
+                ssl_root_cert: config::text(&get, "PG_SSL_ROOT_CERT").map(Into::into),
+                min_sslmode,
+                pinned: config::text(&get, "PG_HOST").map(|host| (host, port)),
+                master_secret_arn: config::text(&get, "DB_MASTER_SECRET_ARN"),
+            },
         })
     }
 }
@@ -41,13 +87,55 @@ pub fn rotator(client: aws_sdk_secretsmanager::Client, config: Config) -> Postgr
 
 #[cfg(test)]
 mod tests {
+    use super::Config;
+    use shared::postgres::SslMode;
 
     #[test]
-    fn given_a_bad_environment_then_the_variable_is_named() {
-        let err = super::Config::from_lookup(|k| {
-            (k == "DB_CONNECT_TIMEOUT_SECONDS").then(|| "soon".to_string())
+    fn given_the_environment_then_the_pin_the_floor_the_master_and_the_policy_are_read() {
+        let c = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(
+            (
+                c.postgres.min_sslmode,
+                c.postgres.pinned,
+                c.postgres.master_secret_arn
+            ),
+            (SslMode::Require, None, None)
+        );
+        assert_eq!(
+            (c.passwords.length, c.passwords.exclude_characters.as_str()),
+            (32, ":/@\"'\\`")
+        );
+        let c = Config::from_lookup(|k| match k {
+            "PG_HOST" => Some("db.internal".into()),
+            "PG_PORT" => Some("6543".into()),
+            "PG_MIN_SSLMODE" => Some("verify-full".into()),
+            "DB_MASTER_SECRET_ARN" => Some("arn:master".into()),
+            "PASSWORD_LENGTH" => Some("40".into()),
+            "EXCLUDE_CHARACTERS" => Some("".into()),
+            _ => None,
         })
-        .unwrap_err();
-        assert!(err.to_string().contains("DB_CONNECT_TIMEOUT_SECONDS"));
+        .unwrap();
+        assert_eq!(c.postgres.pinned, Some(("db.internal".into(), 6543)));
+        assert_eq!(c.postgres.min_sslmode, SslMode::VerifyFull);
+        assert_eq!(c.postgres.master_secret_arn.as_deref(), Some("arn:master"));
+        assert_eq!(
+            (c.passwords.length, c.passwords.exclude_characters.as_str()),
+            (40, "")
+        );
+    }
+
+    #[test]
+    fn given_bad_values_then_the_variable_is_named() {
+        for (variable, bad) in [
+            ("PG_MIN_SSLMODE", "allow"),
+            ("PG_PORT", "0"),
+            ("DB_CONNECT_TIMEOUT_SECONDS", "soon"),
+            ("PASSWORD_LENGTH", "8"),
+            ("PASSWORD_LENGTH", "99999"),
+        ] {
+            let err =
+                Config::from_lookup(|k| (k == variable).then(|| bad.to_string())).unwrap_err();
+            assert_eq!(err.variable, variable, "{err}");
+        }
     }
 }

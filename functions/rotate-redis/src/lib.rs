@@ -4,7 +4,7 @@
 
 use shared::aws::elasticache::ElastiCacheClient;
 use shared::aws::secrets_manager::SecretsManagerStore;
-use shared::config::{ConfigError, process_env};
+use shared::config::{self, ConfigError};
 use shared::redis::{RedisBackend, RedisOptions};
 use shared::rotation::{PasswordPolicy, Rotator};
 
@@ -20,13 +20,50 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(process_env)
+        Self::from_lookup(config::process_env)
     }
 
+    /// Every variable the function reads (README "Configuration" lists them too):
+    ///
+    /// | variable | default |
+    /// |---|---|
+    /// | `PASSWORD_LENGTH` | 32 (16 to 4096) |
+    /// | `EXCLUDE_CHARACTERS` | ``:/@"'\` `` and the backtick |
+    /// | `REDIS_TIMEOUT_SECONDS` | 5 (1 to 60) |
+    /// | `REDIS_TLS_CA_FILE` | unset: the public roots only |
+    /// | `REDIS_HOST`, `REDIS_PORT` | unset (any host the secret names), 6379 |
+    /// | `REDIS_USER_NAME` | unset: any user |
+    /// | `REDIS_ADMIN_SECRET_ARN` | unset: no admin secret may be used |
+    /// | `ELASTICACHE_USER_ARN` | unset: any ElastiCache user |
+    /// | `ELASTICACHE_REPLICATION_GROUP_ID` | unset: any replication group |
+    /// | `ELASTICACHE_WAIT_SECONDS` | 300 (1 to 840) |
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let passwords = PasswordPolicy {
+            length: config::whole(
+                &get,
+                "PASSWORD_LENGTH",
+                PasswordPolicy::DEFAULT_LENGTH,
+                16..=4096,
+                "",
+            )?,
+            // Set but empty means "exclude nothing", so the raw value is used.
+            exclude_characters: get("EXCLUDE_CHARACTERS")
+                .unwrap_or_else(|| PasswordPolicy::DEFAULT_EXCLUDE.to_string()),
+        };
+        let port = config::port(&get, "REDIS_PORT", 6379)?;
         Ok(Self {
-            passwords: PasswordPolicy::from_lookup(&get)?,
-            redis: RedisOptions::from_lookup(&get)?,
+            passwords,
+            redis: RedisOptions {
+                timeout: config::seconds(&get, "REDIS_TIMEOUT_SECONDS", 5, 1..=60)?,
+                tls_ca_file: config::text(&get, "REDIS_TLS_CA_FILE").map(Into::into),
+                elasticache_wait: config::seconds(&get, "ELASTICACHE_WAIT_SECONDS", 300, 1..=840)?,
+                user_name: config::text(&get, "REDIS_USER_NAME"),
+                user_arn: config::text(&get, "ELASTICACHE_USER_ARN"),
+                replication_group_id: config::text(&get, "ELASTICACHE_REPLICATION_GROUP_ID"),
+                pinned: config::text(&get, "REDIS_HOST").map(|host| (host, port)),
+                admin_secret_arn: config::text(&get, "REDIS_ADMIN_SECRET_ARN"),
+                ..RedisOptions::default()
+            },
         })
     }
 }
@@ -51,6 +88,23 @@ pub fn rotator(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn given_the_environment_then_the_pin_and_the_limits_are_read_and_bad_values_named() {
+        let c = super::Config::from_lookup(|k| match k {
+            "REDIS_HOST" => Some("cache.internal".into()),
+            "ELASTICACHE_USER_ARN" => Some("arn:user".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.redis.pinned, Some(("cache.internal".into(), 6379)));
+        assert_eq!(c.redis.user_arn.as_deref(), Some("arn:user"));
+        assert_eq!(c.redis.elasticache_wait.as_secs(), 300);
+        for (variable, bad) in [("REDIS_PORT", "0"), ("ELASTICACHE_WAIT_SECONDS", "900")] {
+            let err = super::Config::from_lookup(|k| (k == variable).then(|| bad.to_string()))
+                .unwrap_err();
+            assert_eq!(err.variable, variable, "{err}");
+        }
+    }
 
     #[test]
     fn given_a_missing_ca_file_then_the_variable_is_named() {

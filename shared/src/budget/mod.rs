@@ -19,7 +19,7 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use crate::capacity::{self, BUDGET_HOLD_TAG, Change, ServiceFleet};
-use crate::config::{ConfigError, process_env};
+use crate::environment;
 use crate::error::{BoxError, report};
 use crate::notify::Notifier;
 use crate::telemetry::{self, AuditRecord};
@@ -95,91 +95,46 @@ pub struct BudgetConfig {
     pub claim_wait: Duration,
 }
 
-fn json_map(
-    get: &impl Fn(&str) -> Option<String>,
-    var: &'static str,
-) -> Result<BTreeMap<String, String>, ConfigError> {
-    match get(var).filter(|v| !v.trim().is_empty()) {
-        None => Ok(BTreeMap::new()),
-        Some(raw) => serde_json::from_str(&raw)
-            .map_err(|_| ConfigError::new(var, "must be a JSON object of strings")),
-    }
-}
-
 impl BudgetConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(process_env)
-    }
-
-    /// `BUDGET_POLICY`, `BUDGET_ENVIRONMENTS`, `ANOMALY_ENVIRONMENTS`, `ANOMALY_MIN_PERCENT` (20),
-    /// `ANOMALY_ACTION_USD` (50). A policy that would scale prod is refused here, at cold start.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    /// The seed's policy (dev held at 0 tasks, staging at 1, prod notified) with `BUDGET_POLICY`
+    /// (`{"dev": {"actual": {"scaleTo": 0}}, "prod": {"actual": "notify"}}`) over it. A policy
+    /// that would scale production is refused here, at cold start.
+    pub fn parse_policy(raw: Option<&str>) -> Result<BTreeMap<String, Option<i32>>, String> {
         let mut policy: BTreeMap<String, Option<i32>> = [
             ("dev".to_string(), Some(0)),
             ("staging".to_string(), Some(1)),
             ("prod".to_string(), None),
         ]
         .into();
-        if let Some(raw) = get("BUDGET_POLICY").filter(|v| !v.trim().is_empty()) {
-            let parsed: BTreeMap<String, RawEnvPolicy> = serde_json::from_str(&raw).map_err(|e| {
-                ConfigError::new("BUDGET_POLICY", format!(
-                    "must be like {{\"dev\": {{\"actual\": {{\"scaleTo\": 0}}}}, \"prod\": {{\"actual\": \"notify\"}}}}: {e}"))
-            })?;
-            for (env, p) in parsed {
-                let action = match p.actual {
-                    RawAction::Word(w) if w == "notify" => None,
-                    RawAction::Word(w) => {
-                        return Err(ConfigError::new(
-                            "BUDGET_POLICY",
-                            format!(
-                                "`{env}`: unknown action `{w}` (\"notify\" or {{\"scaleTo\": n}})"
-                            ),
-                        ));
-                    }
-                    RawAction::ScaleTo { scale_to } if (0..=100).contains(&scale_to) => {
-                        Some(scale_to)
-                    }
-                    RawAction::ScaleTo { .. } => {
-                        return Err(ConfigError::new(
-                            "BUDGET_POLICY",
-                            format!("`{env}`: scaleTo must be 0 to 100"),
-                        ));
-                    }
-                };
-                if action.is_some() && is_prod(&env) {
-                    return Err(ConfigError::new(
-                        "BUDGET_POLICY",
-                        format!(
-                            "would scale `{env}`: production is never scaled or capped by automation; use \"notify\""
-                        ),
+        let Some(raw) = raw.filter(|v| !v.trim().is_empty()) else {
+            return Ok(policy);
+        };
+        let parsed: BTreeMap<String, RawEnvPolicy> = serde_json::from_str(raw).map_err(|e| {
+            format!(
+                "must be like {{\"dev\": {{\"actual\": {{\"scaleTo\": 0}}}}, \"prod\": {{\"actual\": \"notify\"}}}}: {e}"
+            )
+        })?;
+        for (env, p) in parsed {
+            let action = match p.actual {
+                RawAction::Word(w) if w == "notify" => None,
+                RawAction::Word(w) => {
+                    return Err(format!(
+                        "`{env}`: unknown action `{w}` (\"notify\" or {{\"scaleTo\": n}})"
                     ));
                 }
-                policy.insert(env, action);
+                RawAction::ScaleTo { scale_to } if (0..=100).contains(&scale_to) => Some(scale_to),
+                RawAction::ScaleTo { .. } => {
+                    return Err(format!("`{env}`: scaleTo must be 0 to 100"));
+                }
+            };
+            if action.is_some() && environment::is_production(&env) {
+                return Err(format!(
+                    "would scale `{env}`: production is never scaled or capped by automation; use \"notify\""
+                ));
             }
+            policy.insert(env, action);
         }
-        let number = |var: &'static str, default: f64| -> Result<f64, ConfigError> {
-            match get(var) {
-                None => Ok(default),
-                Some(v) => v
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|n| n.is_finite() && *n >= 0.0)
-                    .ok_or_else(|| ConfigError::new(var, "must be a non-negative number")),
-            }
-        };
-        Ok(Self {
-            policy,
-            budget_environments: json_map(&get, "BUDGET_ENVIRONMENTS")?,
-            anomaly_environments: json_map(&get, "ANOMALY_ENVIRONMENTS")?,
-            anomaly_min_percent: number("ANOMALY_MIN_PERCENT", 20.0)?,
-            anomaly_action_usd: number("ANOMALY_ACTION_USD", 50.0)?,
-            function_name: get("AWS_LAMBDA_FUNCTION_NAME")
-                .unwrap_or_else(|| "budget-response".into()),
-            environment_clusters: json_map(&get, "ENVIRONMENT_CLUSTERS")?,
-            own_environment: get("MACRO_AI_ENVIRONMENT").filter(|e| !e.trim().is_empty()),
-            claim_wait: crate::config::seconds(&get, "DEDUPE_WAIT_SECONDS", 20, 0..=50)?,
-        })
+        Ok(policy)
     }
 
     /// The ECS cluster of `env`.
@@ -187,7 +142,7 @@ impl BudgetConfig {
         self.environment_clusters
             .get(env)
             .cloned()
-            .unwrap_or_else(|| format!("macro-ai-{env}-cluster"))
+            .unwrap_or_else(|| environment::cluster(env))
     }
 
     /// Whether this deployment acts on `env` at all.
@@ -211,12 +166,10 @@ impl BudgetConfig {
     /// monthly budgets map by name: holds are released by the monthly schedule, so a daily,
     /// quarterly or annual budget (read fine) acts only when an operator maps it on purpose.
     pub fn environment_of_budget(&self, name: &str) -> Option<String> {
-        self.budget_environments.get(name).cloned().or_else(|| {
-            name.strip_prefix("macro-ai-")
-                .and_then(|r| r.strip_suffix("-monthly"))
-                .filter(|e| !e.is_empty())
-                .map(str::to_string)
-        })
+        self.budget_environments
+            .get(name)
+            .cloned()
+            .or_else(|| environment::of_monthly_budget(name).map(str::to_string))
     }
 
     /// The environment an anomaly is attributed to, by linked account or monitor.
@@ -228,10 +181,6 @@ impl BudgetConfig {
             .chain(anomaly.monitor_arn.iter())
             .find_map(|k| self.anomaly_environments.get(k).cloned())
     }
-}
-
-fn is_prod(env: &str) -> bool {
-    env.eq_ignore_ascii_case("prod") || env.eq_ignore_ascii_case("production")
 }
 
 fn usd(v: Option<f64>) -> String {
@@ -604,7 +553,7 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
         }
         let hold_to = env
             .as_ref()
-            .filter(|e| !is_prod(e))
+            .filter(|e| !environment::is_production(e))
             .and_then(|e| self.config.hold_to(e));
         match (env, hold_to) {
             (Some(env), Some(to)) if anomaly.total_impact > self.config.anomaly_action_usd => {
@@ -656,7 +605,7 @@ impl<F: ServiceFleet, D: Deduper, N: Notifier> BudgetResponder<F, D, N> {
         why: &str,
         now: Timestamp,
     ) -> Result<Vec<String>, BudgetError> {
-        if is_prod(env) {
+        if environment::is_production(env) {
             return Err(BudgetError::NotHoldable(env.to_string()));
         }
         let mut done = Vec::new();
@@ -842,50 +791,32 @@ mod tests {
 
     #[test]
     fn given_the_default_policy_then_dev_goes_to_0_staging_to_1_and_prod_notifies() {
-        let c = BudgetConfig::from_lookup(|_| None).unwrap();
+        let policy = BudgetConfig::parse_policy(None).unwrap();
         assert_eq!(
-            (c.policy["dev"], c.policy["staging"], c.policy["prod"]),
+            (policy["dev"], policy["staging"], policy["prod"]),
             (Some(0), Some(1), None)
         );
-        assert_eq!(
-            c.environment_of_budget("macro-ai-staging-monthly")
-                .as_deref(),
-            Some("staging")
-        );
-        assert_eq!(c.environment_of_budget("macro-ai-dev-daily"), None);
-        assert_eq!(c.environment_of_budget("team-x-budget"), None);
-        assert_eq!((c.anomaly_min_percent, c.anomaly_action_usd), (20.0, 50.0));
     }
 
     #[test]
     fn given_a_policy_that_scales_prod_then_it_is_refused_at_load() {
-        let err = BudgetConfig::from_lookup(|k| {
-            (k == "BUDGET_POLICY").then(|| r#"{"prod": {"actual": {"scaleTo": 0}}}"#.into())
-        })
-        .unwrap_err();
-        assert!(
-            err.to_string().contains("BUDGET_POLICY")
-                && err.to_string().contains("production is never scaled"),
-            "{err}"
-        );
-        let ok = BudgetConfig::from_lookup(|k| {
-            (k == "BUDGET_POLICY").then(|| {
-                r#"{"dev": {"actual": "notify"}, "qa": {"actual": {"scaleTo": 0}}}"#.into()
-            })
-        })
+        for prod in ["prod", "production", "PROD"] {
+            let raw = format!(r#"{{"{prod}": {{"actual": {{"scaleTo": 0}}}}}}"#);
+            let err = BudgetConfig::parse_policy(Some(&raw)).unwrap_err();
+            assert!(err.contains("production is never scaled"), "{err}");
+        }
+        let ok = BudgetConfig::parse_policy(Some(
+            r#"{"dev": {"actual": "notify"}, "qa": {"actual": {"scaleTo": 0}}}"#,
+        ))
         .unwrap();
-        assert_eq!((ok.policy["dev"], ok.policy["qa"]), (None, Some(0)));
+        assert_eq!((ok["dev"], ok["qa"]), (None, Some(0)));
         for bad in [
             r#"{"dev": {"actual": "explode"}}"#,
             r#"{"dev": {"actual": {"scaleTo": -1}}}"#,
             r#"{"dev": {"forecast": "notify"}}"#,
             "[]",
         ] {
-            assert!(
-                BudgetConfig::from_lookup(|k| (k == "BUDGET_POLICY").then(|| bad.to_string()))
-                    .is_err(),
-                "{bad}"
-            );
+            assert!(BudgetConfig::parse_policy(Some(bad)).is_err(), "{bad}");
         }
     }
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use std::time::Duration;
 use tracing::{info, warn};
 
-use crate::config::{self, ConfigError};
+use crate::config::ConfigError;
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, BackendError, BackendErrorKind, CreateContext, CredentialBackend,
     Finished, SecretStore, SetOutcome, Staged, VersionRef,
@@ -88,52 +88,6 @@ pub struct OpenAiOptions {
     pub base_url: String,
     pub timeout: Duration,
     pub mint: Option<MintOptions>,
-}
-
-impl OpenAiOptions {
-    /// `OPENAI_BASE_URL` (default `https://api.openai.com`), `OPENAI_TIMEOUT_SECONDS` (10),
-    /// and both or neither of `OPENAI_ADMIN_KEY_SECRET_ARN` / `OPENAI_PROJECT_ID`.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let base_url = get("OPENAI_BASE_URL")
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "https://api.openai.com".into())
-            .trim_end_matches('/')
-            .to_string();
-        if !(base_url.starts_with("https://") || base_url.starts_with("http://")) {
-            return Err(ConfigError::new(
-                "OPENAI_BASE_URL",
-                "must be an http(s) URL",
-            ));
-        }
-        let non_empty = |k: &str| get(k).filter(|v| !v.is_empty());
-        let mint = match (
-            non_empty("OPENAI_ADMIN_KEY_SECRET_ARN"),
-            non_empty("OPENAI_PROJECT_ID"),
-        ) {
-            (Some(admin_key_secret_arn), Some(project_id)) => Some(MintOptions {
-                admin_key_secret_arn,
-                project_id,
-            }),
-            (None, None) => None,
-            (Some(_), None) => {
-                return Err(ConfigError::new(
-                    "OPENAI_PROJECT_ID",
-                    "must be set with OPENAI_ADMIN_KEY_SECRET_ARN (the project to mint keys in)",
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::new(
-                    "OPENAI_ADMIN_KEY_SECRET_ARN",
-                    "must be set with OPENAI_PROJECT_ID (the admin key that mints keys)",
-                ));
-            }
-        };
-        Ok(Self {
-            base_url,
-            timeout: config::seconds(&get, "OPENAI_TIMEOUT_SECONDS", 10, 1..=60)?,
-            mint,
-        })
-    }
 }
 
 /// The OpenAI rotation backend; its HTTP client is built once, at cold start.
@@ -589,30 +543,5 @@ mod tests {
         ] {
             assert!(text.contains(part), "{part}: {text}");
         }
-    }
-
-    #[test]
-    fn given_the_environment_then_options_are_read_and_half_a_mint_config_refused() {
-        let o = OpenAiOptions::from_lookup(|_| None).unwrap();
-        assert_eq!(
-            (o.base_url.as_str(), o.timeout, o.mint),
-            ("https://api.openai.com", Duration::from_secs(10), None)
-        );
-        let o = OpenAiOptions::from_lookup(|k| match k {
-            "OPENAI_BASE_URL" => Some("http://127.0.0.1:9/".into()),
-            "OPENAI_ADMIN_KEY_SECRET_ARN" => Some("arn:admin".into()),
-            "OPENAI_PROJECT_ID" => Some("proj_1".into()),
-            _ => None,
-        })
-        .unwrap();
-        assert_eq!(o.base_url, "http://127.0.0.1:9");
-        assert_eq!(o.mint.unwrap().project_id, "proj_1");
-        let err = OpenAiOptions::from_lookup(|k| (k == "OPENAI_PROJECT_ID").then(|| "p".into()))
-            .unwrap_err();
-        assert!(err.to_string().contains("OPENAI_ADMIN_KEY_SECRET_ARN"));
-        let err =
-            OpenAiOptions::from_lookup(|k| (k == "OPENAI_BASE_URL").then(|| "ftp://x".into()))
-                .unwrap_err();
-        assert!(err.to_string().contains("OPENAI_BASE_URL"));
     }
 }

@@ -21,7 +21,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tracing::info;
 
-use crate::config::{self, ConfigError};
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, BackendError, BackendErrorKind, CreateContext,
     CredentialBackend, SecretStore, SetOutcome, Staged, VersionRef,
@@ -46,40 +45,6 @@ pub struct PostgresOptions {
     pub pinned: Option<(String, u16)>,
     /// The one master secret the alternating strategy may use.
     pub master_secret_arn: Option<String>,
-}
-
-impl PostgresOptions {
-    /// `DB_CONNECT_TIMEOUT_SECONDS` (default 5), `PG_STATEMENT_TIMEOUT_SECONDS` (default 5),
-    /// `PG_SSL_ROOT_CERT` (a file path), `PG_MIN_SSLMODE` (default `require`), `PG_HOST` and
-    /// `PG_PORT` (default 5432), `DB_MASTER_SECRET_ARN`.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let non_empty = |k: &str| get(k).filter(|v| !v.is_empty());
-        let min_sslmode = match non_empty("PG_MIN_SSLMODE") {
-            None => SslMode::Require,
-            Some(v) => SslMode::parse(&v).ok_or_else(|| {
-                ConfigError::new(
-                    "PG_MIN_SSLMODE",
-                    "must be disable, prefer, require, verify-ca or verify-full",
-                )
-            })?,
-        };
-        let port = match non_empty("PG_PORT") {
-            None => 5432,
-            Some(v) => v
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| ConfigError::new("PG_PORT", "must be a port number"))?,
-        };
-        Ok(Self {
-            connect_timeout: config::seconds(&get, "DB_CONNECT_TIMEOUT_SECONDS", 5, 1..=60)?,
-            statement_timeout: config::seconds(&get, "PG_STATEMENT_TIMEOUT_SECONDS", 5, 1..=300)?,
-            ssl_root_cert: non_empty("PG_SSL_ROOT_CERT").map(PathBuf::from),
-            min_sslmode,
-            pinned: non_empty("PG_HOST").map(|h| (h, port)),
-            master_secret_arn: non_empty("DB_MASTER_SECRET_ARN"),
-        })
-    }
 }
 
 impl Default for PostgresOptions {
@@ -737,31 +702,6 @@ mod tests {
     }
 
     const PLAIN: [bool; 5] = [false; 5];
-
-    #[test]
-    fn given_the_environment_then_the_pin_the_floor_and_the_master_are_read() {
-        let o = PostgresOptions::from_lookup(|_| None).unwrap();
-        assert_eq!(
-            (o.min_sslmode, o.pinned, o.master_secret_arn),
-            (SslMode::Require, None, None)
-        );
-        let o = PostgresOptions::from_lookup(|k| match k {
-            "PG_HOST" => Some("db.internal".into()),
-            "PG_PORT" => Some("6543".into()),
-            "PG_MIN_SSLMODE" => Some("verify-full".into()),
-            "DB_MASTER_SECRET_ARN" => Some("arn:master".into()),
-            _ => None,
-        })
-        .unwrap();
-        assert_eq!(o.pinned, Some(("db.internal".into(), 6543)));
-        assert_eq!(o.min_sslmode, SslMode::VerifyFull);
-        assert_eq!(o.master_secret_arn.as_deref(), Some("arn:master"));
-        for (k, v) in [("PG_MIN_SSLMODE", "allow"), ("PG_PORT", "0")] {
-            let err =
-                PostgresOptions::from_lookup(|key| (key == k).then(|| v.to_string())).unwrap_err();
-            assert!(err.to_string().contains(k), "{err}");
-        }
-    }
 
     #[test]
     fn given_an_ordinary_pair_then_it_may_be_rotated() {

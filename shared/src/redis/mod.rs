@@ -18,7 +18,7 @@ use std::time::Duration;
 use tracing::info;
 
 use crate::aws::elasticache::ElastiCacheClient;
-use crate::config::{self, ConfigError};
+use crate::config::ConfigError;
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, BackendError, BackendErrorKind, CreateContext,
     CredentialBackend, Finished, SecretStore, SetOutcome, Staged, VersionRef,
@@ -53,34 +53,6 @@ pub struct RedisOptions {
     /// The only admin secret (`adminarn`) a self-managed rotation may use, when set
     /// (`REDIS_ADMIN_SECRET_ARN`, the template's `RedisAdminSecretArn`).
     pub admin_secret_arn: Option<String>,
-}
-
-impl RedisOptions {
-    /// `REDIS_TIMEOUT_SECONDS` (default 5), `REDIS_TLS_CA_FILE`, `ELASTICACHE_WAIT_SECONDS`
-    /// (default 300), `REDIS_USER_NAME`, `ELASTICACHE_USER_ARN`, `ELASTICACHE_REPLICATION_GROUP_ID`,
-    /// `REDIS_HOST`/`REDIS_PORT`, `REDIS_ADMIN_SECRET_ARN`.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let non_empty = |k: &str| get(k).filter(|v| !v.is_empty());
-        let port = match non_empty("REDIS_PORT") {
-            None => 6379,
-            Some(v) => v
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| ConfigError::new("REDIS_PORT", "must be a port number"))?,
-        };
-        Ok(Self {
-            pinned: non_empty("REDIS_HOST").map(|h| (h, port)),
-            timeout: config::seconds(&get, "REDIS_TIMEOUT_SECONDS", 5, 1..=60)?,
-            tls_ca_file: non_empty("REDIS_TLS_CA_FILE").map(PathBuf::from),
-            elasticache_wait: config::seconds(&get, "ELASTICACHE_WAIT_SECONDS", 300, 1..=840)?,
-            elasticache_poll: Duration::from_secs(5),
-            user_name: non_empty("REDIS_USER_NAME"),
-            user_arn: non_empty("ELASTICACHE_USER_ARN"),
-            replication_group_id: non_empty("ELASTICACHE_REPLICATION_GROUP_ID"),
-            admin_secret_arn: non_empty("REDIS_ADMIN_SECRET_ARN"),
-        })
-    }
 }
 
 impl Default for RedisOptions {

@@ -23,7 +23,7 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use crate::capacity::{BUDGET_HOLD_TAG, FleetError, FleetErrorKind, SAVED_CAPACITY_TAG, ServiceId};
-use crate::config::{ConfigError, process_env};
+use crate::environment;
 use crate::error::{BoxError, report};
 use crate::notify::Notifier;
 use crate::telemetry::{self, AuditRecord};
@@ -147,66 +147,28 @@ pub struct RollbackConfig {
 }
 
 impl RollbackConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(process_env)
+    /// Reads `ALARM_TARGETS`: a JSON object of alarm name → `"<cluster>/<service>"`.
+    pub fn parse_alarm_targets(raw: &str) -> Result<BTreeMap<String, (String, String)>, String> {
+        let map: BTreeMap<String, String> = serde_json::from_str(raw).map_err(|_| {
+            "must be a JSON object of alarm name → \"<cluster>/<service>\"".to_string()
+        })?;
+        map.into_iter()
+            .map(|(alarm, target)| match event::split_target(&target) {
+                Some(parts) => Ok((alarm, parts)),
+                None => Err(format!(
+                    "maps `{alarm}` to `{target}`, not \"<cluster>/<service>\""
+                )),
+            })
+            .collect()
     }
 
-    /// `ALARM_TARGETS` (JSON object), `ROLLBACK_WINDOW_MINUTES` (60), `ROLLBACK_COOLDOWN_MINUTES` (30).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let minutes = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
-            match get(name) {
-                None => Ok(Duration::from_secs(default * 60)),
-                Some(v) => v
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|m| (1..=10_080).contains(m))
-                    .map(|m| Duration::from_secs(m * 60))
-                    .ok_or_else(|| {
-                        ConfigError::new(name, "must be a whole number of minutes from 1 to 10080")
-                    }),
-            }
-        };
-        let mut alarm_targets = BTreeMap::new();
-        if let Some(raw) = get("ALARM_TARGETS").filter(|v| !v.trim().is_empty()) {
-            let map: BTreeMap<String, String> = serde_json::from_str(&raw).map_err(|_| {
-                ConfigError::new(
-                    "ALARM_TARGETS",
-                    "must be a JSON object of alarm name → \"<cluster>/<service>\"",
-                )
-            })?;
-            for (alarm, target) in map {
-                let parts = event::split_target(&target).ok_or_else(|| {
-                    ConfigError::new(
-                        "ALARM_TARGETS",
-                        format!("maps `{alarm}` to `{target}`, not \"<cluster>/<service>\""),
-                    )
-                })?;
-                alarm_targets.insert(alarm, parts);
-            }
-        }
-        Ok(Self {
-            alarm_targets,
-            window: minutes("ROLLBACK_WINDOW_MINUTES", 60)?,
-            cooldown: minutes("ROLLBACK_COOLDOWN_MINUTES", 30)?,
-        })
-    }
-
-    /// The service an alarm is about: `ALARM_TARGETS`, else `macro-ai-<env>-<svc>-<anything>` →
-    /// `macro-ai-<env>-cluster` / `macro-ai-<env>-<svc>-service`.
+    /// The service an alarm is about: `ALARM_TARGETS`, else the seed's naming convention
+    /// ([`environment::service_of_alarm`]).
     pub fn target_of(&self, alarm: &str) -> Option<(String, String)> {
-        if let Some(t) = self.alarm_targets.get(alarm) {
-            return Some(t.clone());
-        }
-        let rest = alarm.strip_prefix("macro-ai-")?;
-        let mut parts = rest.splitn(3, '-');
-        let (env, svc, tail) = (parts.next()?, parts.next()?, parts.next()?);
-        (!env.is_empty() && !svc.is_empty() && !tail.is_empty()).then(|| {
-            (
-                format!("macro-ai-{env}-cluster"),
-                format!("macro-ai-{env}-{svc}-service"),
-            )
-        })
+        self.alarm_targets
+            .get(alarm)
+            .cloned()
+            .or_else(|| environment::service_of_alarm(alarm))
     }
 }
 
@@ -1051,11 +1013,14 @@ mod tests {
 
     #[test]
     fn given_alarm_names_then_targets_follow_the_map_or_the_convention() {
-        let c = RollbackConfig::from_lookup(|k| {
-            (k == "ALARM_TARGETS")
-                .then(|| r#"{"Api5xx": "macro-ai-prod-cluster/macro-ai-prod-api-service"}"#.into())
-        })
-        .unwrap();
+        let c = RollbackConfig {
+            alarm_targets: RollbackConfig::parse_alarm_targets(
+                r#"{"Api5xx": "macro-ai-prod-cluster/macro-ai-prod-api-service"}"#,
+            )
+            .unwrap(),
+            window: HOUR,
+            cooldown: HOUR,
+        };
         assert_eq!(
             c.target_of("Api5xx"),
             Some((
@@ -1071,15 +1036,8 @@ mod tests {
             ))
         );
         assert_eq!(c.target_of("billing-alarm"), None);
-        assert_eq!(c.target_of("macro-ai-dev-api"), None);
-        let err = RollbackConfig::from_lookup(|k| {
-            (k == "ALARM_TARGETS").then(|| r#"{"a": "nocluster"}"#.into())
-        })
-        .unwrap_err();
-        assert!(err.to_string().contains("ALARM_TARGETS"));
-        let err =
-            RollbackConfig::from_lookup(|k| (k == "ROLLBACK_COOLDOWN_MINUTES").then(|| "0".into()))
-                .unwrap_err();
-        assert!(err.to_string().contains("ROLLBACK_COOLDOWN_MINUTES"));
+        for bad in [r#"{"a": "nocluster"}"#, "[]", r#"{"a": 1}"#] {
+            assert!(RollbackConfig::parse_alarm_targets(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -17,7 +17,7 @@ use crate::capacity::{
     self, BUDGET_HOLD_TAG, CapacityError, Change, ENVIRONMENT_TAG, KEEP_UP_UNTIL_TAG, SCHEDULE_TAG,
     ServiceFleet, ServiceState,
 };
-use crate::config::{ConfigError, process_env};
+use crate::environment;
 use crate::error::report;
 use crate::notify::Notifier;
 use crate::schedule::Schedules;
@@ -35,66 +35,21 @@ pub struct ScalingConfig {
     pub production: bool,
 }
 
-impl ScalingConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(process_env)
-    }
-
-    /// `CLUSTERS` (comma-separated; default the dev and staging clusters), `SCHEDULES`,
-    /// `SCHEDULE_TIMEZONE` (default UTC), `SCALING_CONCURRENCY` (default 8).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let clusters: Vec<String> = get("CLUSTERS")
-            .unwrap_or_else(|| "macro-ai-dev-cluster,macro-ai-staging-cluster".into())
-            .split(',')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(str::to_string)
-            .collect();
-        if clusters.is_empty() {
-            return Err(ConfigError::new("CLUSTERS", "names no cluster"));
-        }
-        let concurrency = match get("SCALING_CONCURRENCY") {
-            None => 8,
-            Some(v) => v
-                .trim()
-                .parse()
-                .ok()
-                .filter(|n| (1..=64).contains(n))
-                .ok_or_else(|| {
-                    ConfigError::new("SCALING_CONCURRENCY", "must be a whole number from 1 to 64")
-                })?,
-        };
-        Ok(Self {
-            production: get("MACRO_AI_ENVIRONMENT").is_some_and(|e| {
-                e.eq_ignore_ascii_case("prod") || e.eq_ignore_ascii_case("production")
-            }),
-            clusters,
-            schedules: Schedules::from_lookup(&get)?,
-            concurrency,
-        })
-    }
-}
-
-/// The environment a service belongs to: `macro-ai-<env>-cluster`, else its environment tag.
+/// The environment a service belongs to: its cluster's by the convention, else its environment
+/// tag.
 pub fn environment_of(state: &ServiceState) -> Option<String> {
-    state
-        .id
-        .cluster
-        .strip_prefix("macro-ai-")
-        .and_then(|rest| rest.strip_suffix("-cluster"))
+    environment::of_cluster(&state.id.cluster)
+        .or_else(|| state.tag(ENVIRONMENT_TAG))
         .map(str::to_string)
-        .or_else(|| state.tag(ENVIRONMENT_TAG).map(str::to_string))
 }
 
-/// Production is never scaled down by automation, whatever its tags say.
+/// Production is never scaled down by automation, whatever its tags say: a production cluster
+/// name or a production environment tag is enough.
 pub fn is_prod(state: &ServiceState) -> bool {
-    environment_of(state).as_deref() == Some("prod")
+    environment::is_production_cluster(&state.id.cluster)
         || state
-            .id
-            .cluster
-            .split(['-', '_'])
-            .any(|p| p.eq_ignore_ascii_case("prod"))
-        || state.tag(ENVIRONMENT_TAG) == Some("prod")
+            .tag(ENVIRONMENT_TAG)
+            .is_some_and(environment::is_production)
 }
 
 /// What to do with one service.
@@ -552,21 +507,5 @@ mod tests {
             decide(&prod, &schedules, Mode::ScaleDown, night).plan,
             Plan::Leave
         );
-    }
-
-    #[test]
-    fn given_the_environment_then_config_is_read_and_bad_values_named() {
-        let c = ScalingConfig::from_lookup(|_| None).unwrap();
-        assert_eq!(
-            c.clusters,
-            vec!["macro-ai-dev-cluster", "macro-ai-staging-cluster"]
-        );
-        assert_eq!(c.concurrency, 8);
-        let err = ScalingConfig::from_lookup(|k| (k == "SCALING_CONCURRENCY").then(|| "0".into()))
-            .unwrap_err();
-        assert!(err.to_string().contains("SCALING_CONCURRENCY"));
-        let err =
-            ScalingConfig::from_lookup(|k| (k == "CLUSTERS").then(|| " , ".into())).unwrap_err();
-        assert!(err.to_string().contains("CLUSTERS"));
     }
 }

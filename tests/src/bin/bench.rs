@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use shared::aws::ecs::EcsFleet;
 use shared::aws::sns::SnsNotifier;
 use shared::capacity::{Bounds, FleetError, ServiceFleet, ServiceId, ServiceState};
-use shared::scaling::{Scaler, ScalingConfig, ScalingRequest};
+use shared::scaling::{Scaler, ScalingRequest};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -592,7 +592,7 @@ async fn scaling_concurrency(
     let mut out = Vec::new();
     for delay in [Duration::ZERO, Duration::from_millis(40)] {
         for concurrency in [1usize, 8] {
-            let mut config = ScalingConfig::from_lookup(|_| None)?;
+            let mut config = after_hours_scaling::Config::from_lookup(|_| None)?.scaling;
             config.concurrency = concurrency;
             let fleet = Delayed {
                 inner: EcsFleet::new(aws.ecs.clone(), aws.autoscaling.clone()),
