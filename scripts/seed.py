@@ -411,6 +411,36 @@ def summary():
     return ok
 
 
+def request_ids(log_path):
+    """Every line the functions wrote during the demo (JSON logs, EMF metrics) names the request
+    it belongs to: the runtime's span (`span.requestId`) or the metric's `requestId` property."""
+    lines, missing = 0, []
+    with open(log_path, encoding="utf-8", errors="replace") as f:
+        for raw in f:
+            raw = raw.strip()
+            start = raw.find("{")
+            if start < 0:
+                continue
+            try:
+                line = json.loads(raw[start:])
+            except ValueError:
+                continue
+            if not isinstance(line, dict) or not ("_aws" in line or "level" in line):
+                continue
+            message = str((line.get("fields") or {}).get("message", ""))
+            if message.startswith("AWS_LAMBDA_MAX_CONCURRENCY is set"):
+                # The runtime's own notice at start-up, before any request exists: cargo lambda
+                # sets the variable locally; Lambda sets it only on Managed Instances.
+                continue
+            lines += 1
+            if not (line.get("requestId") or (line.get("span") or {}).get("requestId")):
+                missing.append(raw[:160])
+    print(f"  {lines} function log and metric lines, {len(missing)} without a request id")
+    for m in missing[:5]:
+        print(f"    {m}")
+    return lines > 0 and not missing
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else ""
     if what == "reset":
@@ -429,9 +459,11 @@ if __name__ == "__main__":
         report()
     elif what == "stage":
         stage_rotation(sm(), sys.argv[2], sys.argv[3])
+    elif what == "request-ids":
+        sys.exit(0 if request_ids(sys.argv[2]) else 1)
     elif what == "jwt-sign":
         jwt_sign(sys.argv[2])
     elif what == "jwt-verify":
         sys.exit(0 if jwt_verify(sys.argv[2], sys.argv[3]) else 1)
     else:
-        sys.exit("usage: seed.py reset | summary | services | report | release | prod-api | notifications | stage SECRET_ID TOKEN | jwt-sign LABEL | jwt-verify LABEL accepted|refused")
+        sys.exit("usage: seed.py reset | summary | services | report | release | prod-api | notifications | stage SECRET_ID TOKEN | request-ids LOG | jwt-sign LABEL | jwt-verify LABEL accepted|refused")

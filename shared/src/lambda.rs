@@ -2,12 +2,14 @@
 //! `errorType` and a message that carries every cause), and the tracing set-up every function
 //! shares.
 
-use lambda_runtime::Diagnostic;
+use lambda_runtime::{Diagnostic, LambdaEvent};
 use std::fmt;
+use std::future::Future;
 use tracing::error;
 
 use crate::error::report;
 use crate::rotation::RotationError;
+use crate::telemetry;
 
 /// A function's failure as Lambda reports it. Its message never holds a secret: it is built
 /// from domain errors, which name fields and versions, never values.
@@ -76,9 +78,40 @@ impl fmt::Display for FunctionError {
 
 impl std::error::Error for FunctionError {}
 
+/// A function's cold start: tracing, then the AWS SDK configuration every client is built from
+/// (region, credentials and `AWS_ENDPOINT_URL*` from the environment).
+pub async fn init() -> aws_config::SdkConfig {
+    init_tracing();
+    aws_config::load_from_env().await
+}
+
+/// The runtime loop every function runs: each invocation is handled as itself
+/// ([`telemetry::within`]: its metrics carry its request id; the runtime's span gives the log
+/// lines theirs), and its result is sent back as JSON.
+pub async fn serve<H, Fut, R>(handler: H) -> Result<(), lambda_runtime::Error>
+where
+    H: Fn(LambdaEvent<serde_json::Value>) -> Fut,
+    Fut: Future<Output = Result<R, FunctionError>>,
+    R: serde::Serialize,
+{
+    lambda_runtime::run(lambda_runtime::service_fn(
+        |event: LambdaEvent<serde_json::Value>| {
+            let invocation = telemetry::Invocation {
+                request_id: event.context.request_id.clone(),
+                trace_id: event.context.xray_trace_id.clone(),
+            };
+            // Boxed: one allocation per invocation keeps the runtime's future type shallow.
+            Box::pin(telemetry::within(invocation, handler(event)))
+        },
+    ))
+    .await
+}
+
 /// Tracing as Lambda's advanced logging controls ask: JSON lines when `AWS_LAMBDA_LOG_FORMAT` is
 /// `JSON` (what the template sets), at `AWS_LAMBDA_LOG_LEVEL` (else `RUST_LOG`, a plain level such
-/// as `debug`; default `info`), without timestamps (CloudWatch adds them).
+/// as `debug`; default `info`), without timestamps (CloudWatch adds them). Every line inside an
+/// invocation carries the runtime's span: `requestId` and, when traced, `xrayTraceId` (in JSON
+/// under `span`, in text before the message).
 pub fn init_tracing() {
     use tracing_subscriber::filter::LevelFilter;
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
@@ -95,7 +128,7 @@ pub fn init_tracing() {
     let _ = if json {
         builder
             .json()
-            .with_current_span(false)
+            .with_current_span(true)
             .with_span_list(false)
             .try_init()
     } else {

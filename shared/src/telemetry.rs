@@ -1,8 +1,30 @@
 //! What every action leaves behind: one structured audit log line (what, why, before, after) and
 //! one CloudWatch Embedded Metric Format line, the way Powertools does it.
 
+use std::future::Future;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::info;
+
+/// The Lambda invocation being handled: its request id and X-Ray trace id go into every metric
+/// line (the log lines get them from the runtime's span).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Invocation {
+    pub request_id: String,
+    pub trace_id: Option<String>,
+}
+
+tokio::task_local! {
+    static INVOCATION: Invocation;
+}
+
+/// Runs `work` as `invocation`: every metric it emits carries the invocation's ids.
+pub async fn within<F: Future>(invocation: Invocation, work: F) -> F::Output {
+    INVOCATION.scope(invocation, work).await
+}
+
+fn current() -> Option<Invocation> {
+    INVOCATION.try_with(Clone::clone).ok()
+}
 
 /// The CloudWatch namespace of every metric the suite emits.
 pub const NAMESPACE: &str = "MacroAiOps";
@@ -48,7 +70,14 @@ pub fn metric(service: &str, name: &str, value: u64) {
 pub fn metric_with(service: &str, name: &str, value: u64, dimensions: &[(&str, &str)]) {
     println!(
         "{}",
-        emf_line(service, name, value, dimensions, now_millis())
+        emf_line(
+            service,
+            name,
+            value,
+            dimensions,
+            now_millis(),
+            current().as_ref()
+        )
     );
 }
 
@@ -58,6 +87,7 @@ fn emf_line(
     value: u64,
     dimensions: &[(&str, &str)],
     timestamp_ms: u128,
+    invocation: Option<&Invocation>,
 ) -> String {
     let mut dims: Vec<&str> = vec!["Service"];
     dims.extend(dimensions.iter().map(|(k, _)| *k));
@@ -76,6 +106,14 @@ fn emf_line(
     if let Some(obj) = root.as_object_mut() {
         for (k, v) in dimensions {
             obj.insert((*k).to_string(), serde_json::Value::from(*v));
+        }
+        // Properties, not dimensions: they find the invocation's log lines without adding a
+        // metric per request.
+        if let Some(invocation) = invocation {
+            obj.insert("requestId".into(), invocation.request_id.clone().into());
+            if let Some(trace) = &invocation.trace_id {
+                obj.insert("xrayTraceId".into(), trace.clone().into());
+            }
         }
     }
     root.to_string()
@@ -100,6 +138,10 @@ mod tests {
             1,
             &[("Action", "setSecret")],
             1_700_000_000_000,
+            Some(&Invocation {
+                request_id: "req-1".into(),
+                trace_id: Some("Root=1-abc".into()),
+            }),
         );
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000u64);
@@ -119,5 +161,24 @@ mod tests {
             ),
             (Some("postgres"), Some("setSecret"), Some(1))
         );
+        assert_eq!(
+            (v["requestId"].as_str(), v["xrayTraceId"].as_str()),
+            (Some("req-1"), Some("Root=1-abc"))
+        );
+    }
+
+    #[tokio::test]
+    async fn given_an_invocation_then_its_ids_are_current_inside_it_only() {
+        assert_eq!(current(), None);
+        let inside = within(
+            Invocation {
+                request_id: "req-2".into(),
+                trace_id: None,
+            },
+            async { current() },
+        )
+        .await;
+        assert_eq!(inside.map(|i| i.request_id).as_deref(), Some("req-2"));
+        assert_eq!(current(), None);
     }
 }

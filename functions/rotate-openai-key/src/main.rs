@@ -1,15 +1,9 @@
 //! Lambda entry point of `rotate-openai-key`: configuration and clients once, then the runtime loop.
 
-use lambda_runtime::{Error, run, service_fn};
-
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    shared::lambda::init_tracing();
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let aws = shared::lambda::init().await;
     let config = rotate_openai_key::Config::from_env()?;
-    let aws = aws_config::load_from_env().await;
     let rotator = rotate_openai_key::rotator(aws_sdk_secretsmanager::Client::new(&aws), config)?;
-    run(service_fn(|event| {
-        shared::lambda::handle_rotation(&rotator, event)
-    }))
-    .await
+    shared::lambda::serve(|event| shared::lambda::handle_rotation(&rotator, event)).await
 }
