@@ -13,6 +13,7 @@ pub mod event;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod lambda;
+pub mod ledger;
 pub mod notify;
 pub mod openai;
 pub mod postgres;

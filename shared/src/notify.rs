@@ -4,6 +4,29 @@ use std::future::Future;
 
 use crate::error::BoxError;
 
+/// One notification, in words: a subject that names the function that sends it, and a message.
+/// Neither ever holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub subject: String,
+    pub message: String,
+}
+
+impl Notice {
+    /// A notice from `function` (`alarm-rollback`, `budget-response`): its subject starts with
+    /// `macro-ai-ops <function>: `, so every message of the suite is found by one filter.
+    pub fn new(
+        function: &str,
+        subject: impl std::fmt::Display,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            subject: format!("macro-ai-ops {function}: {subject}"),
+            message: message.into(),
+        }
+    }
+}
+
 /// A notification that could not be sent.
 #[derive(Debug, thiserror::Error)]
 #[error("the notification `{subject}` could not be published")]

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use jiff::{SignedDuration, Timestamp};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
-use shared::aws::dynamodb::DynamoLedger;
+use shared::aws::dynamodb::DynamoRollbackLedger;
 use shared::aws::ecs::EcsFleet;
 use shared::aws::sns::SnsNotifier;
 use shared::capacity::{FleetError, ServiceId};
@@ -57,7 +57,7 @@ impl ReleaseFleet for Observed {
 struct World {
     aws: Aws,
     queue: String,
-    rollbacker: Rollbacker<Observed, DynamoLedger, SnsNotifier>,
+    rollbacker: Rollbacker<Observed, DynamoRollbackLedger, SnsNotifier>,
     deploys: Arc<AtomicUsize>,
     revs: Vec<String>,
     table: String,
@@ -107,7 +107,7 @@ async fn world(active_deployment: bool) -> Result<World> {
     };
     let rollbacker = Rollbacker::new(
         fleet,
-        DynamoLedger::new(aws.dynamodb.clone(), config.table.clone()),
+        DynamoRollbackLedger::new(aws.dynamodb.clone(), config.table.clone()),
         SnsNotifier::new(aws.sns.clone(), config.notify_topic_arn.clone()),
         config.rollback,
     );

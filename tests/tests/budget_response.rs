@@ -6,7 +6,7 @@ use budget_response::{Config, Responder, handle};
 use jiff::Timestamp;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
-use shared::aws::dynamodb::DynamoDeduper;
+use shared::aws::dynamodb::DynamoNotificationLedger;
 use shared::aws::ecs::EcsFleet;
 use shared::aws::sns::SnsNotifier;
 use shared::budget::BudgetResponder;
@@ -492,14 +492,14 @@ fn with_fleet(
     w: &World,
     fail_tag: Option<&str>,
     stall: Option<&str>,
-) -> BudgetResponder<Faulty, DynamoDeduper, SnsNotifier> {
+) -> BudgetResponder<Faulty, DynamoNotificationLedger, SnsNotifier> {
     BudgetResponder::new(
         Faulty {
             inner: EcsFleet::new(w.aws.ecs.clone(), w.aws.autoscaling.clone()),
             fail_tag: fail_tag.map(str::to_string),
             stall: stall.map(str::to_string),
         },
-        DynamoDeduper::new(
+        DynamoNotificationLedger::new(
             w.aws.dynamodb.clone(),
             w.config.table.clone(),
             w.config.lease,

@@ -4,7 +4,7 @@
 
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
-use shared::aws::dynamodb::DynamoLedger;
+use shared::aws::dynamodb::DynamoRollbackLedger;
 use shared::aws::ecs::EcsFleet;
 use shared::aws::sns::SnsNotifier;
 use shared::config::{self, ConfigError};
@@ -13,7 +13,7 @@ use shared::notify::Notifier;
 use shared::rollback::{ReleaseFleet, RollbackConfig, RollbackLedger, Rollbacker, parse};
 
 /// The rollbacker this function runs.
-pub type AlarmRollbacker = Rollbacker<EcsFleet, DynamoLedger, SnsNotifier>;
+pub type AlarmRollbacker = Rollbacker<EcsFleet, DynamoRollbackLedger, SnsNotifier>;
 
 /// Everything the function reads from its environment, read once at cold start.
 #[derive(Debug, Clone)]
@@ -70,7 +70,7 @@ pub fn rollbacker(
 ) -> AlarmRollbacker {
     Rollbacker::new(
         EcsFleet::new(ecs, autoscaling),
-        DynamoLedger::new(dynamodb, config.table),
+        DynamoRollbackLedger::new(dynamodb, config.table),
         SnsNotifier::new(sns, config.notify_topic_arn),
         config.rollback,
     )

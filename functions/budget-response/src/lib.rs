@@ -4,17 +4,18 @@
 
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
-use shared::aws::dynamodb::DynamoDeduper;
+use shared::aws::dynamodb::DynamoNotificationLedger;
 use shared::aws::ecs::EcsFleet;
 use shared::aws::sns::SnsNotifier;
-use shared::budget::{BudgetConfig, BudgetResponder, Deduper, parse};
+use shared::budget::{BudgetConfig, BudgetResponder, parse};
 use shared::capacity::ServiceFleet;
 use shared::config::{self, ConfigError};
 use shared::lambda::FunctionError;
+use shared::ledger::NotificationLedger;
 use shared::notify::Notifier;
 
 /// The responder this function runs.
-pub type Responder = BudgetResponder<EcsFleet, DynamoDeduper, SnsNotifier>;
+pub type Responder = BudgetResponder<EcsFleet, DynamoNotificationLedger, SnsNotifier>;
 
 /// Everything the function reads from its environment, read once at cold start.
 #[derive(Debug, Clone)]
@@ -85,7 +86,7 @@ pub fn responder(
 ) -> Responder {
     BudgetResponder::new(
         EcsFleet::new(ecs, autoscaling),
-        DynamoDeduper::new(dynamodb, config.table, config.lease),
+        DynamoNotificationLedger::new(dynamodb, config.table, config.lease),
         SnsNotifier::new(sns, config.notify_topic_arn),
         config.budget,
     )
@@ -93,7 +94,7 @@ pub fn responder(
 
 /// The handler: every input is handled; if any failed, the invocation fails after the others
 /// (SNS retries it; the notification ledger makes the retry safe).
-pub async fn handle<F: ServiceFleet, D: Deduper, N: Notifier>(
+pub async fn handle<F: ServiceFleet, D: NotificationLedger, N: Notifier>(
     responder: &BudgetResponder<F, D, N>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, FunctionError> {

@@ -1,4 +1,4 @@
-//! [`RollbackLedger`] on DynamoDB: one item per service, written with a condition on its version
+//! The two ledgers (`crate::ledger`) on DynamoDB. [`RollbackLedger`]: one item per service, written with a condition on its version
 //! (optimistic concurrency), so of several invocations deciding at once exactly one commits.
 //! Chosen over a lock with expiry because the commit *is* the record: there is nothing to
 //! release and nothing to expire, and a crashed invocation leaves no lock behind.
@@ -9,15 +9,16 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
 use super::{CallFailure, call_failure};
-use crate::rollback::{LedgerEntry, LedgerError, RollbackLedger, RollbackRecord};
+use crate::ledger::{Claim, LedgerError, NotificationLedger};
+use crate::rollback::{LedgerEntry, RollbackLedger, RollbackRecord};
 
 #[derive(Clone, Debug)]
-pub struct DynamoLedger {
+pub struct DynamoRollbackLedger {
     client: Client,
     table: String,
 }
 
-impl DynamoLedger {
+impl DynamoRollbackLedger {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -26,11 +27,37 @@ impl DynamoLedger {
     }
 }
 
+const ROLLBACK: &str = "rollback";
+const NOTIFICATION: &str = "notification";
+
+/// A conditional write that found its condition false: another invocation wrote first. An
+/// answer, not a failure.
+fn lost_race<E, R>(e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    matches!(call_failure(e), CallFailure::Service(Some(ref c)) if c == "ConditionalCheckFailedException")
+}
+
+fn failed(
+    ledger: &'static str,
+    operation: &'static str,
+    key: &str,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> LedgerError {
+    LedgerError {
+        ledger,
+        operation,
+        key: key.to_string(),
+        source: Box::new(e),
+    }
+}
+
 fn text(item: &HashMap<String, AttributeValue>, key: &str) -> Option<String> {
     item.get(key).and_then(|v| v.as_s().ok()).cloned()
 }
 
-impl RollbackLedger for DynamoLedger {
+impl RollbackLedger for DynamoRollbackLedger {
     async fn read(&self, service: &str) -> Result<LedgerEntry, LedgerError> {
         let out = self
             .client
@@ -40,11 +67,7 @@ impl RollbackLedger for DynamoLedger {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| LedgerError {
-                operation: "read",
-                service: service.to_string(),
-                source: Box::new(e),
-            })?;
+            .map_err(|e| failed(ROLLBACK, "read", service, e))?;
         let Some(item) = out.item() else {
             return Ok(LedgerEntry::default());
         };
@@ -121,30 +144,24 @@ impl RollbackLedger for DynamoLedger {
         };
         match request.send().await {
             Ok(_) => Ok(true),
-            Err(e) if matches!(call_failure(&e), CallFailure::Service(Some(ref c)) if c == "ConditionalCheckFailedException") => {
-                Ok(false)
-            }
-            Err(e) => Err(LedgerError {
-                operation: "commit",
-                service: service.to_string(),
-                source: Box::new(e),
-            }),
+            Err(e) if lost_race(&e) => Ok(false),
+            Err(e) => Err(failed(ROLLBACK, "commit", service, e)),
         }
     }
 }
 
-/// [`Deduper`](crate::budget::Deduper) on DynamoDB: one item per notification key, kept for 14
+/// [`Deduper`](NotificationLedger) on DynamoDB: one item per notification key, kept for 14
 /// days (the table's TTL attribute `expires_at`). A claim is `state = in-progress` with a lease
 /// (`lease_until`, epoch seconds) longer than the function's timeout, so a claim whose invocation
 /// timed out or crashed can be taken over by the retry; `finish` makes it `done`.
 #[derive(Clone, Debug)]
-pub struct DynamoDeduper {
+pub struct DynamoNotificationLedger {
     client: Client,
     table: String,
     lease: std::time::Duration,
 }
 
-impl DynamoDeduper {
+impl DynamoNotificationLedger {
     /// `lease`: how long a claim is another invocation's (more than the function's timeout).
     pub fn new(client: Client, table: impl Into<String>, lease: std::time::Duration) -> Self {
         Self {
@@ -164,10 +181,10 @@ fn epoch_seconds() -> u64 {
 
 const DEDUPE_DAYS: u64 = 14;
 
-impl crate::budget::Deduper for DynamoDeduper {
-    async fn claim(&self, key: &str) -> Result<crate::budget::Claim, crate::budget::DedupeError> {
-        use crate::budget::Claim;
-        let error = |operation, e: BoxError| crate::budget::DedupeError {
+impl NotificationLedger for DynamoNotificationLedger {
+    async fn claim(&self, key: &str) -> Result<Claim, LedgerError> {
+        let error = |operation, e: BoxError| LedgerError {
+            ledger: NOTIFICATION,
             operation,
             key: key.to_string(),
             source: e,
@@ -201,8 +218,7 @@ impl crate::budget::Deduper for DynamoDeduper {
                 .await;
             match result {
                 Ok(_) => return Ok(Claim::New),
-                Err(e) if matches!(call_failure(&e), CallFailure::Service(Some(ref c)) if c == "ConditionalCheckFailedException") =>
-                    {}
+                Err(e) if lost_race(&e) => {}
                 Err(e) => return Err(error("claim", Box::new(e))),
             }
             let item = self
@@ -232,7 +248,7 @@ impl crate::budget::Deduper for DynamoDeduper {
         Ok(Claim::InProgress)
     }
 
-    async fn finish(&self, key: &str) -> Result<(), crate::budget::DedupeError> {
+    async fn finish(&self, key: &str) -> Result<(), LedgerError> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -242,26 +258,18 @@ impl crate::budget::Deduper for DynamoDeduper {
             .expression_attribute_values(":done", AttributeValue::S("done".into()))
             .send()
             .await
-            .map_err(|e| crate::budget::DedupeError {
-                operation: "finish",
-                key: key.to_string(),
-                source: Box::new(e),
-            })?;
+            .map_err(|e| failed(NOTIFICATION, "finish", key, e))?;
         Ok(())
     }
 
-    async fn forget(&self, key: &str) -> Result<(), crate::budget::DedupeError> {
+    async fn forget(&self, key: &str) -> Result<(), LedgerError> {
         self.client
             .delete_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(key.to_string()))
             .send()
             .await
-            .map_err(|e| crate::budget::DedupeError {
-                operation: "forget",
-                key: key.to_string(),
-                source: Box::new(e),
-            })?;
+            .map_err(|e| failed(NOTIFICATION, "forget", key, e))?;
         Ok(())
     }
 }

@@ -19,10 +19,10 @@ mod ports;
 mod release;
 mod runner;
 
+pub use crate::ledger::LedgerError;
 pub use config::RollbackConfig;
 pub use decision::{Verdict, decide, known_good};
-pub use notices::Notice;
-pub use ports::{LedgerEntry, LedgerError, ReleaseFleet, RollbackLedger, RollbackRecord};
+pub use ports::{LedgerEntry, ReleaseFleet, RollbackLedger, RollbackRecord};
 pub use release::{
     ECS_ROLLBACK_TAG, KNOWN_GOOD_AT_TAG, KNOWN_GOOD_TAG, LAST_ROLLBACK_TAG, RELEASE_COMPLETED_TAG,
     RELEASE_STARTED_TAG, RELEASE_TAG, ServiceRelease, short_name,

@@ -1,20 +1,11 @@
 //! What alarm-rollback tells people, in words: one subject and message per kind of outcome.
 //! Each names the service and the cause, never a secret.
 
+use crate::notify::Notice;
 use std::time::Duration;
 
-/// One notification.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
-    pub subject: String,
-    pub message: String,
-}
-
 fn notice(subject: String, message: String) -> Notice {
-    Notice {
-        subject: format!("macro-ai-ops alarm-rollback: {subject}"),
-        message,
-    }
+    Notice::new("alarm-rollback", subject, message)
 }
 
 /// An alarm that names no service.

@@ -3,7 +3,7 @@
 
 use super::release::ServiceRelease;
 use crate::capacity::{FleetError, ServiceId};
-use crate::error::BoxError;
+use crate::ledger::LedgerError;
 use serde::Serialize;
 use std::future::Future;
 
@@ -48,16 +48,6 @@ pub struct LedgerEntry {
     pub last: Option<RollbackRecord>,
     /// Task definitions rolled away from: never a target again.
     pub rolled_away: Vec<String>,
-}
-
-/// A failed ledger call.
-#[derive(Debug, thiserror::Error)]
-#[error("the rollback ledger could not {operation} for `{service}`")]
-pub struct LedgerError {
-    pub operation: &'static str,
-    pub service: String,
-    #[source]
-    pub source: BoxError,
 }
 
 /// The atomic guard across concurrent Lambda instances.

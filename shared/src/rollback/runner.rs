@@ -4,15 +4,16 @@
 use super::config::RollbackConfig;
 use super::decision::{Verdict, decide, known_good};
 use super::event::{DeploymentEvent, Input};
-use super::notices::{self, Notice};
-use super::ports::{LedgerEntry, LedgerError, ReleaseFleet, RollbackLedger, RollbackRecord};
+use super::notices;
+use super::ports::{LedgerEntry, ReleaseFleet, RollbackLedger, RollbackRecord};
 use super::release::{
     ECS_ROLLBACK_TAG, KNOWN_GOOD_AT_TAG, KNOWN_GOOD_TAG, LAST_ROLLBACK_TAG, RELEASE_COMPLETED_TAG,
     RELEASE_STARTED_TAG, RELEASE_TAG, ServiceRelease, family_and_revision, short_name,
 };
 use crate::capacity::{FleetError, FleetErrorKind};
 use crate::error::report;
-use crate::notify::Notifier;
+use crate::ledger::LedgerError;
+use crate::notify::{Notice, Notifier};
 use crate::telemetry::{self, AuditRecord};
 use jiff::Timestamp;
 use serde::Serialize;

@@ -1,0 +1,562 @@
+//! The budget responder: each alert, anomaly or manual request claimed once in the notification
+//! ledger, then held, released or announced.
+
+use super::config::BudgetConfig;
+use super::message::{AlertType, Anomaly, BudgetInput};
+use super::notices;
+use crate::capacity::{self, BUDGET_HOLD_TAG, Change, ServiceFleet};
+use crate::environment;
+use crate::error::report;
+use crate::ledger::{Claim, LedgerError, NotificationLedger};
+use crate::notify::{Notice, Notifier};
+use crate::telemetry::{self, AuditRecord};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::Serialize;
+use std::time::Duration;
+use tracing::{info, warn};
+
+fn usd(v: Option<f64>) -> String {
+    v.map(|n| format!("${n:.2}"))
+        .unwrap_or_else(|| "(not given)".into())
+}
+
+/// What happened to one input.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BudgetOutcome {
+    pub input: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// `held`, `released`, `notified`, `duplicate`, `unmapped`, `below-threshold`, `nothing-held`.
+    pub action: &'static str,
+    pub why: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
+}
+
+/// A failure of one input; the others are still handled.
+#[derive(Debug, thiserror::Error)]
+pub enum BudgetError {
+    #[error(transparent)]
+    Fleet(#[from] crate::capacity::FleetError),
+    #[error(transparent)]
+    Capacity(#[from] crate::capacity::CapacityError),
+    #[error(transparent)]
+    Dedupe(#[from] LedgerError),
+    #[error(
+        "`{0}` cannot be held: its policy is to notify only (production is never scaled by automation)"
+    )]
+    NotHoldable(String),
+    #[error(
+        "`{0}` is being handled by another invocation (its claim's lease has not run out): retried later"
+    )]
+    InProgress(String),
+    #[error(
+        "`{0}` is not the environment this deployment operates (MACRO_AI_ENVIRONMENT): use its own stack's function"
+    )]
+    NotOperated(String),
+    /// Some services were done, some failed: the retry redoes only what failed (the rest is
+    /// already where it should be).
+    #[error("{action} of {env}: {} of {} service(s) failed: {}", failed.len(), failed.len() + done, failed.join("; "))]
+    Partial {
+        action: &'static str,
+        env: String,
+        done: usize,
+        failed: Vec<String>,
+    },
+}
+
+/// Runs budget response.
+pub struct BudgetResponder<F, D, N> {
+    fleet: F,
+    dedupe: D,
+    notifier: N,
+    config: BudgetConfig,
+}
+
+impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, N> {
+    pub fn new(fleet: F, dedupe: D, notifier: N, config: BudgetConfig) -> Self {
+        Self {
+            fleet,
+            dedupe,
+            notifier,
+            config,
+        }
+    }
+
+    pub async fn handle(
+        &self,
+        inputs: Vec<BudgetInput>,
+        now: Timestamp,
+    ) -> (Vec<BudgetOutcome>, Vec<(String, BudgetError)>) {
+        let mut outcomes = Vec::new();
+        let mut failures = Vec::new();
+        for input in inputs {
+            let (label, key) = match &input {
+                BudgetInput::Budget { alert, dedup_key } => (
+                    format!("budget {} ({:?})", alert.budget_name, alert.alert_type),
+                    Some(dedup_key.clone()),
+                ),
+                BudgetInput::Anomaly { anomaly, dedup_key } => (
+                    format!("anomaly {}", anomaly.anomaly_id),
+                    Some(dedup_key.clone()),
+                ),
+                BudgetInput::Hold { environment, .. } => {
+                    (format!("manual hold of {environment}"), None)
+                }
+                BudgetInput::Release { environment } => (format!("release of {environment}"), None),
+                BudgetInput::NewPeriod { at } => (format!("new budget period at {at}"), None),
+            };
+            // An anomaly is one action per anomaly and per size: one that grows past
+            // ANOMALY_ACTION_USD after a first alert is a new decision, not a duplicate.
+            let key = match (&input, key) {
+                (BudgetInput::Anomaly { anomaly, .. }, Some(k)) => Some(format!(
+                    "{k}:{}",
+                    if anomaly.total_impact > self.config.anomaly_action_usd {
+                        "over"
+                    } else {
+                        "under"
+                    }
+                )),
+                (_, k) => k,
+            };
+            if let Some(key) = &key {
+                match self.claim(key).await {
+                    Ok(Claim::New) => {}
+                    Ok(Claim::InProgress) => {
+                        // Not a duplicate yet: the other invocation may still fail or die. Fail
+                        // this one so the delivery is retried after the lease.
+                        failures.push((label, BudgetError::InProgress(key.clone())));
+                        continue;
+                    }
+                    Ok(Claim::Done) => {
+                        info!(input = %label, key, "already handled: a redelivery");
+                        outcomes.push(BudgetOutcome {
+                            input: label,
+                            environment: None,
+                            action: "duplicate",
+                            why: "this notification was already handled".into(),
+                            services: vec![],
+                        });
+                        continue;
+                    }
+                    Err(e) => {
+                        failures.push((label, e.into()));
+                        continue;
+                    }
+                }
+            }
+            match self.one(input, &label, now).await {
+                Ok(o) => {
+                    if let Some(key) = &key
+                        && let Err(e) = self.dedupe.finish(key).await
+                    {
+                        // Handled; the lease runs out and a redelivery redoes it, which converges.
+                        warn!(error = %report(&e), "the claim could not be marked done");
+                    }
+                    outcomes.push(o);
+                }
+                Err(e) => {
+                    warn!(input = %label, error = %report(&e), "input could not be handled");
+                    if let Some(key) = &key
+                        && let Err(f) = self.dedupe.forget(key).await
+                    {
+                        warn!(error = %report(&f), "the claim could not be given back");
+                    }
+                    failures.push((label, e));
+                }
+            }
+        }
+        (outcomes, failures)
+    }
+
+    /// Claims `key`, waiting up to `claim_wait` while another invocation holds it.
+    async fn claim(&self, key: &str) -> Result<Claim, LedgerError> {
+        let deadline = tokio::time::Instant::now() + self.config.claim_wait;
+        loop {
+            match self.dedupe.claim(key).await? {
+                Claim::InProgress if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                other => return Ok(other),
+            }
+        }
+    }
+
+    async fn one(
+        &self,
+        input: BudgetInput,
+        label: &str,
+        now: Timestamp,
+    ) -> Result<BudgetOutcome, BudgetError> {
+        let outcome = |environment: Option<String>, action, why: String, services| BudgetOutcome {
+            input: label.to_string(),
+            environment,
+            action,
+            why,
+            services,
+        };
+        match input {
+            BudgetInput::Budget { alert, .. } => {
+                let spent = format!(
+                    "{} {}: {} of a {} budget (alert above {})",
+                    alert.budget_name,
+                    match alert.alert_type {
+                        AlertType::Actual => "ACTUAL",
+                        AlertType::Forecasted => "FORECASTED",
+                    },
+                    usd(alert.amount),
+                    usd(alert.budgeted),
+                    usd(alert.threshold)
+                );
+                let Some(env) = self.config.environment_of_budget(&alert.budget_name) else {
+                    let why = format!(
+                        "budget `{}` maps to no environment (BUDGET_ENVIRONMENTS, or macro-ai-<env>-monthly): no action",
+                        alert.budget_name
+                    );
+                    self.notify(notices::unmapped_budget(&alert.budget_name, &spent, &why))
+                        .await;
+                    return Ok(outcome(None, "unmapped", why, vec![]));
+                };
+                let action = self.config.hold_to(&env);
+                match (alert.alert_type, action) {
+                    (AlertType::Actual, Some(to)) => {
+                        let services = self.hold(&env, to, &spent, now).await?;
+                        let why =
+                            format!("ACTUAL spend over the threshold: {env} held at {to} task(s)");
+                        self.announce_hold(&env, to, &spent, &services).await;
+                        Ok(outcome(Some(env), "held", why, services))
+                    }
+                    (AlertType::Forecasted, _) | (AlertType::Actual, None) => {
+                        let why = match alert.alert_type {
+                            AlertType::Forecasted => {
+                                "a forecast only: notify, no action".to_string()
+                            }
+                            AlertType::Actual => format!("the policy for {env} is to notify only"),
+                        };
+                        self.notify(notices::over_budget(&alert.budget_name, &env, &spent, &why))
+                            .await;
+                        Ok(outcome(Some(env), "notified", why, vec![]))
+                    }
+                }
+            }
+            BudgetInput::Anomaly { anomaly, .. } => self.anomaly(anomaly, label, now).await,
+            BudgetInput::Hold {
+                environment,
+                reason,
+            } => {
+                if !self.config.operates(&environment) {
+                    return Err(BudgetError::NotOperated(environment.clone()));
+                }
+                let to = self
+                    .config
+                    .hold_to(&environment)
+                    .ok_or_else(|| BudgetError::NotHoldable(environment.clone()))?;
+                let spent = format!("manual hold: {reason}");
+                let services = self.hold(&environment, to, &spent, now).await?;
+                self.announce_hold(&environment, to, &spent, &services)
+                    .await;
+                Ok(outcome(
+                    Some(environment.clone()),
+                    "held",
+                    format!("held at {to} task(s) by request"),
+                    services,
+                ))
+            }
+            BudgetInput::Release { environment } => {
+                if !self.config.operates(&environment) {
+                    return Err(BudgetError::NotOperated(environment.clone()));
+                }
+                let services = self.release(&environment, None).await?;
+                self.announce_release(&environment, "released by request", &services)
+                    .await;
+                let action = if services.is_empty() {
+                    "nothing-held"
+                } else {
+                    "released"
+                };
+                Ok(outcome(
+                    Some(environment),
+                    action,
+                    "released by request".into(),
+                    services,
+                ))
+            }
+            BudgetInput::NewPeriod { at } => {
+                // Budget periods are calendar months in UTC.
+                let utc = jiff::tz::TimeZone::UTC;
+                let today = utc.to_datetime(at);
+                let start = Date::new(today.year(), today.month(), 1)
+                    .ok()
+                    .and_then(|d| utc.to_timestamp(d.at(0, 0, 0, 0)).ok())
+                    .unwrap_or(at);
+                let mut released = Vec::new();
+                let envs: Vec<String> = self
+                    .config
+                    .policy
+                    .keys()
+                    .filter(|e| self.config.hold_to(e).is_some())
+                    .cloned()
+                    .collect();
+                for env in envs {
+                    let services = self.release(&env, Some(start)).await?;
+                    if !services.is_empty() {
+                        self.announce_release(&env, "a new budget period started", &services)
+                            .await;
+                    }
+                    released.extend(services);
+                }
+                let action = if released.is_empty() {
+                    "nothing-held"
+                } else {
+                    "released"
+                };
+                Ok(outcome(
+                    None,
+                    action,
+                    format!("holds from before {start} released"),
+                    released,
+                ))
+            }
+        }
+    }
+
+    async fn anomaly(
+        &self,
+        anomaly: Anomaly,
+        label: &str,
+        now: Timestamp,
+    ) -> Result<BudgetOutcome, BudgetError> {
+        // An alert whose percentage cannot be known (the pre-2021 format, an expected spend of
+        // 0) is announced with its dollars rather than dropped as "0%".
+        let pct = match anomaly.impact_percentage {
+            Some(p) => format!("{p:.1}%"),
+            None => "percentage unknown".to_string(),
+        };
+        let env = self.config.environment_of_anomaly(&anomaly);
+        // A small percentage of a large bill is still a large sum: above ANOMALY_ACTION_USD the
+        // percentage gate does not apply.
+        if let Some(pct) = anomaly.impact_percentage
+            && pct < self.config.anomaly_min_percent
+            && anomaly.total_impact <= self.config.anomaly_action_usd
+        {
+            info!(anomaly = %anomaly.anomaly_id, pct, "anomaly below the notification threshold");
+            return Ok(BudgetOutcome {
+                input: label.into(),
+                environment: env,
+                action: "below-threshold",
+                why: format!(
+                    "impact {pct:.1}% is below {:.0}%",
+                    self.config.anomaly_min_percent
+                ),
+                services: vec![],
+            });
+        }
+        let mut message = notices::anomaly_text(&anomaly, &pct);
+        let hold_to = env
+            .as_ref()
+            .filter(|e| !environment::is_production(e))
+            .and_then(|e| self.config.hold_to(e));
+        match (env, hold_to) {
+            (Some(env), Some(to)) if anomaly.total_impact > self.config.anomaly_action_usd => {
+                let spent = format!(
+                    "cost anomaly {} of ${:.2} ({pct}) attributed to {env}",
+                    anomaly.anomaly_id, anomaly.total_impact
+                );
+                let services = self.hold(&env, to, &spent, now).await?;
+                message.push_str(&format!(
+                    "\nOver ${:.2} in {env}: acted like an ACTUAL budget breach.\n",
+                    self.config.anomaly_action_usd
+                ));
+                self.announce_hold(&env, to, &message, &services).await;
+                Ok(BudgetOutcome {
+                    input: label.into(),
+                    environment: Some(env.clone()),
+                    action: "held",
+                    why: format!(
+                        "anomaly above ${:.2} in {env}",
+                        self.config.anomaly_action_usd
+                    ),
+                    services,
+                })
+            }
+            (env, _) => {
+                self.notify(notices::anomaly(&anomaly, &pct, message)).await;
+                Ok(BudgetOutcome {
+                    input: label.into(),
+                    environment: env,
+                    action: "notified",
+                    why: "anomaly announced with its root causes".into(),
+                    services: vec![],
+                })
+            }
+        }
+    }
+
+    /// Holds every service of `env` at `to` tasks: the hold tag first (so after-hours scaling
+    /// leaves the service alone from then on), then the capacity reduction, which saves what the
+    /// service had unless after-hours scaling already did. Re-running converges.
+    async fn hold(
+        &self,
+        env: &str,
+        to: i32,
+        why: &str,
+        now: Timestamp,
+    ) -> Result<Vec<String>, BudgetError> {
+        if environment::is_production(env) {
+            return Err(BudgetError::NotHoldable(env.to_string()));
+        }
+        let mut done = Vec::new();
+        let mut failed = Vec::new();
+        // Every service is tried, whatever happens to the others.
+        for state in self.fleet.list(&self.config.cluster_of(env)).await? {
+            match self.hold_one(&state, to, why, now).await {
+                Ok(line) => done.push(line),
+                Err(e) => {
+                    warn!(service = %state.id, error = %report(&e), "could not hold the service");
+                    failed.push(format!("{}: {}", state.id, report(&e)));
+                }
+            }
+        }
+        self.partial("hold", env, done, failed).await
+    }
+
+    /// One service held: the hold tag first, then the reduction. Converges when re-run.
+    async fn hold_one(
+        &self,
+        state: &crate::capacity::ServiceState,
+        to: i32,
+        why: &str,
+        now: Timestamp,
+    ) -> Result<String, BudgetError> {
+        if state.tag(BUDGET_HOLD_TAG).is_none() {
+            self.fleet
+                .tag(&state.id, BUDGET_HOLD_TAG, &format!("since={now} to={to}"))
+                .await?;
+        }
+        // Tagged: after-hours scaling leaves it alone from now on. Reduce from the service as it
+        // is now, not as `list` saw it (after-hours may have restored it in between).
+        let fresh = self.fleet.get(&state.id).await?;
+        let state = &fresh;
+        Ok(match capacity::reduce_to(&self.fleet, state, to).await? {
+            Change::Changed { before, after } => {
+                telemetry::audit(&AuditRecord {
+                    service: "budget-response",
+                    action: "hold",
+                    target: &state.id.to_string(),
+                    what: &format!("{} held at {to} task(s)", state.id),
+                    why,
+                    before: &before.encode(),
+                    after: &after.encode(),
+                });
+                format!("{}: {before} -> {after}", state.id)
+            }
+            Change::Unchanged => format!("{}: already at {to} or below", state.id),
+        })
+    }
+
+    /// All done: the lines. Some failed: announced now (what was done and what was not), then an
+    /// error, so the retry redoes what failed.
+    async fn partial(
+        &self,
+        action: &'static str,
+        env: &str,
+        done: Vec<String>,
+        failed: Vec<String>,
+    ) -> Result<Vec<String>, BudgetError> {
+        if failed.is_empty() {
+            return Ok(done);
+        }
+        self.notify(notices::incomplete(action, env, &done, &failed))
+            .await;
+        Err(BudgetError::Partial {
+            action,
+            env: env.to_string(),
+            done: done.len(),
+            failed,
+        })
+    }
+
+    /// Restores every held service of `env` (held before `before`, when given) and lifts the hold.
+    async fn release(
+        &self,
+        env: &str,
+        before: Option<Timestamp>,
+    ) -> Result<Vec<String>, BudgetError> {
+        let mut done = Vec::new();
+        let mut failed = Vec::new();
+        for state in self.fleet.list(&self.config.cluster_of(env)).await? {
+            let Some(hold) = state.tag(BUDGET_HOLD_TAG) else {
+                continue;
+            };
+            let since = hold
+                .split_whitespace()
+                .find_map(|p| p.strip_prefix("since="))
+                .and_then(|t| t.parse::<Timestamp>().ok());
+            if let (Some(cutoff), Some(since)) = (before, since)
+                && since >= cutoff
+            {
+                continue;
+            }
+            match self.release_one(&state).await {
+                Ok(line) => done.push(line),
+                Err(e) => {
+                    warn!(service = %state.id, error = %report(&e), "could not release the service");
+                    failed.push(format!("{}: {}", state.id, report(&e)));
+                }
+            }
+        }
+        self.partial("release", env, done, failed).await
+    }
+
+    /// One held service restored and its hold lifted.
+    async fn release_one(
+        &self,
+        state: &crate::capacity::ServiceState,
+    ) -> Result<String, BudgetError> {
+        let line = match capacity::restore(&self.fleet, state).await? {
+            Change::Changed { before, after } => {
+                telemetry::audit(&AuditRecord {
+                    service: "budget-response",
+                    action: "release",
+                    target: &state.id.to_string(),
+                    what: &format!("{} released", state.id),
+                    why: "budget hold released",
+                    before: &before.encode(),
+                    after: &after.encode(),
+                });
+                format!("{}: {before} -> {after}", state.id)
+            }
+            Change::Unchanged => format!("{}: nothing saved to restore", state.id),
+        };
+        self.fleet.untag(&state.id, BUDGET_HOLD_TAG).await?;
+        Ok(line)
+    }
+
+    async fn announce_hold(&self, env: &str, to: i32, spent: &str, services: &[String]) {
+        self.notify(notices::held(
+            env,
+            &self.config.cluster_of(env),
+            to,
+            spent,
+            services,
+            &self.config.function_name,
+        ))
+        .await;
+    }
+
+    async fn announce_release(&self, env: &str, why: &str, services: &[String]) {
+        self.notify(notices::released(env, why, services)).await;
+    }
+
+    async fn notify(&self, notice: Notice) {
+        if let Err(e) = self
+            .notifier
+            .publish(&notice.subject, &notice.message)
+            .await
+        {
+            warn!(error = %report(&e), "notification failed");
+        }
+    }
+}
