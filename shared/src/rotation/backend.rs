@@ -1,0 +1,177 @@
+//! The port every credential plugs into the protocol through (PostgreSQL, Redis, OpenAI, the
+//! application keys): make a candidate, set it, test it, and clean up after the move.
+
+use super::policy::PasswordPolicy;
+use super::store::{SecretDescription, SecretStore, StoreError, StoreErrorKind};
+use crate::error::BoxError;
+use crate::secret::SecretString;
+use std::future::Future;
+
+/// Why a backend failed; each kind maps to a stable `error_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendErrorKind {
+    /// The secret value does not have the shape this backend needs.
+    InvalidSecret,
+    /// The backend (or a store it needed) could not be reached; a retry may succeed.
+    Unavailable,
+    /// The backend answered and refused the credential.
+    LoginRefused,
+    /// The rotation would break a rule (host changed, wrong user); refused on purpose.
+    Refused,
+    /// Someone must act first (stage a candidate key); the message says exactly what to do.
+    NeedsOperator,
+    Failed,
+}
+
+/// A backend failure: what went wrong in words an operator can act on, and the cause.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct BackendError {
+    pub kind: BackendErrorKind,
+    pub message: String,
+    #[source]
+    pub source: Option<BoxError>,
+}
+
+impl BackendError {
+    pub fn new(kind: BackendErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// The same error, its message ending with where it happened.
+    pub fn context(mut self, place: &str) -> Self {
+        self.message = format!("{} ({place})", self.message);
+        self
+    }
+
+    pub fn with_source(
+        kind: BackendErrorKind,
+        message: impl Into<String>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    pub fn invalid_secret(message: impl Into<String>) -> Self {
+        Self::new(BackendErrorKind::InvalidSecret, message)
+    }
+
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self::new(BackendErrorKind::Refused, message)
+    }
+}
+
+impl From<StoreError> for BackendError {
+    fn from(e: StoreError) -> Self {
+        let kind = match e.kind {
+            StoreErrorKind::Unavailable => BackendErrorKind::Unavailable,
+            _ => BackendErrorKind::Failed,
+        };
+        Self::with_source(kind, "a secret the backend needs could not be read", e)
+    }
+}
+
+/// What createSecret gives a backend: the store, and a way to make passwords.
+pub struct CreateContext<'a, S> {
+    pub store: &'a S,
+    pub secret_id: &'a str,
+    /// The secret's ARN from DescribeSecret (the event's id when the store gave none).
+    pub secret_arn: &'a str,
+    pub token: &'a str,
+    pub passwords: &'a PasswordPolicy,
+    /// The secret's rotation interval in days, when DescribeSecret says.
+    pub rotation_interval_days: Option<u64>,
+    /// When the secret was last rotated, when DescribeSecret says.
+    pub last_rotated: Option<jiff::Timestamp>,
+}
+
+impl<S: SecretStore> CreateContext<'_, S> {
+    /// A new random password from GetRandomPassword, under the configured policy.
+    pub async fn new_password(&self) -> Result<SecretString, BackendError> {
+        Ok(self.store.random_password(self.passwords).await?)
+    }
+}
+
+/// The values of one rotation as setSecret sees them. AWSPREVIOUS is not read up front: a
+/// backend that needs it as a fallback login reads it from the store then.
+pub struct Staged {
+    pub secret_id: String,
+    pub token: String,
+    pub current: SecretString,
+    pub pending: SecretString,
+}
+
+/// Where a rotation ended, as finishSecret knew it: the version it made AWSCURRENT and the one
+/// AWSCURRENT left. A backend's clean-up decides what to keep from these ids, never from a fresh
+/// read of the labels, which could be stale right after they moved.
+#[derive(Debug, Clone, Copy)]
+pub struct Finished<'a> {
+    pub secret_id: &'a str,
+    pub secret_arn: &'a str,
+    /// The version now AWSCURRENT (the rotation's token).
+    pub current: &'a str,
+    /// The version AWSCURRENT left, now AWSPREVIOUS; none on a secret's first rotation.
+    pub previous: Option<&'a str>,
+    /// Every version of the secret known at the step.
+    pub description: &'a SecretDescription,
+}
+
+/// What setSecret did on the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetOutcome {
+    /// The pending credential already worked: nothing to do (a retry).
+    AlreadyInPlace,
+    /// The credential was installed; the text says what changed (never a secret).
+    Installed { change: String },
+}
+
+/// A system whose credential is rotated. Methods take the store where they may need another
+/// secret (an admin login, a staged candidate).
+pub trait CredentialBackend: Send + Sync {
+    /// The backend's name in logs, metrics and errors ("postgres").
+    fn name(&self) -> &'static str;
+
+    /// createSecret: the new secret value, made from AWSCURRENT with every other field kept.
+    fn create_pending<S: SecretStore>(
+        &self,
+        ctx: &CreateContext<'_, S>,
+        current: &SecretString,
+    ) -> impl Future<Output = Result<SecretString, BackendError>> + Send;
+
+    /// setSecret: install the pending credential on the target.
+    fn set_pending<S: SecretStore>(
+        &self,
+        store: &S,
+        staged: &Staged,
+    ) -> impl Future<Output = Result<SetOutcome, BackendError>> + Send;
+
+    /// testSecret: prove the pending credential works.
+    fn test_pending(
+        &self,
+        pending: &SecretString,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Validation: prove the current credential works, changing nothing.
+    fn validate_current(
+        &self,
+        current: &SecretString,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// finishSecret, after AWSCURRENT moved: clean up what the new labels made obsolete, keeping
+    /// what `finished.current` and `finished.previous` need.
+    fn after_finish<S: SecretStore>(
+        &self,
+        _store: &S,
+        _finished: &Finished<'_>,
+    ) -> impl Future<Output = Result<Option<String>, BackendError>> + Send {
+        async { Ok(None) }
+    }
+}

@@ -1,0 +1,466 @@
+//! The rotator: Secrets Manager's four steps (createSecret, setSecret, testSecret, finishSecret)
+//! and the daily validation, written once, each step idempotent and retry-safe.
+
+use super::backend::{
+    BackendError, BackendErrorKind, CreateContext, CredentialBackend, Finished, SetOutcome, Staged,
+};
+use super::event::{RotationRequest, RotationStep, Step};
+use super::policy::PasswordPolicy;
+use super::store::{
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, SecretDescription, SecretStore, StoreError,
+    StoreErrorKind, VersionRef,
+};
+use crate::secret::SecretString;
+use crate::telemetry::{self, AuditRecord};
+use serde::Serialize;
+use tracing::info;
+
+/// Everything a rotation step or validation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum RotationError {
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+    #[error(
+        "unknown rotation step `{0}`: expected createSecret, setSecret, testSecret or finishSecret"
+    )]
+    UnknownStep(String),
+    #[error(
+        "rotation is not enabled on secret `{0}`: enable it (RotationSchedule or rotate-secret) \
+         before invoking the rotation function"
+    )]
+    RotationDisabled(String),
+    #[error("`{token}` is not a version of secret `{secret}`: was it started by another rotation?")]
+    UnknownVersion { secret: String, token: String },
+    #[error(
+        "version `{token}` of secret `{secret}` is not staged AWSPENDING (its labels: {stages}): \
+         a newer rotation may have replaced it"
+    )]
+    NotPending {
+        secret: String,
+        token: String,
+        stages: String,
+    },
+    #[error("secret `{secret}` has no {stage} value")]
+    MissingValue { secret: String, stage: &'static str },
+    #[error("{step} failed for secret `{secret}`")]
+    Store {
+        step: &'static str,
+        secret: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("{step} failed for secret `{secret}`")]
+    Backend {
+        step: &'static str,
+        secret: String,
+        #[source]
+        source: BackendError,
+    },
+}
+
+impl RotationError {
+    /// A stable name for the kind of failure (Lambda's `errorType`, alarms and runbooks key on it).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            RotationError::InvalidEvent(_) => "InvalidEvent",
+            RotationError::UnknownStep(_) => "UnknownStep",
+            RotationError::RotationDisabled(_) => "RotationDisabled",
+            RotationError::UnknownVersion { .. } => "UnknownVersion",
+            RotationError::NotPending { .. } => "NotPending",
+            RotationError::MissingValue { .. } => "MissingSecretValue",
+            RotationError::Store { source, .. } => match source.kind {
+                StoreErrorKind::Unavailable => "SecretStoreUnavailable",
+                StoreErrorKind::AccessDenied => "SecretStoreAccessDenied",
+                StoreErrorKind::NotFound => "SecretNotFound",
+                _ => "SecretStoreError",
+            },
+            RotationError::Backend { source, .. } => match source.kind {
+                BackendErrorKind::InvalidSecret => "InvalidSecret",
+                BackendErrorKind::Unavailable => "BackendUnavailable",
+                BackendErrorKind::LoginRefused => "LoginRefused",
+                BackendErrorKind::Refused => "RotationRefused",
+                BackendErrorKind::NeedsOperator => "OperatorActionNeeded",
+                BackendErrorKind::Failed => "BackendError",
+            },
+        }
+    }
+
+    /// True when the same request may succeed later without anyone changing anything.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            RotationError::Store {
+                source: StoreError {
+                    kind: StoreErrorKind::Unavailable,
+                    ..
+                },
+                ..
+            } | RotationError::Backend {
+                source: BackendError {
+                    kind: BackendErrorKind::Unavailable,
+                    ..
+                },
+                ..
+            }
+        )
+    }
+}
+
+/// What a step or validation did, returned to the invoker and logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    pub secret_id: String,
+    pub step: &'static str,
+    /// `created`, `alreadyCreated`, `set`, `alreadySet`, `tested`, `finished`, `alreadyCurrent`,
+    /// `valid`.
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+/// Runs the rotation protocol for one backend.
+pub struct Rotator<S, B> {
+    store: S,
+    backend: B,
+    passwords: PasswordPolicy,
+}
+
+impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
+    pub fn new(store: S, backend: B, passwords: PasswordPolicy) -> Self {
+        Self {
+            store,
+            backend,
+            passwords,
+        }
+    }
+
+    /// Handles a raw invocation payload.
+    pub async fn handle_value(&self, event: &serde_json::Value) -> Result<Report, RotationError> {
+        let request = RotationRequest::from_value(event)?;
+        self.handle(&request).await
+    }
+
+    pub async fn handle(&self, request: &RotationRequest) -> Result<Report, RotationError> {
+        match request {
+            RotationRequest::Rotate(step) => self.rotate(step).await,
+            RotationRequest::Validate { secret_id } => self.validate(secret_id).await,
+        }
+    }
+
+    /// One step of a rotation, after the guards every step shares.
+    pub async fn rotate(&self, r: &RotationStep) -> Result<Report, RotationError> {
+        let step = r.step.as_str();
+        let store_err = |source| RotationError::Store {
+            step,
+            secret: r.secret_id.clone(),
+            source,
+        };
+        let description = self.store.describe(&r.secret_id).await.map_err(store_err)?;
+        if !description.rotation_enabled {
+            return Err(RotationError::RotationDisabled(r.secret_id.clone()));
+        }
+        let stages =
+            description
+                .stages_of(&r.token)
+                .ok_or_else(|| RotationError::UnknownVersion {
+                    secret: r.secret_id.clone(),
+                    token: r.token.clone(),
+                })?;
+        let has = |label: &str| stages.iter().any(|s| s == label);
+        if has(AWSCURRENT) {
+            // A retry after AWSCURRENT already moved. A retried finishSecret still finishes what
+            // may have failed after the move: it clears a leftover AWSPENDING label (so the next
+            // rotation does not see one in progress) and runs the backend's clean-up again.
+            if r.step == Step::Finish {
+                if has(AWSPENDING) {
+                    self.store
+                        .move_stage(&r.secret_id, AWSPENDING, None, Some(&r.token))
+                        .await
+                        .map_err(store_err)?;
+                }
+                let previous = description.version_with(AWSPREVIOUS);
+                self.clean_up(r, &description, previous).await?;
+            }
+            info!(secret_id = %r.secret_id, step, version = %r.token,
+                  "version is already AWSCURRENT: nothing to do");
+            return Ok(self.report(r, "alreadyCurrent"));
+        }
+        if !has(AWSPENDING) {
+            return Err(RotationError::NotPending {
+                secret: r.secret_id.clone(),
+                token: r.token.clone(),
+                stages: if stages.is_empty() {
+                    "none".into()
+                } else {
+                    stages.join(", ")
+                },
+            });
+        }
+        match r.step {
+            Step::Create => self.create(r, &description).await,
+            Step::Set => self.set(r).await,
+            Step::Test => self.test(r).await,
+            Step::Finish => self.finish(r, &description).await,
+        }
+    }
+
+    async fn create(
+        &self,
+        r: &RotationStep,
+        description: &SecretDescription,
+    ) -> Result<Report, RotationError> {
+        let step = r.step.as_str();
+        let current = self
+            .required(r, VersionRef::Stage(AWSCURRENT), AWSCURRENT)
+            .await?;
+        let pending_ref = VersionRef::Version {
+            id: &r.token,
+            stage: AWSPENDING,
+        };
+        if self
+            .store
+            .get(&r.secret_id, pending_ref)
+            .await
+            .map_err(|source| self.store_error(r, source))?
+            .is_some()
+        {
+            info!(secret_id = %r.secret_id, step, version = %r.token,
+                  "AWSPENDING value already exists for this version: nothing to do");
+            return Ok(self.report(r, "alreadyCreated"));
+        }
+        let ctx = CreateContext {
+            store: &self.store,
+            secret_id: &r.secret_id,
+            secret_arn: description.arn.as_deref().unwrap_or(&r.secret_id),
+            token: &r.token,
+            passwords: &self.passwords,
+            rotation_interval_days: description.rotation_interval_days,
+            last_rotated: description.last_rotated,
+        };
+        let pending = self
+            .backend
+            .create_pending(&ctx, &current)
+            .await
+            .map_err(|source| self.backend_error(r, source))?;
+        self.store
+            .put_pending(
+                &r.secret_id,
+                &r.token,
+                &pending,
+                r.rotation_token.as_deref(),
+            )
+            .await
+            .map_err(|source| self.store_error(r, source))?;
+        self.audit(
+            r,
+            "new credential stored as AWSPENDING",
+            "AWSCURRENT only",
+            "AWSPENDING staged",
+        );
+        Ok(self.report(r, "created"))
+    }
+
+    async fn set(&self, r: &RotationStep) -> Result<Report, RotationError> {
+        let staged = self.staged(r).await?;
+        match self
+            .backend
+            .set_pending(&self.store, &staged)
+            .await
+            .map_err(|source| self.backend_error(r, source))?
+        {
+            SetOutcome::AlreadyInPlace => {
+                info!(secret_id = %r.secret_id, step = r.step.as_str(), version = %r.token,
+                      "AWSPENDING credential already works: nothing to do");
+                Ok(self.report(r, "alreadySet"))
+            }
+            SetOutcome::Installed { change } => {
+                self.audit(r, &change, "AWSPENDING refused", "AWSPENDING accepted");
+                Ok(self.report(r, "set"))
+            }
+        }
+    }
+
+    async fn test(&self, r: &RotationStep) -> Result<Report, RotationError> {
+        let pending = self
+            .required(
+                r,
+                VersionRef::Version {
+                    id: &r.token,
+                    stage: AWSPENDING,
+                },
+                AWSPENDING,
+            )
+            .await?;
+        self.backend
+            .test_pending(&pending)
+            .await
+            .map_err(|source| self.backend_error(r, source))?;
+        info!(secret_id = %r.secret_id, step = r.step.as_str(), version = %r.token,
+              backend = self.backend.name(), "AWSPENDING credential works");
+        Ok(self.report(r, "tested"))
+    }
+
+    async fn finish(
+        &self,
+        r: &RotationStep,
+        description: &SecretDescription,
+    ) -> Result<Report, RotationError> {
+        let previous_current = description.version_with(AWSCURRENT);
+        self.store
+            .move_stage(&r.secret_id, AWSCURRENT, Some(&r.token), previous_current)
+            .await
+            .map_err(|source| self.store_error(r, source))?;
+        // Secrets Manager clears AWSPENDING itself once the rotation ends; clearing it here too
+        // makes a rotation driven by hand (or an emulator) end in the same state.
+        self.store
+            .move_stage(&r.secret_id, AWSPENDING, None, Some(&r.token))
+            .await
+            .map_err(|source| self.store_error(r, source))?;
+        let before = format!("AWSCURRENT on {}", previous_current.unwrap_or("no version"));
+        let after = format!("AWSCURRENT on {}", r.token);
+        self.audit(r, "AWSCURRENT moved to the new version", &before, &after);
+        self.clean_up(r, description, previous_current).await?;
+        Ok(self.report(r, "finished"))
+    }
+
+    /// The backend's clean-up once AWSCURRENT moved; idempotent, so retries run it again.
+    async fn clean_up(
+        &self,
+        r: &RotationStep,
+        description: &SecretDescription,
+        previous: Option<&str>,
+    ) -> Result<(), RotationError> {
+        let finished = Finished {
+            secret_id: &r.secret_id,
+            secret_arn: description.arn.as_deref().unwrap_or(&r.secret_id),
+            current: &r.token,
+            previous: previous.filter(|p| *p != r.token),
+            description,
+        };
+        if let Some(change) = self
+            .backend
+            .after_finish(&self.store, &finished)
+            .await
+            .map_err(|source| self.backend_error(r, source))?
+        {
+            self.audit(r, &change, "after AWSCURRENT moved", "cleaned up");
+        }
+        Ok(())
+    }
+
+    /// Validation: the current credential logs in. Changes nothing.
+    pub async fn validate(&self, secret_id: &str) -> Result<Report, RotationError> {
+        let step = "validate";
+        let current = self
+            .store
+            .get(secret_id, VersionRef::Stage(AWSCURRENT))
+            .await
+            .map_err(|source| RotationError::Store {
+                step,
+                secret: secret_id.to_string(),
+                source,
+            })?
+            .ok_or_else(|| RotationError::MissingValue {
+                secret: secret_id.to_string(),
+                stage: AWSCURRENT,
+            })?;
+        let result = self.backend.validate_current(&current).await;
+        telemetry::metric(
+            self.backend.name(),
+            "ValidationFailed",
+            u64::from(result.is_err()),
+        );
+        result.map_err(|source| RotationError::Backend {
+            step,
+            secret: secret_id.to_string(),
+            source,
+        })?;
+        info!(
+            secret_id,
+            backend = self.backend.name(),
+            "AWSCURRENT credential is valid"
+        );
+        Ok(Report {
+            secret_id: secret_id.to_string(),
+            step,
+            outcome: "valid",
+            version: None,
+        })
+    }
+
+    async fn staged(&self, r: &RotationStep) -> Result<Staged, RotationError> {
+        let current = self
+            .required(r, VersionRef::Stage(AWSCURRENT), AWSCURRENT)
+            .await?;
+        let pending = self
+            .required(
+                r,
+                VersionRef::Version {
+                    id: &r.token,
+                    stage: AWSPENDING,
+                },
+                AWSPENDING,
+            )
+            .await?;
+        Ok(Staged {
+            secret_id: r.secret_id.clone(),
+            token: r.token.clone(),
+            current,
+            pending,
+        })
+    }
+
+    async fn required(
+        &self,
+        r: &RotationStep,
+        version: VersionRef<'_>,
+        stage: &'static str,
+    ) -> Result<SecretString, RotationError> {
+        self.store
+            .get(&r.secret_id, version)
+            .await
+            .map_err(|source| self.store_error(r, source))?
+            .ok_or_else(|| RotationError::MissingValue {
+                secret: r.secret_id.clone(),
+                stage,
+            })
+    }
+
+    fn store_error(&self, r: &RotationStep, source: StoreError) -> RotationError {
+        RotationError::Store {
+            step: r.step.as_str(),
+            secret: r.secret_id.clone(),
+            source,
+        }
+    }
+
+    fn backend_error(&self, r: &RotationStep, source: BackendError) -> RotationError {
+        RotationError::Backend {
+            step: r.step.as_str(),
+            secret: r.secret_id.clone(),
+            source,
+        }
+    }
+
+    fn audit(&self, r: &RotationStep, what: &str, before: &str, after: &str) {
+        telemetry::audit(&AuditRecord {
+            service: self.backend.name(),
+            action: r.step.as_str(),
+            target: &r.secret_id,
+            what,
+            why: "Secrets Manager rotation",
+            before,
+            after,
+        });
+    }
+
+    fn report(&self, r: &RotationStep, outcome: &'static str) -> Report {
+        Report {
+            secret_id: r.secret_id.clone(),
+            step: r.step.as_str(),
+            outcome,
+            version: Some(r.token.clone()),
+        }
+    }
+}
