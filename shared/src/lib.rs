@@ -10,6 +10,8 @@ pub mod config;
 pub mod environment;
 pub mod error;
 pub mod event;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fakes;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod lambda;

@@ -70,16 +70,16 @@ pub enum BudgetError {
 /// Runs budget response.
 pub struct BudgetResponder<F, D, N> {
     fleet: F,
-    dedupe: D,
+    ledger: D,
     notifier: N,
     config: BudgetConfig,
 }
 
 impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, N> {
-    pub fn new(fleet: F, dedupe: D, notifier: N, config: BudgetConfig) -> Self {
+    pub fn new(fleet: F, ledger: D, notifier: N, config: BudgetConfig) -> Self {
         Self {
             fleet,
-            dedupe,
+            ledger,
             notifier,
             config,
         }
@@ -150,7 +150,7 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
             match self.one(input, &label, now).await {
                 Ok(o) => {
                     if let Some(key) = &key
-                        && let Err(e) = self.dedupe.finish(key).await
+                        && let Err(e) = self.ledger.finish(key).await
                     {
                         // Handled; the lease runs out and a redelivery redoes it, which converges.
                         warn!(error = %report(&e), "the claim could not be marked done");
@@ -160,7 +160,7 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
                 Err(e) => {
                     warn!(input = %label, error = %report(&e), "input could not be handled");
                     if let Some(key) = &key
-                        && let Err(f) = self.dedupe.forget(key).await
+                        && let Err(f) = self.ledger.forget(key).await
                     {
                         warn!(error = %report(&f), "the claim could not be given back");
                     }
@@ -175,7 +175,7 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
     async fn claim(&self, key: &str) -> Result<Claim, LedgerError> {
         let deadline = tokio::time::Instant::now() + self.config.claim_wait;
         loop {
-            match self.dedupe.claim(key).await? {
+            match self.ledger.claim(key).await? {
                 Claim::InProgress if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_secs(2)).await;
                 }
@@ -558,5 +558,126 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
         {
             warn!(error = %report(&e), "notification failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The responder on in-memory fakes: no stack, milliseconds. The same flows against moto's
+    //! ECS, Application Auto Scaling and DynamoDB are in `tests/tests/budget_response.rs`.
+
+    use super::*;
+    use crate::budget::parse;
+    use crate::fakes::{MemoryFleet, MemoryNotificationLedger, RecordingNotifier};
+
+    const DEV: &str = "macro-ai-dev-cluster";
+    const PROD: &str = "macro-ai-prod-cluster";
+    const DEV_ACTUAL: &str = include_str!("../../../events/budget-response/budget-dev-actual.json");
+    const PROD_ACTUAL: &str =
+        include_str!("../../../events/budget-response/budget-prod-actual.json");
+    const RELEASE_DEV: &str = include_str!("../../../events/budget-response/release-dev.json");
+
+    type Fixture = BudgetResponder<MemoryFleet, MemoryNotificationLedger, RecordingNotifier>;
+
+    fn fixture() -> Fixture {
+        let fleet = MemoryFleet::new()
+            .with_service(DEV, "macro-ai-dev-api-service", 2, Some((1, 4)), &[])
+            .with_service(DEV, "macro-ai-dev-ui-service", 1, None, &[])
+            .with_service(PROD, "macro-ai-prod-api-service", 4, Some((2, 10)), &[]);
+        let config = BudgetConfig {
+            policy: BudgetConfig::parse_policy(None).expect("the seed's policy"),
+            budget_environments: Default::default(),
+            anomaly_environments: Default::default(),
+            anomaly_min_percent: 20.0,
+            anomaly_action_usd: 50.0,
+            function_name: "budget-response".into(),
+            environment_clusters: Default::default(),
+            own_environment: None,
+            claim_wait: Duration::ZERO,
+        };
+        BudgetResponder::new(
+            fleet,
+            MemoryNotificationLedger::default(),
+            RecordingNotifier::default(),
+            config,
+        )
+    }
+
+    async fn deliver(r: &Fixture, event: &str) -> BudgetOutcome {
+        let inputs = parse(&serde_json::from_str(event).expect("sample")).expect("parsed");
+        let now: Timestamp = "2026-11-25T12:00:00Z".parse().expect("time");
+        let (mut outcomes, failures) = r.handle(inputs, now).await;
+        assert!(
+            failures.is_empty(),
+            "{:?}",
+            failures.iter().map(|(l, _)| l).collect::<Vec<_>>()
+        );
+        outcomes.remove(0)
+    }
+
+    fn desired(r: &Fixture, cluster: &str, service: &str) -> (i32, Option<(i32, i32)>) {
+        let s = r.fleet.service(cluster, service).expect("service");
+        (
+            s.capacity.desired,
+            s.capacity.bounds.map(|b| (b.min, b.max)),
+        )
+    }
+
+    #[tokio::test]
+    async fn given_a_dev_breach_then_dev_is_held_once_and_released_exactly_as_it_was() {
+        let r = fixture();
+        let held = deliver(&r, DEV_ACTUAL).await;
+        assert_eq!((held.action, held.services.len()), ("held", 2));
+        assert_eq!(
+            desired(&r, DEV, "macro-ai-dev-api-service"),
+            (0, Some((0, 0)))
+        );
+        assert_eq!(desired(&r, DEV, "macro-ai-dev-ui-service"), (0, None));
+        // SNS delivers the same notification again: one action, one message.
+        assert_eq!(deliver(&r, DEV_ACTUAL).await.action, "duplicate");
+        assert_eq!(r.notifier.sent().len(), 1);
+        assert!(
+            r.notifier.sent()[0]
+                .message
+                .contains("--payload '{\"release\": \"dev\"}'")
+        );
+        let released = deliver(&r, RELEASE_DEV).await;
+        assert_eq!(released.action, "released");
+        assert_eq!(
+            desired(&r, DEV, "macro-ai-dev-api-service"),
+            (2, Some((1, 4)))
+        );
+        assert_eq!(desired(&r, DEV, "macro-ai-dev-ui-service"), (1, None));
+    }
+
+    #[tokio::test]
+    async fn given_a_prod_breach_then_it_is_announced_and_nothing_is_touched() {
+        let r = fixture();
+        let outcome = deliver(&r, PROD_ACTUAL).await;
+        assert_eq!(outcome.action, "notified");
+        assert_eq!(r.fleet.writes(), 0);
+        assert_eq!(
+            desired(&r, PROD, "macro-ai-prod-api-service"),
+            (4, Some((2, 10)))
+        );
+    }
+
+    #[tokio::test]
+    async fn given_tagging_fails_then_the_hold_fails_for_a_retry_that_finishes_it() {
+        let r = fixture();
+        r.fleet.fail("TagResource");
+        let inputs = parse(&serde_json::from_str(DEV_ACTUAL).expect("sample")).expect("parsed");
+        let (_, failures) = r.handle(inputs, Timestamp::UNIX_EPOCH).await;
+        assert_eq!(failures.len(), 1);
+        assert_eq!(
+            desired(&r, DEV, "macro-ai-dev-api-service"),
+            (2, Some((1, 4)))
+        );
+        r.fleet.heal("TagResource");
+        assert_eq!(deliver(&r, DEV_ACTUAL).await.action, "held");
+        assert_eq!(
+            desired(&r, DEV, "macro-ai-dev-api-service"),
+            (0, Some((0, 0)))
+        );
     }
 }

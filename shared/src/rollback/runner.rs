@@ -463,3 +463,126 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The rollbacker on in-memory fakes: no stack, milliseconds. The same flows against moto's
+    //! ECS and DynamoDB are in `tests/tests/alarm_rollback.rs`.
+
+    use super::*;
+    use crate::fakes::{MemoryFleet, MemoryRollbackLedger, RecordingNotifier, task_definition};
+    use crate::rollback::parse;
+    use std::time::Duration;
+
+    const CLUSTER: &str = "macro-ai-prod-cluster";
+    const SERVICE: &str = "macro-ai-prod-api-service";
+    const ALARM: &str = include_str!("../../../events/alarm-rollback/metric-math-alarm.json");
+
+    type Fixture = Rollbacker<MemoryFleet, MemoryRollbackLedger, RecordingNotifier>;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().expect("timestamp")
+    }
+
+    /// Revision 3 released at 10:05 over a known-good 2, the alarm's moment (10:12) inside the
+    /// hour's window.
+    fn fixture() -> Fixture {
+        let started = "2026-11-25T10:05:00Z";
+        let fleet = MemoryFleet::new()
+            .with_service(
+                CLUSTER,
+                SERVICE,
+                2,
+                None,
+                &[
+                    (KNOWN_GOOD_TAG, &task_definition(SERVICE, 2)),
+                    (RELEASE_TAG, &task_definition(SERVICE, 3)),
+                    (RELEASE_STARTED_TAG, started),
+                ],
+            )
+            .with_release(CLUSTER, SERVICE, 3, 3);
+        Rollbacker::new(
+            fleet,
+            MemoryRollbackLedger::default(),
+            RecordingNotifier::default(),
+            RollbackConfig {
+                alarm_targets: Default::default(),
+                window: Duration::from_secs(3600),
+                cooldown: Duration::from_secs(1800),
+            },
+        )
+    }
+
+    async fn alarm(r: &Fixture, now: &str) -> Outcome {
+        let inputs = parse(&serde_json::from_str(ALARM).expect("sample")).expect("parsed");
+        let (mut outcomes, failures) = r.handle(inputs, at(now)).await;
+        assert!(
+            failures.is_empty(),
+            "{:?}",
+            failures.iter().map(|(l, _)| l).collect::<Vec<_>>()
+        );
+        outcomes.remove(0)
+    }
+
+    #[tokio::test]
+    async fn given_an_alarm_on_a_recent_release_then_it_rolls_back_to_known_good_once() {
+        let r = fixture();
+        let first = alarm(&r, "2026-11-25T10:12:00Z").await;
+        assert_eq!(
+            (first.action, first.to.as_deref()),
+            (
+                "rolled-back",
+                Some(short_name(&task_definition(SERVICE, 2)))
+            )
+        );
+        assert_eq!(
+            r.fleet.running(CLUSTER, SERVICE),
+            Some(task_definition(SERVICE, 2))
+        );
+        // The same alarm again (SNS redelivery, a second alarm of the burst): no second rollback.
+        let again = alarm(&r, "2026-11-25T10:13:00Z").await;
+        assert_eq!(again.action, "held", "{}", again.why);
+        assert_eq!(r.fleet.deploys().len(), 1);
+        let subjects: Vec<String> = r.notifier.sent().into_iter().map(|n| n.subject).collect();
+        assert!(
+            subjects[0].ends_with("rolled back to macro-ai-prod-api-service:2"),
+            "{subjects:?}"
+        );
+        assert_eq!(r.ledger.entry(&format!("{CLUSTER}/{SERVICE}")).version, 1);
+    }
+
+    #[tokio::test]
+    async fn given_update_service_fails_then_the_claim_is_given_back_and_the_retry_rolls_back() {
+        let r = fixture();
+        r.fleet.fail("UpdateService");
+        let inputs = parse(&serde_json::from_str(ALARM).expect("sample")).expect("parsed");
+        let (_, failures) = r.handle(inputs, at("2026-11-25T10:12:00Z")).await;
+        assert_eq!(failures.len(), 1);
+        assert_eq!(
+            r.fleet.running(CLUSTER, SERVICE),
+            Some(task_definition(SERVICE, 3))
+        );
+        r.fleet.heal("UpdateService");
+        assert_eq!(
+            alarm(&r, "2026-11-25T10:12:30Z").await.action,
+            "rolled-back"
+        );
+        assert_eq!(
+            r.fleet.running(CLUSTER, SERVICE),
+            Some(task_definition(SERVICE, 2))
+        );
+    }
+
+    #[tokio::test]
+    async fn given_a_release_past_its_window_then_the_alarm_holds_and_says_why() {
+        let r = fixture();
+        let late = alarm(&r, "2026-11-25T12:00:00Z").await;
+        assert_eq!(late.action, "held");
+        assert!(r.fleet.deploys().is_empty());
+        assert!(
+            r.notifier.sent()[0].message.contains("No rollback of"),
+            "{:?}",
+            r.notifier.sent()
+        );
+    }
+}

@@ -1,0 +1,224 @@
+//! The pure after-hours decision for one service at one instant: reduce it to its schedule's off
+//! capacity, restore what was saved, or leave it (and why), never production.
+
+use super::event::Mode;
+use crate::capacity::{
+    BUDGET_HOLD_TAG, ENVIRONMENT_TAG, KEEP_UP_UNTIL_TAG, SCHEDULE_TAG, ServiceState,
+};
+use crate::environment;
+use crate::schedule::Schedules;
+use jiff::Timestamp;
+
+/// The environment a service belongs to: its cluster's by the convention, else its environment
+/// tag.
+pub fn environment_of(state: &ServiceState) -> Option<String> {
+    environment::of_cluster(&state.id.cluster)
+        .or_else(|| state.tag(ENVIRONMENT_TAG))
+        .map(str::to_string)
+}
+
+/// Production is never scaled down by automation, whatever its tags say: a production cluster
+/// name or a production environment tag is enough.
+pub fn is_prod(state: &ServiceState) -> bool {
+    environment::is_production_cluster(&state.id.cluster)
+        || state
+            .tag(ENVIRONMENT_TAG)
+            .is_some_and(environment::is_production)
+}
+
+/// What to do with one service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    Reduce { to: i32 },
+    Restore,
+    Leave,
+}
+
+/// A plan and the reason for it, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub plan: Plan,
+    pub why: String,
+}
+
+fn decision(plan: Plan, why: impl Into<String>) -> Decision {
+    Decision {
+        plan,
+        why: why.into(),
+    }
+}
+
+/// The pure decision for one service at `at`.
+pub fn decide(state: &ServiceState, schedules: &Schedules, mode: Mode, at: Timestamp) -> Decision {
+    let name = match state.tag(SCHEDULE_TAG) {
+        None => return decision(Plan::Leave, format!("no {SCHEDULE_TAG} tag")),
+        Some("off") => return decision(Plan::Leave, format!("{SCHEDULE_TAG}=off")),
+        Some(name) => name,
+    };
+    if state.tag(BUDGET_HOLD_TAG).is_some() {
+        return decision(Plan::Leave, "held by budget-response until released");
+    }
+    let Some(schedule) = schedules.get(name) else {
+        return decision(Plan::Leave, format!("unknown schedule `{name}`"));
+    };
+    let (mut up, mut why) = match mode {
+        Mode::ScaleUp => (true, "manual scale-up".to_string()),
+        Mode::ScaleDown => (false, "manual scale-down".to_string()),
+        Mode::Reconcile if schedule.in_hours(at) => (true, format!("in hours of {name}")),
+        Mode::Reconcile => (false, format!("off hours of {name}")),
+    };
+    if !up {
+        match state.tag(KEEP_UP_UNTIL_TAG).map(str::parse::<Timestamp>) {
+            Some(Ok(until)) if at < until => {
+                up = true;
+                why = format!("kept up until {until} by {KEEP_UP_UNTIL_TAG}");
+            }
+            Some(Err(_)) => why.push_str(&format!(
+                " ({KEEP_UP_UNTIL_TAG} is not an RFC 3339 time; ignored)"
+            )),
+            _ => {}
+        }
+    }
+    if up {
+        return decision(Plan::Restore, why);
+    }
+    if is_prod(state) {
+        return decision(Plan::Leave, "production is never scaled down");
+    }
+    decision(
+        Plan::Reduce {
+            to: schedule.off_capacity,
+        },
+        why,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capacity::{Bounds, Capacity, ServiceId};
+    use std::collections::BTreeMap;
+
+    fn state(cluster: &str, tags: &[(&str, &str)]) -> ServiceState {
+        ServiceState {
+            id: ServiceId {
+                cluster: cluster.into(),
+                name: "api".into(),
+                arn: "arn".into(),
+            },
+            capacity: Capacity {
+                desired: 2,
+                bounds: Some(Bounds { min: 1, max: 4 }),
+            },
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn given_dev_off_hours_then_reduce_to_zero_and_in_hours_restore() {
+        let schedules = Schedules::builtin("UTC").unwrap();
+        let s = state(
+            "macro-ai-dev-cluster",
+            &[(SCHEDULE_TAG, "dev-office-hours")],
+        );
+        assert_eq!(
+            decide(&s, &schedules, Mode::Reconcile, at("2026-11-24T19:00:00Z")).plan,
+            Plan::Reduce { to: 0 }
+        );
+        assert_eq!(
+            decide(&s, &schedules, Mode::Reconcile, at("2026-11-25T09:00:00Z")).plan,
+            Plan::Restore
+        );
+        let st = state(
+            "macro-ai-staging-cluster",
+            &[(SCHEDULE_TAG, "staging-nightly")],
+        );
+        assert_eq!(
+            decide(&st, &schedules, Mode::Reconcile, at("2026-11-24T23:00:00Z")).plan,
+            Plan::Reduce { to: 1 }
+        );
+    }
+
+    #[test]
+    fn given_overrides_then_the_service_is_left_or_kept_up() {
+        let schedules = Schedules::builtin("UTC").unwrap();
+        let night = at("2026-11-24T19:00:00Z");
+        for (cluster, tags, plan) in [
+            ("macro-ai-dev-cluster", vec![], Plan::Leave),
+            (
+                "macro-ai-dev-cluster",
+                vec![(SCHEDULE_TAG, "off")],
+                Plan::Leave,
+            ),
+            (
+                "macro-ai-dev-cluster",
+                vec![(SCHEDULE_TAG, "nope")],
+                Plan::Leave,
+            ),
+            (
+                "macro-ai-prod-cluster",
+                vec![(SCHEDULE_TAG, "dev-office-hours")],
+                Plan::Leave,
+            ),
+            (
+                "other",
+                vec![
+                    (SCHEDULE_TAG, "dev-office-hours"),
+                    (ENVIRONMENT_TAG, "prod"),
+                ],
+                Plan::Leave,
+            ),
+            (
+                "macro-ai-dev-cluster",
+                vec![(SCHEDULE_TAG, "dev-office-hours"), (BUDGET_HOLD_TAG, "x")],
+                Plan::Leave,
+            ),
+            (
+                "macro-ai-dev-cluster",
+                vec![
+                    (SCHEDULE_TAG, "dev-office-hours"),
+                    (KEEP_UP_UNTIL_TAG, "2026-11-24T22:00:00Z"),
+                ],
+                Plan::Restore,
+            ),
+            (
+                "macro-ai-dev-cluster",
+                vec![
+                    (SCHEDULE_TAG, "dev-office-hours"),
+                    (KEEP_UP_UNTIL_TAG, "2026-11-24T18:30:00Z"),
+                ],
+                Plan::Reduce { to: 0 },
+            ),
+            (
+                "macro-ai-dev-cluster",
+                vec![
+                    (SCHEDULE_TAG, "dev-office-hours"),
+                    (KEEP_UP_UNTIL_TAG, "late"),
+                ],
+                Plan::Reduce { to: 0 },
+            ),
+        ] {
+            let s = state(cluster, &tags);
+            assert_eq!(
+                decide(&s, &schedules, Mode::Reconcile, night).plan,
+                plan,
+                "{cluster} {tags:?}"
+            );
+        }
+        let prod = state(
+            "macro-ai-prod-cluster",
+            &[(SCHEDULE_TAG, "dev-office-hours")],
+        );
+        assert_eq!(
+            decide(&prod, &schedules, Mode::ScaleDown, night).plan,
+            Plan::Leave
+        );
+    }
+}

@@ -1,0 +1,372 @@
+//! The scaler: every scheduled service of the configured clusters reconciled with its office
+//! hours, re-read right before each write, each change audited and the run summarised.
+
+use super::ScalingConfig;
+use super::decision::{Plan, decide, environment_of};
+use super::event::{Mode, ScalingRequest};
+use crate::capacity::{self, BUDGET_HOLD_TAG, CapacityError, Change, ServiceFleet, ServiceState};
+use crate::error::report;
+use crate::notify::Notifier;
+use crate::telemetry::{self, AuditRecord};
+use futures_util::StreamExt;
+use futures_util::stream;
+use serde::Serialize;
+use tracing::{error, info, warn};
+
+/// The result for one service (or a cluster that could not be read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceResult {
+    pub service: String,
+    /// `scaled-down`, `restored`, `unchanged`, `skipped`, `failed`, or `would-…` in a dry run.
+    pub outcome: &'static str,
+    pub why: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What one invocation did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScalingReport {
+    pub at: String,
+    pub mode: &'static str,
+    pub dry_run: bool,
+    pub changed: usize,
+    pub failed: usize,
+    pub services: Vec<ServiceResult>,
+}
+
+/// Runs after-hours scaling against a fleet, notifying through a notifier.
+pub struct Scaler<F, N> {
+    fleet: F,
+    notifier: N,
+    config: ScalingConfig,
+}
+
+impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
+    pub fn new(fleet: F, notifier: N, config: ScalingConfig) -> Self {
+        Self {
+            fleet,
+            notifier,
+            config,
+        }
+    }
+
+    pub async fn run(&self, request: &ScalingRequest) -> ScalingReport {
+        let mut results = Vec::new();
+        if self.config.production {
+            info!("the production stack: after-hours scaling never scales production");
+            results.push(ServiceResult {
+                service: self.config.clusters.join(","),
+                outcome: "skipped",
+                why: "the production stack (MACRO_AI_ENVIRONMENT=prod): production is never \
+                      scaled after hours"
+                    .into(),
+                before: None,
+                after: None,
+                error: None,
+            });
+            return ScalingReport {
+                at: request.at.to_string(),
+                mode: "none",
+                dry_run: request.dry_run,
+                changed: 0,
+                failed: 0,
+                services: results,
+            };
+        }
+        let mut services = Vec::new();
+        for cluster in &self.config.clusters {
+            match self.fleet.list(cluster).await {
+                Ok(list) => services.extend(list),
+                Err(e) => {
+                    error!(cluster, error = %report(&e), "cluster could not be read");
+                    results.push(ServiceResult {
+                        service: cluster.clone(),
+                        outcome: "failed",
+                        why: "the cluster could not be listed".into(),
+                        before: None,
+                        after: None,
+                        error: Some(report(&e)),
+                    });
+                }
+            }
+        }
+        let selected = services.into_iter().filter(|s| match &request.environment {
+            Some(env) => environment_of(s).as_deref() == Some(env.as_str()),
+            None => true,
+        });
+        let handled: Vec<ServiceResult> = stream::iter(selected)
+            .map(|state| self.handle(state, request))
+            .buffer_unordered(self.config.concurrency)
+            .collect()
+            .await;
+        results.extend(handled);
+        results.sort_by(|a, b| a.service.cmp(&b.service));
+        let changed = results
+            .iter()
+            .filter(|r| matches!(r.outcome, "scaled-down" | "restored"))
+            .count();
+        let failed = results.iter().filter(|r| r.outcome == "failed").count();
+        let report = ScalingReport {
+            at: request.at.to_string(),
+            mode: match request.mode {
+                Mode::Reconcile => "reconcile",
+                Mode::ScaleDown => "scale-down",
+                Mode::ScaleUp => "scale-up",
+            },
+            dry_run: request.dry_run,
+            changed,
+            failed,
+            services: results,
+        };
+        telemetry::metric("after-hours-scaling", "ServiceFailures", failed as u64);
+        info!(changed, failed, services = report.services.len(), at = %report.at, "after-hours scaling done");
+        if changed > 0 || failed > 0 {
+            self.notify(&report).await;
+        }
+        report
+    }
+
+    /// After a restore: if a budget hold landed meanwhile, reduce to it again (the hold's
+    /// `to=`), so the hold stands whatever the interleaving.
+    async fn hold_again(&self, state: &ServiceState) -> Result<Change, capacity::CapacityError> {
+        let fresh = self.fleet.get(&state.id).await?;
+        let Some(to) = fresh.tag(BUDGET_HOLD_TAG).map(|hold| {
+            hold.split_whitespace()
+                .find_map(|p| p.strip_prefix("to="))
+                .and_then(|n| n.parse::<i32>().ok())
+                .unwrap_or(0)
+        }) else {
+            return Ok(Change::Changed {
+                before: state.capacity,
+                after: fresh.capacity,
+            });
+        };
+        warn!(service = %state.id, to, "a budget hold landed during the restore: held again");
+        capacity::reduce_to(&self.fleet, &fresh, to).await
+    }
+
+    async fn handle(&self, state: ServiceState, request: &ScalingRequest) -> ServiceResult {
+        // About to write: decide again on the service as it is now, not as `list` saw it. A
+        // budget hold that landed meanwhile (budget-response tags first) is then left alone.
+        let state = if !request.dry_run
+            && decide(&state, &self.config.schedules, request.mode, request.at).plan != Plan::Leave
+        {
+            match self.fleet.get(&state.id).await {
+                Ok(fresh) => fresh,
+                Err(e) => {
+                    return ServiceResult {
+                        service: state.id.to_string(),
+                        outcome: "failed",
+                        why: "the service could not be re-read before the change".into(),
+                        before: Some(state.capacity.encode()),
+                        after: None,
+                        error: Some(report(&e)),
+                    };
+                }
+            }
+        } else {
+            state
+        };
+        let d = decide(&state, &self.config.schedules, request.mode, request.at);
+        let service = state.id.to_string();
+        let before = Some(state.capacity.encode());
+        let result = |outcome, after: Option<String>, error| ServiceResult {
+            service: service.clone(),
+            outcome,
+            why: d.why.clone(),
+            before: before.clone(),
+            after,
+            error,
+        };
+        if request.dry_run {
+            let outcome = match (&d.plan, capacity::saved(&state)) {
+                (Plan::Leave, _) => "skipped",
+                (Plan::Reduce { to }, _)
+                    if capacity::reduced(state.capacity, *to) == state.capacity =>
+                {
+                    "unchanged"
+                }
+                (Plan::Reduce { .. }, _) => "would-scale-down",
+                (Plan::Restore, Ok(Some(_))) => "would-restore",
+                (Plan::Restore, _) => "unchanged",
+            };
+            return result(outcome, None, None);
+        }
+        let change = match d.plan {
+            Plan::Leave => return result("skipped", None, None),
+            Plan::Reduce { to } => capacity::reduce_to(&self.fleet, &state, to).await,
+            Plan::Restore => match capacity::restore(&self.fleet, &state).await {
+                // A budget hold tagged between the re-read and the restore: put the hold back.
+                Ok(Change::Changed { .. }) => self.hold_again(&state).await,
+                other => other,
+            },
+        };
+        match change {
+            Ok(Change::Unchanged) => result("unchanged", None, None),
+            Ok(Change::Changed { before, after }) => {
+                let outcome = if d.plan == Plan::Restore {
+                    "restored"
+                } else {
+                    "scaled-down"
+                };
+                telemetry::audit(&AuditRecord {
+                    service: "after-hours-scaling",
+                    action: outcome,
+                    target: &service,
+                    what: &format!("{service} {outcome}"),
+                    why: &d.why,
+                    before: &before.encode(),
+                    after: &after.encode(),
+                });
+                result(outcome, Some(after.encode()), None)
+            }
+            Err(e) => {
+                let text = report(&e);
+                let hint = match &e {
+                    CapacityError::UnreadableSavedTag { .. } => "",
+                    CapacityError::Fleet(_) => " (the next run retries it)",
+                };
+                warn!(service = %service, error = %text, "service could not be reconciled{hint}");
+                result("failed", None, Some(text))
+            }
+        }
+    }
+
+    async fn notify(&self, summary: &ScalingReport) {
+        let subject = format!(
+            "macro-ai-ops after-hours-scaling: {} changed, {} failed",
+            summary.changed, summary.failed
+        );
+        let mut message = format!(
+            "After-hours scaling ({}) for {}:\n",
+            summary.mode, summary.at
+        );
+        for r in summary
+            .services
+            .iter()
+            .filter(|r| r.outcome != "unchanged" && r.outcome != "skipped")
+        {
+            message.push_str(&format!(
+                "- {}: {} ({}){}{}\n",
+                r.service,
+                r.outcome,
+                r.why,
+                match (&r.before, &r.after) {
+                    (Some(b), Some(a)) => format!(": {b} -> {a}"),
+                    _ => String::new(),
+                },
+                r.error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            ));
+        }
+        if let Err(e) = self.notifier.publish(&subject, &message).await {
+            error!(error = %report(&e), "the summary could not be published");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The scaler on in-memory fakes: no stack, milliseconds. The same nights against moto's ECS
+    //! and Application Auto Scaling are in `tests/tests/after_hours_scaling.rs`.
+
+    use super::*;
+    use crate::capacity::SCHEDULE_TAG;
+    use crate::fakes::{MemoryFleet, RecordingNotifier};
+    use crate::schedule::Schedules;
+
+    const DEV: &str = "macro-ai-dev-cluster";
+    const PROD: &str = "macro-ai-prod-cluster";
+    const EVENING: &str = include_str!("../../../events/after-hours-scaling/tuesday-evening.json");
+    const MORNING: &str =
+        include_str!("../../../events/after-hours-scaling/wednesday-morning.json");
+
+    fn fixture() -> Scaler<MemoryFleet, RecordingNotifier> {
+        let office = [(SCHEDULE_TAG, "dev-office-hours")];
+        let fleet = MemoryFleet::new()
+            .with_service(DEV, "macro-ai-dev-api-service", 2, Some((1, 4)), &office)
+            .with_service(DEV, "macro-ai-dev-worker-service", 1, None, &[])
+            .with_service(PROD, "macro-ai-prod-api-service", 4, Some((2, 10)), &office);
+        let config = ScalingConfig {
+            clusters: vec![DEV.into(), PROD.into()],
+            schedules: Schedules::new("UTC", None).expect("the seed's schedules"),
+            concurrency: 2,
+            production: false,
+        };
+        Scaler::new(fleet, RecordingNotifier::default(), config)
+    }
+
+    async fn run(s: &Scaler<MemoryFleet, RecordingNotifier>, event: &str) -> ScalingReport {
+        let event = serde_json::from_str(event).expect("sample");
+        let request =
+            ScalingRequest::from_value(&event, || jiff::Timestamp::UNIX_EPOCH).expect("request");
+        s.run(&request).await
+    }
+
+    fn capacity(
+        s: &Scaler<MemoryFleet, RecordingNotifier>,
+        cluster: &str,
+        name: &str,
+    ) -> (i32, Option<(i32, i32)>) {
+        let state = s.fleet.service(cluster, name).expect("service");
+        (
+            state.capacity.desired,
+            state.capacity.bounds.map(|b| (b.min, b.max)),
+        )
+    }
+
+    #[tokio::test]
+    async fn given_an_evening_and_a_morning_then_dev_goes_off_and_comes_back_exactly() {
+        let s = fixture();
+        let evening = run(&s, EVENING).await;
+        assert_eq!((evening.changed, evening.failed), (1, 0));
+        assert_eq!(
+            capacity(&s, DEV, "macro-ai-dev-api-service"),
+            (0, Some((0, 0)))
+        );
+        // Untagged and production services are never touched, whatever their tags say.
+        assert_eq!(capacity(&s, DEV, "macro-ai-dev-worker-service"), (1, None));
+        assert_eq!(
+            capacity(&s, PROD, "macro-ai-prod-api-service"),
+            (4, Some((2, 10)))
+        );
+        // The same evening again changes nothing: reconcile, never toggle.
+        assert_eq!(run(&s, EVENING).await.changed, 0);
+        let morning = run(&s, MORNING).await;
+        assert_eq!(morning.changed, 1);
+        assert_eq!(
+            capacity(&s, DEV, "macro-ai-dev-api-service"),
+            (2, Some((1, 4)))
+        );
+        assert_eq!(
+            s.notifier.sent().len(),
+            2,
+            "one summary per run that changed something"
+        );
+    }
+
+    #[tokio::test]
+    async fn given_a_failed_write_then_the_service_is_reported_failed_and_the_next_run_finishes() {
+        let s = fixture();
+        s.fleet.fail("UpdateService");
+        let evening = run(&s, EVENING).await;
+        assert_eq!(evening.failed, 1);
+        s.fleet.heal("UpdateService");
+        assert_eq!(run(&s, EVENING).await.failed, 0);
+        assert_eq!(capacity(&s, DEV, "macro-ai-dev-api-service").0, 0);
+        assert_eq!(run(&s, MORNING).await.changed, 1);
+        assert_eq!(
+            capacity(&s, DEV, "macro-ai-dev-api-service"),
+            (2, Some((1, 4)))
+        );
+    }
+}
