@@ -9,6 +9,8 @@ use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::rotation::PasswordPolicy;
+
 /// Configuration that could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration variable {variable} {problem}")]
@@ -148,6 +150,25 @@ pub fn json_map(
         Some(raw) => serde_json::from_str(&raw)
             .map_err(|_| ConfigError::new(variable, "must be a JSON object of strings")),
     }
+}
+
+/// `PASSWORD_LENGTH` (default 32, 16 to 4096) and `EXCLUDE_CHARACTERS` (default
+/// [`PasswordPolicy::DEFAULT_EXCLUDE`]; set but empty excludes nothing): how the two database
+/// rotations ask GetRandomPassword for passwords.
+pub fn password_policy(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<PasswordPolicy, ConfigError> {
+    Ok(PasswordPolicy {
+        length: whole(
+            get,
+            "PASSWORD_LENGTH",
+            PasswordPolicy::DEFAULT_LENGTH,
+            16..=4096,
+            "",
+        )?,
+        exclude_characters: get("EXCLUDE_CHARACTERS")
+            .unwrap_or_else(|| PasswordPolicy::DEFAULT_EXCLUDE.to_string()),
+    })
 }
 
 /// A comma-separated list (blank items dropped), or `default` when unset; never empty.

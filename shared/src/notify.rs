@@ -2,7 +2,9 @@
 
 use std::future::Future;
 
-use crate::error::BoxError;
+use tracing::warn;
+
+use crate::error::{BoxError, report};
 
 /// One notification, in words: a subject that names the function that sends it, and a message.
 /// Neither ever holds a secret.
@@ -44,4 +46,17 @@ pub trait Notifier: Send + Sync {
         subject: &str,
         message: &str,
     ) -> impl Future<Output = Result<(), NotifyError>> + Send;
+
+    /// Publishes `notice`. A failure is logged and goes no further: the action a notice reports
+    /// is done (or refused) whether or not anyone hears of it.
+    fn announce(&self, notice: Notice) -> impl Future<Output = ()> + Send
+    where
+        Self: Sized,
+    {
+        async move {
+            if let Err(e) = self.publish(&notice.subject, &notice.message).await {
+                warn!(subject = %notice.subject, error = %report(&e), "notification failed");
+            }
+        }
+    }
 }

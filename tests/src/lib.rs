@@ -20,10 +20,13 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 pub mod ecs;
 pub mod faults;
+mod invoke;
 pub mod openai_stub;
 pub mod redis;
 pub mod rotation;
 pub mod runtime_api;
+
+pub use invoke::{Function, invoke, sample, sample_text};
 
 /// The workspace root (this crate lives in `tests/`).
 pub fn root() -> PathBuf {

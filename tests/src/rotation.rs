@@ -1,12 +1,12 @@
 //! Driving Secrets Manager rotations the way the service does: stage a version AWSPENDING,
 //! then invoke the function once per step with the service's event.
 
+use crate::invoke;
 use anyhow::{Context as _, Result, bail};
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::RotationRulesType;
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
-use shared::lambda::{FunctionError, handle_rotation};
+use shared::lambda::FunctionError;
 use shared::rotation::{CredentialBackend, Rotator, SecretStore};
 use std::collections::BTreeMap;
 
@@ -75,14 +75,6 @@ pub async fn value_at(client: &Client, secret_id: &str, stage: &str) -> Result<V
 /// The rotation event Secrets Manager sends for `step`.
 pub fn step_event(step: &str, secret_id: &str, token: &str) -> Value {
     json!({"Step": step, "SecretId": secret_id, "ClientRequestToken": token})
-}
-
-/// Invokes the function's handler as the Lambda runtime would.
-pub async fn invoke<S: SecretStore, B: CredentialBackend>(
-    rotator: &Rotator<S, B>,
-    event: Value,
-) -> Result<Value, FunctionError> {
-    handle_rotation(rotator, LambdaEvent::new(event, Context::default())).await
 }
 
 /// The `outcome` of a successful invocation.

@@ -1,17 +1,15 @@
 //! after-hours-scaling end to end: moto's ECS, Application Auto Scaling, SNS and SQS through the
 //! real SDK. Each test has its own moto account, so clusters with the seed's names never collide.
 
-use after_hours_scaling::{AfterHoursScaler, Config, handle};
+use after_hours_scaling::{AfterHoursScaler, Config};
 use anyhow::Result;
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use shared::capacity::{Bounds, FleetError, FleetErrorKind, ServiceFleet, ServiceId, ServiceState};
-use shared::lambda::FunctionError;
-use shared::notify::Notifier;
 use shared::scaling::Scaler;
 use std::collections::BTreeMap;
 use tests::ecs::Aws;
 use tests::{MotoAccount, Stack, capture_logs};
+use tests::{invoke, sample};
 
 const DEV: &str = "macro-ai-dev-cluster";
 const STAGING: &str = "macro-ai-staging-cluster";
@@ -30,13 +28,6 @@ fn scaler(aws: &Aws, topic: Option<&str>, vars: &[(&str, &str)]) -> AfterHoursSc
         aws.sns.clone(),
         config,
     )
-}
-
-async fn invoke<F: ServiceFleet, N: Notifier>(
-    s: &Scaler<F, N>,
-    event: Value,
-) -> Result<Value, FunctionError> {
-    handle(s, LambdaEvent::new(event, Context::default())).await
 }
 
 fn scheduled(time: &str) -> Value {
@@ -187,9 +178,7 @@ async fn weekends_and_dst_follow_the_configured_time_zone() -> Result<()> {
     invoke(&london, scheduled("2026-10-26T07:30:00Z")).await?;
     assert_eq!(api(aws.clone()).await?, 0);
     // ... and 08:00 UTC is 08:00 GMT: on (events/after-hours-scaling/dst-change-morning.json).
-    let event: Value = serde_json::from_str(include_str!(
-        "../../events/after-hours-scaling/dst-change-morning.json"
-    ))?;
+    let event: Value = sample("after-hours-scaling/dst-change-morning.json");
     invoke(&london, event).await?;
     assert_eq!(api(aws.clone()).await?, 2);
 
@@ -214,9 +203,7 @@ async fn reconciling_twice_or_late_gives_the_same_result() -> Result<()> {
     let aws = Stack::get().aws(&MotoAccount::new());
     seed(&aws, DEV, "dev-office-hours").await?;
     let s = scaler(&aws, None, &[("CLUSTERS", DEV)]);
-    let evening: Value = serde_json::from_str(include_str!(
-        "../../events/after-hours-scaling/tuesday-evening.json"
-    ))?;
+    let evening: Value = sample("after-hours-scaling/tuesday-evening.json");
     let first = invoke(&s, evening.clone()).await?;
     let after_first = aws.observe(DEV, "macro-ai-dev-api-service").await?;
     let second = invoke(&s, evening).await?;
@@ -474,9 +461,7 @@ async fn malformed_events_bad_schedules_and_dry_runs_change_nothing() -> Result<
         assert_eq!(e.error_type(), "InvalidEvent");
         assert!(e.message().contains(expect), "{event}: {}", e.message());
     }
-    let dry: Value = serde_json::from_str(include_str!(
-        "../../events/after-hours-scaling/manual-scale-down-dry-run.json"
-    ))?;
+    let dry: Value = sample("after-hours-scaling/manual-scale-down-dry-run.json");
     let r = invoke(&s, dry).await?;
     assert_eq!(
         outcome_of(&r, &format!("{DEV}/macro-ai-dev-api-service")),
@@ -502,9 +487,7 @@ async fn malformed_events_bad_schedules_and_dry_runs_change_nothing() -> Result<
     // The manual forms in events/ work as documented.
     let down = invoke(&s, json!({"action": "scale-down", "environment": "dev"})).await?;
     assert_eq!(down["changed"], json!(2));
-    let up: Value = serde_json::from_str(include_str!(
-        "../../events/after-hours-scaling/manual-scale-up.json"
-    ))?;
+    let up: Value = sample("after-hours-scaling/manual-scale-up.json");
     assert_eq!(invoke(&s, up).await?["changed"], json!(2));
     assert_eq!(
         aws.observe(DEV, "macro-ai-dev-api-service").await?,

@@ -3,23 +3,21 @@
 //! (the old deployment stays PRIMARY); the one test that needs an ACTIVE older deployment wraps
 //! the real fleet with an in-process stand-in for exactly that, and says so.
 
-use alarm_rollback::{Config, handle};
+use alarm_rollback::Config;
 use anyhow::Result;
 use aws_sdk_dynamodb::types::AttributeValue;
 use jiff::{SignedDuration, Timestamp};
-use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use shared::aws::dynamodb::DynamoRollbackLedger;
 use shared::aws::ecs::EcsFleet;
 use shared::aws::sns::SnsNotifier;
 use shared::capacity::{FleetError, ServiceId};
-use shared::lambda::FunctionError;
-use shared::notify::Notifier;
-use shared::rollback::{ReleaseFleet, RollbackLedger, Rollbacker, ServiceRelease};
+use shared::rollback::{ReleaseFleet, Rollbacker, ServiceRelease};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tests::ecs::Aws;
 use tests::{MotoAccount, Stack, capture_logs, unique};
+use tests::{invoke, sample};
 
 const CLUSTER: &str = "macro-ai-prod-cluster";
 const SERVICE: &str = "macro-ai-prod-api-service";
@@ -121,13 +119,6 @@ async fn world(active_deployment: bool) -> Result<World> {
     })
 }
 
-async fn invoke<F: ReleaseFleet, L: RollbackLedger, N: Notifier>(
-    r: &Rollbacker<F, L, N>,
-    event: Value,
-) -> Result<Value, FunctionError> {
-    handle(r, LambdaEvent::new(event, Context::default())).await
-}
-
 fn ago(minutes: i64) -> String {
     (Timestamp::now() - SignedDuration::from_mins(minutes)).to_string()
 }
@@ -141,7 +132,7 @@ fn deployment(name: &str, at: &str) -> Value {
 
 /// An SNS delivery of a CloudWatch alarm; `sample` is a file under events/alarm-rollback/.
 fn alarm_from(sample: &str, alarm_name: &str, state: &str, message_id: &str) -> Value {
-    let mut event: Value = serde_json::from_str(sample).expect("sample JSON");
+    let mut event = tests::sample(sample);
     let mut message: Value = serde_json::from_str(
         event["Records"][0]["Sns"]["Message"]
             .as_str()
@@ -155,9 +146,9 @@ fn alarm_from(sample: &str, alarm_name: &str, state: &str, message_id: &str) -> 
     event
 }
 
-const MATH: &str = include_str!("../../events/alarm-rollback/metric-math-alarm.json");
-const SINGLE: &str = include_str!("../../events/alarm-rollback/single-metric-alarm.json");
-const COMPOSITE: &str = include_str!("../../events/alarm-rollback/composite-alarm.json");
+const MATH: &str = "alarm-rollback/metric-math-alarm.json";
+const SINGLE: &str = "alarm-rollback/single-metric-alarm.json";
+const COMPOSITE: &str = "alarm-rollback/composite-alarm.json";
 
 /// rev1 deployed and completed long ago (known-good); rev2 deployed 5 minutes ago.
 async fn release_rev2(w: &World) -> Result<()> {
@@ -259,9 +250,7 @@ async fn ok_and_insufficient_data_do_nothing_and_an_unmapped_alarm_only_notifies
         .await?;
         assert_eq!(r["outcomes"][0]["action"], json!("ignored"));
     }
-    let ok: Value = serde_json::from_str(include_str!(
-        "../../events/alarm-rollback/ok-transition.json"
-    ))?;
+    let ok: Value = sample("alarm-rollback/ok-transition.json");
     assert_eq!(
         invoke(&w.rollbacker, ok).await?["outcomes"][0]["action"],
         json!("ignored")
@@ -499,9 +488,7 @@ async fn manual_rollbacks_use_the_same_guards_and_malformed_payloads_change_noth
     capture_logs();
     let w = world(false).await?;
     release_rev2(&w).await?;
-    let dry: Value = serde_json::from_str(include_str!(
-        "../../events/alarm-rollback/manual-rollback.json"
-    ))?;
+    let dry: Value = sample("alarm-rollback/manual-rollback.json");
     let r = invoke(&w.rollbacker, dry).await?;
     assert_eq!(r["outcomes"][0]["action"], json!("would-roll-back"), "{r}");
     assert_eq!(
@@ -573,18 +560,12 @@ async fn an_alarm_for_a_missing_service_fails_the_batch_after_the_other_inputs()
     Ok(())
 }
 
-/// A real sample under events/aws-samples/ (SOURCES.md there says where each came from).
-fn aws_sample(name: &str) -> Value {
-    let path = format!(
-        "{}/../events/aws-samples/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("sample")).expect("sample JSON")
-}
-
 /// The documented EventBridge metric-math alarm event, for Macro AI's alarm, delivered `id`.
 fn eventbridge_alarm(alarm_name: &str, id: &str) -> Value {
-    let mut e = aws_sample("eventbridge-alarm-metric-math.json");
+    let mut e = tests::sample(&format!(
+        "aws-samples/{}",
+        "eventbridge-alarm-metric-math.json"
+    ));
     e["id"] = json!(id);
     e["detail"]["alarmName"] = json!(alarm_name);
     e["resources"] = json!([format!(
@@ -595,7 +576,7 @@ fn eventbridge_alarm(alarm_name: &str, id: &str) -> Value {
 
 /// The SDK fixture of CloudWatch's direct alarm action, for Macro AI's alarm.
 fn alarm_action(alarm_name: &str) -> Value {
-    let mut e = aws_sample("alarm-action-metric-java.json");
+    let mut e = sample("aws-samples/alarm-action-metric-java.json");
     e["alarmData"]["alarmName"] = json!(alarm_name);
     e["alarmArn"] = json!(format!(
         "arn:aws:cloudwatch:us-east-1:444455556666:alarm:{alarm_name}"
@@ -663,7 +644,10 @@ async fn a_suppressed_composite_alarm_on_eventbridge_rolls_nothing_back() -> Res
     capture_logs();
     let w = world(false).await?;
     release_rev2(&w).await?;
-    let mut e = aws_sample("eventbridge-alarm-composite-suppressed.json");
+    let mut e = tests::sample(&format!(
+        "aws-samples/{}",
+        "eventbridge-alarm-composite-suppressed.json"
+    ));
     e["detail"]["alarmName"] = json!("macro-ai-prod-api-release-health");
     let r = invoke(&w.rollbacker, e).await?;
     assert_eq!(r["outcomes"][0]["action"], json!("ignored"), "{r}");
@@ -679,7 +663,7 @@ async fn a_suppressed_composite_alarm_on_eventbridge_rolls_nothing_back() -> Res
 
 /// ECS's own deployment event from the documentation's sample, for Macro AI's service.
 fn ecs_event(sample: &str, at: &str) -> Value {
-    let mut e = aws_sample(sample);
+    let mut e = tests::sample(&format!("aws-samples/{sample}"));
     e["id"] = json!(unique("e"));
     e["time"] = json!(at);
     e["detail"]["updatedAt"] = json!(at);

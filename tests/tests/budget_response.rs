@@ -11,10 +11,10 @@ use shared::aws::ecs::EcsFleet;
 use shared::aws::sns::SnsNotifier;
 use shared::budget::BudgetResponder;
 use shared::capacity::{Bounds, FleetError, FleetErrorKind, ServiceFleet, ServiceId, ServiceState};
-use shared::lambda::FunctionError;
 use std::collections::BTreeMap;
 use tests::ecs::Aws;
 use tests::{MotoAccount, Stack, capture_logs, unique};
+use tests::{invoke, sample, sample_text};
 
 struct World {
     aws: Aws,
@@ -76,40 +76,6 @@ async fn world(vars: &[(&str, &str)]) -> Result<World> {
     })
 }
 
-async fn invoke(r: &Responder, event: Value) -> Result<Value, FunctionError> {
-    handle(r, LambdaEvent::new(event, Context::default())).await
-}
-
-fn sample(name: &str) -> Value {
-    let raw = match name {
-        "budget-dev-actual" => include_str!("../../events/budget-response/budget-dev-actual.json"),
-        "budget-dev-forecasted" => {
-            include_str!("../../events/budget-response/budget-dev-forecasted.json")
-        }
-        "budget-staging-actual" => {
-            include_str!("../../events/budget-response/budget-staging-actual.json")
-        }
-        "budget-staging-forecasted" => {
-            include_str!("../../events/budget-response/budget-staging-forecasted.json")
-        }
-        "budget-prod-actual" => {
-            include_str!("../../events/budget-response/budget-prod-actual.json")
-        }
-        "budget-prod-forecasted" => {
-            include_str!("../../events/budget-response/budget-prod-forecasted.json")
-        }
-        "anomaly-sns" => include_str!("../../events/budget-response/anomaly-sns.json"),
-        "anomaly-eventbridge" => {
-            include_str!("../../events/budget-response/anomaly-eventbridge.json")
-        }
-        "release-dev" => include_str!("../../events/budget-response/release-dev.json"),
-        "hold-staging" => include_str!("../../events/budget-response/hold-staging.json"),
-        "monthly-release" => include_str!("../../events/budget-response/monthly-release.json"),
-        other => panic!("no sample {other}"),
-    };
-    serde_json::from_str(raw).expect("sample JSON")
-}
-
 /// A sample SNS event with a fresh MessageId (another delivery of another notification).
 fn fresh(mut event: Value) -> Value {
     event["Records"][0]["Sns"]["MessageId"] = json!(unique("msg"));
@@ -134,7 +100,11 @@ async fn capacity(aws: &Aws, env: &str, svc: &str) -> Result<(i32, Option<(i32, 
 async fn a_dev_breach_holds_dev_at_zero_through_the_morning_until_released() -> Result<()> {
     capture_logs();
     let w = world(&[]).await?;
-    let r = invoke(&w.responder, sample("budget-dev-actual")).await?;
+    let r = invoke(
+        &w.responder,
+        sample("budget-response/budget-dev-actual.json"),
+    )
+    .await?;
     assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
     assert_eq!(
         capacity(&w.aws, "dev", "api").await?,
@@ -181,7 +151,7 @@ async fn a_dev_breach_holds_dev_at_zero_through_the_morning_until_released() -> 
     );
     assert_eq!(capacity(&w.aws, "dev", "api").await?.0, 0);
 
-    let r = invoke(&w.responder, sample("release-dev")).await?;
+    let r = invoke(&w.responder, sample("budget-response/release-dev.json")).await?;
     assert_eq!(r["outcomes"][0]["action"], json!("released"));
     assert_eq!(
         capacity(&w.aws, "dev", "api").await?,
@@ -202,7 +172,11 @@ async fn staging_goes_to_one_task_and_prod_is_only_reported() -> Result<()> {
     capture_logs();
     let w = world(&[]).await?;
     assert_eq!(
-        invoke(&w.responder, sample("budget-staging-actual")).await?["outcomes"][0]["action"],
+        invoke(
+            &w.responder,
+            sample("budget-response/budget-staging-actual.json")
+        )
+        .await?["outcomes"][0]["action"],
         json!("held")
     );
     assert_eq!(
@@ -210,7 +184,11 @@ async fn staging_goes_to_one_task_and_prod_is_only_reported() -> Result<()> {
         (1, Some((1, 1)), true)
     );
     assert_eq!(capacity(&w.aws, "staging", "ui").await?, (1, None, true));
-    let r = invoke(&w.responder, sample("budget-prod-actual")).await?;
+    let r = invoke(
+        &w.responder,
+        sample("budget-response/budget-prod-actual.json"),
+    )
+    .await?;
     assert_eq!(r["outcomes"][0]["action"], json!("notified"), "{r}");
     assert_eq!(
         capacity(&w.aws, "prod", "api").await?,
@@ -270,7 +248,7 @@ async fn forecasts_and_anomalies_notify_with_root_causes_and_a_mapped_anomaly_ac
     );
 
     // The EventBridge form of an anomaly in an unmapped account: notified with every root cause.
-    let mut eb = sample("anomaly-eventbridge");
+    let mut eb = sample("budget-response/anomaly-eventbridge.json");
     eb["detail"]["anomalyId"] = json!(unique("anomaly"));
     eb["detail"]["rootCauses"][0]["linkedAccount"] = json!("999988887777");
     eb["detail"]["rootCauses"][1]["linkedAccount"] = json!("999988887777");
@@ -288,7 +266,7 @@ async fn forecasts_and_anomalies_notify_with_root_causes_and_a_mapped_anomaly_ac
     assert_eq!(capacity(&w.aws, "dev", "api").await?.0, 2);
 
     // The SNS form, in the dev account and above ANOMALY_ACTION_USD: acts like an ACTUAL breach.
-    let r = invoke(&w.responder, sample("anomaly-sns")).await?;
+    let r = invoke(&w.responder, sample("budget-response/anomaly-sns.json")).await?;
     assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
     assert_eq!(
         capacity(&w.aws, "dev", "api").await?,
@@ -301,7 +279,7 @@ async fn forecasts_and_anomalies_notify_with_root_causes_and_a_mapped_anomaly_ac
 async fn a_redelivery_is_one_action_and_an_unknown_budget_only_notifies() -> Result<()> {
     capture_logs();
     let w = world(&[]).await?;
-    let event = sample("budget-staging-actual");
+    let event = sample("budget-response/budget-staging-actual.json");
     invoke(&w.responder, event.clone()).await?;
     let again = invoke(&w.responder, event).await?;
     assert_eq!(again["outcomes"][0]["action"], json!("duplicate"));
@@ -311,7 +289,7 @@ async fn a_redelivery_is_one_action_and_an_unknown_budget_only_notifies() -> Res
         "one notification"
     );
 
-    let mut unknown = fresh(sample("budget-dev-actual"));
+    let mut unknown = fresh(sample("budget-response/budget-dev-actual.json"));
     let text = unknown["Records"][0]["Sns"]["Message"]
         .as_str()
         .unwrap_or_default()
@@ -340,7 +318,7 @@ async fn malformed_messages_change_nothing_and_the_monthly_schedule_releases_old
     let w = world(&[]).await?;
     // Real SNS deliveries (the sample's envelope) carrying messages budget-response cannot use.
     let message = |text: &str| {
-        let mut e = fresh(sample("budget-dev-actual"));
+        let mut e = fresh(sample("budget-response/budget-dev-actual.json"));
         e["Records"][0]["Sns"]["Message"] = json!(text);
         e
     };
@@ -372,7 +350,7 @@ async fn malformed_messages_change_nothing_and_the_monthly_schedule_releases_old
 
     // A manual hold now; the monthly event at the start of *this* month keeps it (it is newer) ...
     assert_eq!(
-        invoke(&w.responder, sample("hold-staging")).await?["outcomes"][0]["action"],
+        invoke(&w.responder, sample("budget-response/hold-staging.json")).await?["outcomes"][0]["action"],
         json!("held")
     );
     let this_month = json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}, "time": Timestamp::now().to_string()});
@@ -400,12 +378,9 @@ async fn an_anomaly_in_the_2021_format_is_announced_with_its_dollars_not_dropped
     capture_logs();
     let w = world(&[]).await?;
     // AWS's documented 2021 message (events/aws-samples/SOURCES.md): no percentage, no spends.
-    let path = format!(
-        "{}/../events/aws-samples/anomaly-message-2021.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut event = fresh(sample("anomaly-sns"));
-    event["Records"][0]["Sns"]["Message"] = json!(std::fs::read_to_string(path)?);
+    let mut event = fresh(sample("budget-response/anomaly-sns.json"));
+    event["Records"][0]["Sns"]["Message"] =
+        json!(sample_text("aws-samples/anomaly-message-2021.json"));
     let r = invoke(&w.responder, event).await?;
     assert_eq!(r["outcomes"][0]["action"], json!("notified"), "{r}");
     let notes = w.aws.notifications(&w.queue).await?;
@@ -415,7 +390,7 @@ async fn an_anomaly_in_the_2021_format_is_announced_with_its_dollars_not_dropped
         "{notes:?}"
     );
     // A small percentage of a large bill: $15,000 at 12% is over ANOMALY_ACTION_USD, announced.
-    let mut big = fresh(sample("anomaly-sns"));
+    let mut big = fresh(sample("budget-response/anomaly-sns.json"));
     let mut message: Value =
         serde_json::from_str(big["Records"][0]["Sns"]["Message"].as_str().unwrap_or("{}"))?;
     message["impact"] = json!({"totalImpact": 15000.0, "totalImpactPercentage": 12.0,
@@ -433,9 +408,13 @@ async fn one_anomaly_by_sns_and_by_eventbridge_is_one_action() -> Result<()> {
     capture_logs();
     let w = world(&[("ANOMALY_ENVIRONMENTS", r#"{"111122223333": "dev"}"#)]).await?;
     // The same anomaly id, once from each channel (each with its own message id).
-    let first = invoke(&w.responder, fresh(sample("anomaly-sns"))).await?;
+    let first = invoke(
+        &w.responder,
+        fresh(sample("budget-response/anomaly-sns.json")),
+    )
+    .await?;
     assert_eq!(first["outcomes"][0]["action"], json!("held"), "{first}");
-    let mut eb = sample("anomaly-eventbridge");
+    let mut eb = sample("budget-response/anomaly-eventbridge.json");
     eb["id"] = json!(unique("event"));
     let second = invoke(&w.responder, eb).await?;
     assert_eq!(
@@ -541,7 +520,7 @@ async fn a_hold_acts_on_every_service_reports_the_one_that_failed_and_the_retry_
     let w = world(&[]).await?;
     let names = five_dev_services(&w).await?;
     let broken = "macro-ai-dev-chat-service";
-    let event = fresh(sample("budget-dev-actual"));
+    let event = fresh(sample("budget-response/budget-dev-actual.json"));
     let e = handle(
         &with_fleet(&w, Some(broken), None),
         LambdaEvent::new(event.clone(), Context::default()),
@@ -591,7 +570,7 @@ async fn a_hold_cut_off_mid_way_is_resumed_by_the_redelivery_after_the_lease() -
     // DEDUPE_WAIT_SECONDS for the other invocation).
     w.config.budget.claim_wait = std::time::Duration::ZERO;
     let names = five_dev_services(&w).await?;
-    let event = fresh(sample("budget-dev-actual"));
+    let event = fresh(sample("budget-response/budget-dev-actual.json"));
     // The invocation stalls on the third service and is cut off there (a Lambda timeout): no
     // error path runs, the claim stays.
     // Services are held in name order: api, chat, then jobs stalls (ui and worker not reached).
@@ -668,7 +647,11 @@ async fn a_staging_breach_never_starts_a_service_someone_stopped() -> Result<()>
             Some((0, 4)),
         )
         .await?;
-    let r = invoke(&w.responder, sample("budget-staging-actual")).await?;
+    let r = invoke(
+        &w.responder,
+        sample("budget-response/budget-staging-actual.json"),
+    )
+    .await?;
     assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
     let worker = w
         .aws
@@ -692,7 +675,11 @@ async fn a_stack_acts_only_on_its_own_environment_and_announces_the_others() -> 
     capture_logs();
     // The dev stack (MACRO_AI_ENVIRONMENT=dev), e.g. the one holding the account's anomaly monitor.
     let w = world(&[("MACRO_AI_ENVIRONMENT", "dev")]).await?;
-    let r = invoke(&w.responder, sample("budget-staging-actual")).await?;
+    let r = invoke(
+        &w.responder,
+        sample("budget-response/budget-staging-actual.json"),
+    )
+    .await?;
     assert_eq!(r["outcomes"][0]["action"], json!("notified"), "{r}");
     assert_eq!(
         capacity(&w.aws, "staging", "api").await?.0,
@@ -711,7 +698,11 @@ async fn a_stack_acts_only_on_its_own_environment_and_announces_the_others() -> 
         "{}",
         e.message()
     );
-    let r = invoke(&w.responder, sample("budget-dev-actual")).await?;
+    let r = invoke(
+        &w.responder,
+        sample("budget-response/budget-dev-actual.json"),
+    )
+    .await?;
     assert_eq!(r["outcomes"][0]["action"], json!("held"), "{r}");
     Ok(())
 }
@@ -721,7 +712,7 @@ async fn an_anomaly_that_grows_past_the_action_threshold_is_acted_on() -> Result
     capture_logs();
     let w = world(&[("ANOMALY_ENVIRONMENTS", r#"{"111122223333": "dev"}"#)]).await?;
     let grown = |impact: f64| -> Result<Value> {
-        let mut e = fresh(sample("anomaly-sns"));
+        let mut e = fresh(sample("budget-response/anomaly-sns.json"));
         let mut m: Value =
             serde_json::from_str(e["Records"][0]["Sns"]["Message"].as_str().unwrap_or("{}"))?;
         m["impact"] = json!({"totalImpact": impact, "totalImpactPercentage": 40.0});

@@ -17,8 +17,9 @@ use shared::rotation::{CredentialBackend, PasswordPolicy, Rotator, SecretStore};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tests::faults::{FaultyStore, LosingProxy, Stop};
+use tests::invoke;
 use tests::redis::{PrivateRedis, create_user, logs_in, password_count};
-use tests::rotation::{STEPS, create_secret, invoke, start_rotation, step_event, value_at};
+use tests::rotation::{STEPS, create_secret, start_rotation, step_event, value_at};
 use tests::{
     MotoAccount, PrivateCluster, Stack, capture_logs, dead_endpoint, pg_connect,
     secrets_manager_at, unique,

@@ -8,12 +8,7 @@ use shared::rollback::{DeploymentEvent, Input, parse as rollback_parse};
 use shared::rotation::{RotationRequest, Step};
 
 fn sample(name: &str) -> Value {
-    let path = format!(
-        "{}/../events/aws-samples/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    tests::sample(&format!("aws-samples/{name}"))
 }
 
 /// An SNS record around `message`, the way the function receives it (the envelope of a real
@@ -251,13 +246,7 @@ fn anomaly_alerts_of_every_vintage_are_understood() {
 fn a_captured_daily_budget_notification_is_understood() {
     for event in [
         sample("budgets-daily-sns-event.json"),
-        in_sns(
-            &std::fs::read_to_string(format!(
-                "{}/../events/aws-samples/budgets-daily-message.txt",
-                env!("CARGO_MANIFEST_DIR")
-            ))
-            .expect("the text sample"),
-        ),
+        in_sns(&tests::sample_text("aws-samples/budgets-daily-message.txt")),
     ] {
         match budget_parse(&event)
             .unwrap_or_else(|e| panic!("{e}"))

@@ -5,9 +5,8 @@
 use anyhow::Result;
 use serde_json::{Value, json};
 use shared::appsecrets::{sign, verifies};
-use tests::rotation::{
-    STEPS, create_secret, invoke, outcome, start_rotation, step_event, value_at,
-};
+use tests::invoke;
+use tests::rotation::{STEPS, create_secret, outcome, start_rotation, step_event, value_at};
 use tests::{MotoAccount, Stack, assert_never_shown, capture_logs, unique};
 
 /// The function, with tokens living 29 days (the test secrets rotate every 30 days, and a

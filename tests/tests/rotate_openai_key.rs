@@ -4,9 +4,8 @@
 use anyhow::Result;
 use serde_json::{Value, json};
 use shared::openai::account_name;
-use tests::rotation::{
-    STEPS, create_secret, invoke, outcome, rotate, stages, start_rotation, step_event,
-};
+use tests::invoke;
+use tests::rotation::{STEPS, create_secret, outcome, rotate, stages, start_rotation, step_event};
 use tests::{MotoAccount, Stack, assert_never_shown, capture_logs, unique};
 
 fn rotator(

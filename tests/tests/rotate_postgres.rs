@@ -5,8 +5,9 @@
 use anyhow::Result;
 use serde_json::{Value, json};
 use sqlx::Connection;
+use tests::invoke;
 use tests::rotation::{
-    STEPS, create_secret, invoke, outcome, rotate, stages, start_rotation, step_event, value_at,
+    STEPS, create_secret, outcome, rotate, stages, start_rotation, step_event, value_at,
 };
 use tests::{
     MotoAccount, PrivateCluster, Stack, assert_never_shown, capture_logs, dead_endpoint,
@@ -32,6 +33,37 @@ async fn seed_role(stack: &Stack, user: &str, password: &str) -> Result<Value> {
     }))
 }
 
+/// One test's world: a moto account of its own, a login role with a fresh password on the
+/// stack's cluster, and the dev database secret for it (logs captured).
+struct DevDatabase {
+    stack: &'static Stack,
+    account: MotoAccount,
+    client: aws_sdk_secretsmanager::Client,
+    user: String,
+    initial: Value,
+    arn: String,
+}
+
+impl DevDatabase {
+    async fn seeded() -> Result<Self> {
+        capture_logs();
+        let stack = Stack::get();
+        let account = MotoAccount::new();
+        let client = stack.secrets_manager(&account);
+        let user = unique("app");
+        let initial = seed_role(stack, &user, &unique("initial")).await?;
+        let arn = create_secret(&client, "macro-ai/dev/database", &initial).await?;
+        Ok(Self {
+            stack,
+            account,
+            client,
+            user,
+            initial,
+            arn,
+        })
+    }
+}
+
 fn password(v: &Value) -> &str {
     v["password"].as_str().unwrap_or_default()
 }
@@ -49,13 +81,14 @@ async fn logs_in(stack: &Stack, secret: &Value) -> bool {
 
 #[tokio::test]
 async fn a_full_rotation_changes_the_password_and_moves_the_labels() -> Result<()> {
-    capture_logs();
-    let stack = Stack::get();
-    let account = MotoAccount::new();
-    let client = stack.secrets_manager(&account);
-    let user = unique("app");
-    let old = seed_role(stack, &user, &unique("initial")).await?;
-    let arn = create_secret(&client, "macro-ai/dev/database", &old).await?;
+    let DevDatabase {
+        stack,
+        client,
+        user,
+        initial: old,
+        arn,
+        ..
+    } = DevDatabase::seeded().await?;
     let first_version = stages(&client, &arn).await?.into_keys().next().unwrap();
 
     let token = rotate(&rotator(client.clone()), &client, &arn).await?;
@@ -99,14 +132,14 @@ async fn a_full_rotation_changes_the_password_and_moves_the_labels() -> Result<(
 
 #[tokio::test]
 async fn every_step_twice_is_a_no_op_and_a_second_rotation_works() -> Result<()> {
-    capture_logs();
-    let stack = Stack::get();
-    let account = MotoAccount::new();
-    let client = stack.secrets_manager(&account);
+    let DevDatabase {
+        stack,
+        client,
+        initial,
+        arn,
+        ..
+    } = DevDatabase::seeded().await?;
     let f = rotator(client.clone());
-    let user = unique("app");
-    let initial = seed_role(stack, &user, &unique("initial")).await?;
-    let arn = create_secret(&client, "macro-ai/dev/database", &initial).await?;
 
     let token = start_rotation(&client, &arn).await?;
     let mut seen = Vec::new();
@@ -265,15 +298,16 @@ async fn postgres_down_at_set_secret_fails_cleanly_and_the_retry_converges() -> 
 
 #[tokio::test]
 async fn the_aws_emulator_unreachable_fails_cleanly_and_the_retry_converges() -> Result<()> {
-    capture_logs();
-    let stack = Stack::get();
-    let account = MotoAccount::new();
-    let client = stack.secrets_manager(&account);
+    let DevDatabase {
+        stack,
+        account,
+        client,
+        initial,
+        arn,
+        ..
+    } = DevDatabase::seeded().await?;
     let healthy = rotator(client.clone());
     let cut_off = rotator(secrets_manager_at(&dead_endpoint(), &account));
-    let user = unique("app");
-    let initial = seed_role(stack, &user, &unique("initial")).await?;
-    let arn = create_secret(&client, "macro-ai/dev/database", &initial).await?;
     let token = start_rotation(&client, &arn).await?;
     let before = stages(&client, &arn).await?;
 
@@ -413,14 +447,15 @@ async fn alternating_users_keep_both_logins_and_share_every_object() -> Result<(
 
 #[tokio::test]
 async fn bad_input_gets_a_clear_error_and_changes_nothing() -> Result<()> {
-    capture_logs();
-    let stack = Stack::get();
-    let account = MotoAccount::new();
-    let client = stack.secrets_manager(&account);
+    let DevDatabase {
+        stack,
+        client,
+        user,
+        initial: good,
+        arn,
+        ..
+    } = DevDatabase::seeded().await?;
     let f = rotator(client.clone());
-    let user = unique("app");
-    let good = seed_role(stack, &user, &unique("initial")).await?;
-    let arn = create_secret(&client, "macro-ai/dev/database", &good).await?;
     let token = start_rotation(&client, &arn).await?;
     let before = stages(&client, &arn).await?;
 
@@ -509,14 +544,13 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() -> Result<()> {
 
 #[tokio::test]
 async fn validation_reports_a_working_and_a_broken_secret_and_changes_nothing() -> Result<()> {
-    capture_logs();
-    let stack = Stack::get();
-    let account = MotoAccount::new();
-    let client = stack.secrets_manager(&account);
+    let DevDatabase {
+        client,
+        initial: good,
+        arn,
+        ..
+    } = DevDatabase::seeded().await?;
     let f = rotator(client.clone());
-    let user = unique("app");
-    let good = seed_role(stack, &user, &unique("initial")).await?;
-    let arn = create_secret(&client, "macro-ai/dev/database", &good).await?;
     let r = invoke(&f, json!({"validate": arn})).await;
     assert_eq!(outcome(&r), "valid");
 
@@ -542,13 +576,15 @@ async fn validation_reports_a_working_and_a_broken_secret_and_changes_nothing() 
 
 #[tokio::test]
 async fn set_secret_falls_back_to_awsprevious_when_awscurrent_is_refused() -> Result<()> {
-    capture_logs();
-    let stack = Stack::get();
-    let client = stack.secrets_manager(&MotoAccount::new());
+    let DevDatabase {
+        stack,
+        client,
+        user,
+        initial,
+        arn,
+        ..
+    } = DevDatabase::seeded().await?;
     let f = rotator(client.clone());
-    let user = unique("app");
-    let initial = seed_role(stack, &user, &unique("initial")).await?;
-    let arn = create_secret(&client, "macro-ai/dev/database", &initial).await?;
     rotate(&f, &client, &arn).await?;
     // The database went back to the previous password (restored from a snapshot, say):
     // AWSCURRENT is refused, AWSPREVIOUS logs in.

@@ -8,8 +8,9 @@ use shared::postgres::{PostgresOptions, SslMode};
 use sqlx::{ConnectOptions, Connection};
 use std::time::{Duration, Instant};
 use tests::faults::EvilPostgres;
+use tests::invoke;
 use tests::rotation::{
-    create_secret, invoke, outcome, put_current, rotate, stages, start_rotation, step_event,
+    create_secret, outcome, put_current, rotate, stages, start_rotation, step_event,
     steps_until_failure, value_at,
 };
 use tests::{MotoAccount, Stack, assert_never_shown, capture_logs, unique};

@@ -3,9 +3,10 @@
 
 use anyhow::Result;
 use serde_json::{Value, json};
+use tests::invoke;
 use tests::redis::{PrivateRedis, create_user, logs_in, password_count};
 use tests::rotation::{
-    STEPS, create_secret, invoke, outcome, rotate, stages, start_rotation, step_event, value_at,
+    STEPS, create_secret, outcome, rotate, stages, start_rotation, step_event, value_at,
 };
 use tests::{MotoAccount, Stack, assert_never_shown, capture_logs, unique};
 

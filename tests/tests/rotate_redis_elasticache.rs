@@ -9,9 +9,10 @@ use serde_json::{Value, json};
 use shared::redis::RedisOptions;
 use shared::rotation::PasswordPolicy;
 use std::time::Duration;
+use tests::invoke;
 use tests::redis::{PrivateRedis, create_user, logs_in};
 use tests::rotation::{
-    STEPS, create_secret, invoke, outcome, put_current, start_rotation, step_event, value_at,
+    STEPS, create_secret, outcome, put_current, start_rotation, step_event, value_at,
 };
 use tests::{MotoAccount, Stack, assert_never_shown, capture_logs, unique};
 

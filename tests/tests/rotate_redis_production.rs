@@ -6,9 +6,10 @@ use anyhow::Result;
 use serde_json::{Value, json};
 use shared::redis::RedisOptions;
 use shared::rotation::PasswordPolicy;
+use tests::invoke;
 use tests::redis::{PrivateRedis, Users, create_user, logs_in, password_count};
 use tests::rotation::{
-    create_secret, invoke, outcome, put_current, rotate, stages, start_rotation, step_event,
+    create_secret, outcome, put_current, rotate, stages, start_rotation, step_event,
     steps_until_failure, value_at,
 };
 use tests::{MotoAccount, Stack, assert_never_shown, capture_logs, unique};

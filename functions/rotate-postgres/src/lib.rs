@@ -35,18 +35,7 @@ impl Config {
     /// | `PG_HOST`, `PG_PORT` | unset (any host the secret names), 5432 |
     /// | `DB_MASTER_SECRET_ARN` | unset: the alternating strategy refused |
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let passwords = PasswordPolicy {
-            length: config::whole(
-                &get,
-                "PASSWORD_LENGTH",
-                PasswordPolicy::DEFAULT_LENGTH,
-                16..=4096,
-                "",
-            )?,
-            // Set but empty means "exclude nothing", so the raw value is used.
-            exclude_characters: get("EXCLUDE_CHARACTERS")
-                .unwrap_or_else(|| PasswordPolicy::DEFAULT_EXCLUDE.to_string()),
-        };
+        let passwords = config::password_policy(&get)?;
         let min_sslmode = match config::text(&get, "PG_MIN_SSLMODE") {
             None => SslMode::Require,
             Some(v) => SslMode::parse(&v).ok_or_else(|| {

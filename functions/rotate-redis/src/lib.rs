@@ -38,18 +38,7 @@ impl Config {
     /// | `ELASTICACHE_REPLICATION_GROUP_ID` | unset: any replication group |
     /// | `ELASTICACHE_WAIT_SECONDS` | 300 (1 to 840) |
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let passwords = PasswordPolicy {
-            length: config::whole(
-                &get,
-                "PASSWORD_LENGTH",
-                PasswordPolicy::DEFAULT_LENGTH,
-                16..=4096,
-                "",
-            )?,
-            // Set but empty means "exclude nothing", so the raw value is used.
-            exclude_characters: get("EXCLUDE_CHARACTERS")
-                .unwrap_or_else(|| PasswordPolicy::DEFAULT_EXCLUDE.to_string()),
-        };
+        let passwords = config::password_policy(&get)?;
         let port = config::port(&get, "REDIS_PORT", 6379)?;
         Ok(Self {
             passwords,

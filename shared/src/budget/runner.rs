@@ -8,7 +8,7 @@ use crate::capacity::{self, BUDGET_HOLD_TAG, Change, ServiceFleet};
 use crate::environment;
 use crate::error::report;
 use crate::ledger::{Claim, LedgerError, NotificationLedger};
-use crate::notify::{Notice, Notifier};
+use crate::notify::Notifier;
 use crate::telemetry::{self, AuditRecord};
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -215,7 +215,8 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
                         "budget `{}` maps to no environment (BUDGET_ENVIRONMENTS, or macro-ai-<env>-monthly): no action",
                         alert.budget_name
                     );
-                    self.notify(notices::unmapped_budget(&alert.budget_name, &spent, &why))
+                    self.notifier
+                        .announce(notices::unmapped_budget(&alert.budget_name, &spent, &why))
                         .await;
                     return Ok(outcome(None, "unmapped", why, vec![]));
                 };
@@ -235,7 +236,8 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
                             }
                             AlertType::Actual => format!("the policy for {env} is to notify only"),
                         };
-                        self.notify(notices::over_budget(&alert.budget_name, &env, &spent, &why))
+                        self.notifier
+                            .announce(notices::over_budget(&alert.budget_name, &env, &spent, &why))
                             .await;
                         Ok(outcome(Some(env), "notified", why, vec![]))
                     }
@@ -382,7 +384,9 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
                 })
             }
             (env, _) => {
-                self.notify(notices::anomaly(&anomaly, &pct, message)).await;
+                self.notifier
+                    .announce(notices::anomaly(&anomaly, &pct, message))
+                    .await;
                 Ok(BudgetOutcome {
                     input: label.into(),
                     environment: env,
@@ -468,7 +472,8 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
         if failed.is_empty() {
             return Ok(done);
         }
-        self.notify(notices::incomplete(action, env, &done, &failed))
+        self.notifier
+            .announce(notices::incomplete(action, env, &done, &failed))
             .await;
         Err(BudgetError::Partial {
             action,
@@ -535,29 +540,22 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
     }
 
     async fn announce_hold(&self, env: &str, to: i32, spent: &str, services: &[String]) {
-        self.notify(notices::held(
-            env,
-            &self.config.cluster_of(env),
-            to,
-            spent,
-            services,
-            &self.config.function_name,
-        ))
-        .await;
+        self.notifier
+            .announce(notices::held(
+                env,
+                &self.config.cluster_of(env),
+                to,
+                spent,
+                services,
+                &self.config.function_name,
+            ))
+            .await;
     }
 
     async fn announce_release(&self, env: &str, why: &str, services: &[String]) {
-        self.notify(notices::released(env, why, services)).await;
-    }
-
-    async fn notify(&self, notice: Notice) {
-        if let Err(e) = self
-            .notifier
-            .publish(&notice.subject, &notice.message)
-            .await
-        {
-            warn!(error = %report(&e), "notification failed");
-        }
+        self.notifier
+            .announce(notices::released(env, why, services))
+            .await;
     }
 }
 

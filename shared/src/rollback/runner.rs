@@ -13,7 +13,7 @@ use super::release::{
 use crate::capacity::{FleetError, FleetErrorKind};
 use crate::error::report;
 use crate::ledger::LedgerError;
-use crate::notify::{Notice, Notifier};
+use crate::notify::Notifier;
 use crate::telemetry::{self, AuditRecord};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -170,7 +170,8 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
                         "alarm `{}` maps to no service (ALARM_TARGETS, or a name like macro-ai-<env>-<svc>-…): no action",
                         alarm.alarm_name
                     );
-                    self.notify(notices::unmapped(&alarm.alarm_name, &why))
+                    self.notifier
+                        .announce(notices::unmapped(&alarm.alarm_name, &why))
                         .await;
                     return Ok(outcome(None, "unmapped", why));
                 };
@@ -367,7 +368,9 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
         };
         let (to, why) = match verdict {
             Verdict::Hold { why } => {
-                self.notify(notices::held(&key, cause, &why)).await;
+                self.notifier
+                    .announce(notices::held(&key, cause, &why))
+                    .await;
                 return Ok(base("held", why, None));
             }
             Verdict::Rollback { to, why } => (to, why),
@@ -441,26 +444,17 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
             before: short_name(&from),
             after: short_name(&to),
         });
-        self.notify(notices::rolled_back(
-            &key,
-            cause,
-            short_name(&from),
-            short_name(&to),
-            &why,
-            self.config.cooldown,
-        ))
-        .await;
+        self.notifier
+            .announce(notices::rolled_back(
+                &key,
+                cause,
+                short_name(&from),
+                short_name(&to),
+                &why,
+                self.config.cooldown,
+            ))
+            .await;
         Ok(base("rolled-back", why, Some(to)))
-    }
-
-    async fn notify(&self, notice: Notice) {
-        if let Err(e) = self
-            .notifier
-            .publish(&notice.subject, &notice.message)
-            .await
-        {
-            warn!(error = %report(&e), "notification failed");
-        }
     }
 }
 

@@ -282,16 +282,7 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
     }
 
     async fn test(&self, r: &RotationStep) -> Result<Report, RotationError> {
-        let pending = self
-            .required(
-                r,
-                VersionRef::Version {
-                    id: &r.token,
-                    stage: AWSPENDING,
-                },
-                AWSPENDING,
-            )
-            .await?;
+        let pending = self.pending(r).await?;
         self.backend
             .test_pending(&pending)
             .await
@@ -393,22 +384,22 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
         let current = self
             .required(r, VersionRef::Stage(AWSCURRENT), AWSCURRENT)
             .await?;
-        let pending = self
-            .required(
-                r,
-                VersionRef::Version {
-                    id: &r.token,
-                    stage: AWSPENDING,
-                },
-                AWSPENDING,
-            )
-            .await?;
+        let pending = self.pending(r).await?;
         Ok(Staged {
             secret_id: r.secret_id.clone(),
             token: r.token.clone(),
             current,
             pending,
         })
+    }
+
+    /// This rotation's AWSPENDING value (its version, with the label still on it).
+    async fn pending(&self, r: &RotationStep) -> Result<SecretString, RotationError> {
+        let version = VersionRef::Version {
+            id: &r.token,
+            stage: AWSPENDING,
+        };
+        self.required(r, version, AWSPENDING).await
     }
 
     async fn required(

@@ -6,7 +6,7 @@ use super::decision::{Plan, decide, environment_of};
 use super::event::{Mode, ScalingRequest};
 use crate::capacity::{self, BUDGET_HOLD_TAG, CapacityError, Change, ServiceFleet, ServiceState};
 use crate::error::report;
-use crate::notify::Notifier;
+use crate::notify::{Notice, Notifier};
 use crate::telemetry::{self, AuditRecord};
 use futures_util::StreamExt;
 use futures_util::stream;
@@ -240,10 +240,7 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
     }
 
     async fn notify(&self, summary: &ScalingReport) {
-        let subject = format!(
-            "macro-ai-ops after-hours-scaling: {} changed, {} failed",
-            summary.changed, summary.failed
-        );
+        let subject = format!("{} changed, {} failed", summary.changed, summary.failed);
         let mut message = format!(
             "After-hours scaling ({}) for {}:\n",
             summary.mode, summary.at
@@ -268,9 +265,9 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
                     .unwrap_or_default()
             ));
         }
-        if let Err(e) = self.notifier.publish(&subject, &message).await {
-            error!(error = %report(&e), "the summary could not be published");
-        }
+        self.notifier
+            .announce(Notice::new("after-hours-scaling", subject, message))
+            .await;
     }
 }
 
