@@ -58,23 +58,73 @@ pub fn audit(record: &AuditRecord<'_>) {
         "{}",
         record.what
     );
-    metric_with(record.service, "Actions", 1, &[("Action", record.action)]);
+    emit(
+        record.service,
+        Metric::Actions {
+            action: record.action,
+        },
+        1,
+    );
 }
 
-/// Emits one EMF line for `name` = `value` (a count) under the `Service` dimension.
-pub fn metric(service: &str, name: &str, value: u64) {
-    metric_with(service, name, value, &[]);
+/// Every metric the suite emits, with its dimensions. The dashboard in template.yaml names only
+/// these ([`CATALOGUE`]; tests/tests/repository.rs checks it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric<'a> {
+    /// One change made (one audit line), by action: `setSecret`, `scale-down`, `hold`,
+    /// `rollback`.
+    Actions { action: &'a str },
+    /// The end of a rotation request, by secret and outcome: `rotated` (finishSecret moved
+    /// AWSCURRENT), `failed` (any step), `valid` or `invalid` (the daily validation).
+    Rotations { secret: &'a str, outcome: &'a str },
+    /// Services an after-hours run could not reconcile.
+    ServiceFailures,
+    /// A budget alert, cost anomaly or manual request handled, by kind (`budget`, `anomaly`,
+    /// `request`) and outcome (`held`, `notified`, `duplicate`, …).
+    Alerts { kind: &'a str, outcome: &'a str },
 }
 
-/// Emits one EMF line with extra dimensions.
-pub fn metric_with(service: &str, name: &str, value: u64, dimensions: &[(&str, &str)]) {
+/// Each metric's name and dimension names, as CloudWatch files it (`Service` is always first).
+pub const CATALOGUE: &[(&str, &[&str])] = &[
+    ("Actions", &["Service", "Action"]),
+    ("Rotations", &["Service", "Secret", "Outcome"]),
+    ("ServiceFailures", &["Service"]),
+    ("Alerts", &["Service", "Kind", "Outcome"]),
+];
+
+impl Metric<'_> {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Metric::Actions { .. } => "Actions",
+            Metric::Rotations { .. } => "Rotations",
+            Metric::ServiceFailures => "ServiceFailures",
+            Metric::Alerts { .. } => "Alerts",
+        }
+    }
+
+    /// The dimensions besides `Service`, in [`CATALOGUE`]'s order.
+    fn dimensions(&self) -> Vec<(&'static str, &str)> {
+        match *self {
+            Metric::Actions { action } => vec![("Action", action)],
+            Metric::Rotations { secret, outcome } => vec![("Secret", secret), ("Outcome", outcome)],
+            Metric::ServiceFailures => vec![],
+            Metric::Alerts { kind, outcome } => vec![("Kind", kind), ("Outcome", outcome)],
+        }
+    }
+}
+
+/// Emits one EMF line: `metric` = `value` (a count) for `service`, with the request id of the
+/// invocation it belongs to.
+pub fn emit(service: &str, metric: Metric<'_>, value: u64) {
+    let dimensions = metric.dimensions();
+    let name = metric.name();
     println!(
         "{}",
         emf_line(
             service,
             name,
             value,
-            dimensions,
+            &dimensions,
             now_millis(),
             current().as_ref()
         )
@@ -165,6 +215,31 @@ mod tests {
             (v["requestId"].as_str(), v["xrayTraceId"].as_str()),
             (Some("req-1"), Some("Root=1-abc"))
         );
+    }
+
+    #[test]
+    fn given_each_metric_then_its_name_and_dimensions_are_in_the_catalogue() {
+        let all = [
+            Metric::Actions { action: "a" },
+            Metric::Rotations {
+                secret: "s",
+                outcome: "o",
+            },
+            Metric::ServiceFailures,
+            Metric::Alerts {
+                kind: "k",
+                outcome: "o",
+            },
+        ];
+        assert_eq!(all.len(), CATALOGUE.len());
+        for metric in all {
+            let mut names = vec!["Service"];
+            names.extend(metric.dimensions().iter().map(|(k, _)| *k));
+            assert!(
+                CATALOGUE.contains(&(metric.name(), names.as_slice())),
+                "{metric:?}"
+            );
+        }
     }
 
     #[tokio::test]

@@ -20,53 +20,32 @@ pub enum Stop {
     After(usize),
 }
 
-/// A [`SecretStore`] that never returns from the call chosen by [`Stop`] (and signals `hung`).
-pub struct FaultyStore<S> {
+/// A [`SecretStore`] around another, with a [`StoreHook`] on every call: the one forwarding of
+/// the port that [`FaultyStore`] and [`StaleStore`] share.
+pub struct Wrapped<S, H> {
     inner: S,
-    stop: Option<Stop>,
-    calls: AtomicUsize,
-    /// Notified when the chosen call is reached: the test then drops the step's future.
-    pub hung: Arc<Notify>,
+    hook: H,
 }
 
-impl<S> FaultyStore<S> {
-    /// `hung` is notified when the chosen call is reached (the rotator owns the store, so the
-    /// test keeps its own handle on the notification).
-    pub fn new(inner: S, stop: Option<Stop>, hung: Arc<Notify>) -> Self {
-        Self {
-            inner,
-            stop,
-            calls: AtomicUsize::new(0),
-            hung,
-        }
+/// What a [`Wrapped`] store does besides forwarding.
+pub trait StoreHook: Send + Sync {
+    /// Runs every call (by default, as it is).
+    fn around<T: Send>(
+        &self,
+        call: impl std::future::Future<Output = T> + Send,
+    ) -> impl std::future::Future<Output = T> + Send {
+        call
     }
 
-    /// How many calls were made so far.
-    pub fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
-    }
-
-    async fn around<T>(&self, call: impl std::future::Future<Output = T>) -> T {
-        let n = self.calls.fetch_add(1, Ordering::SeqCst);
-        if self.stop == Some(Stop::Before(n)) {
-            self.hang().await;
-        }
-        let out = call.await;
-        if self.stop == Some(Stop::After(n)) {
-            self.hang().await;
-        }
-        out
-    }
-
-    async fn hang(&self) {
-        self.hung.notify_one();
-        std::future::pending::<()>().await;
+    /// The version a read of `stage` is answered from instead, if any.
+    fn redirect(&self, _secret_id: &str, _stage: &str) -> Option<String> {
+        None
     }
 }
 
-impl<S: SecretStore> SecretStore for FaultyStore<S> {
+impl<S: SecretStore, H: StoreHook> SecretStore for Wrapped<S, H> {
     async fn describe(&self, secret_id: &str) -> Result<SecretDescription, StoreError> {
-        self.around(self.inner.describe(secret_id)).await
+        self.hook.around(self.inner.describe(secret_id)).await
     }
 
     async fn get(
@@ -74,7 +53,12 @@ impl<S: SecretStore> SecretStore for FaultyStore<S> {
         secret_id: &str,
         version: VersionRef<'_>,
     ) -> Result<Option<SecretString>, StoreError> {
-        self.around(self.inner.get(secret_id, version)).await
+        let redirected = match version {
+            VersionRef::Stage(stage) => self.hook.redirect(secret_id, stage),
+            _ => None,
+        };
+        let version = redirected.as_deref().map_or(version, VersionRef::Id);
+        self.hook.around(self.inner.get(secret_id, version)).await
     }
 
     async fn put_pending(
@@ -84,11 +68,10 @@ impl<S: SecretStore> SecretStore for FaultyStore<S> {
         value: &SecretString,
         rotation_token: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.around(
-            self.inner
-                .put_pending(secret_id, token, value, rotation_token),
-        )
-        .await
+        let call = self
+            .inner
+            .put_pending(secret_id, token, value, rotation_token);
+        self.hook.around(call).await
     }
 
     async fn move_stage(
@@ -98,12 +81,64 @@ impl<S: SecretStore> SecretStore for FaultyStore<S> {
         to: Option<&str>,
         from: Option<&str>,
     ) -> Result<(), StoreError> {
-        self.around(self.inner.move_stage(secret_id, stage, to, from))
-            .await
+        let call = self.inner.move_stage(secret_id, stage, to, from);
+        self.hook.around(call).await
     }
 
     async fn random_password(&self, policy: &PasswordPolicy) -> Result<SecretString, StoreError> {
-        self.around(self.inner.random_password(policy)).await
+        self.hook.around(self.inner.random_password(policy)).await
+    }
+}
+
+/// A [`SecretStore`] that never returns from the call chosen by [`Stop`] (and signals `hung`).
+pub type FaultyStore<S> = Wrapped<S, Fault>;
+
+/// The hook of a [`FaultyStore`].
+pub struct Fault {
+    stop: Option<Stop>,
+    calls: AtomicUsize,
+    /// Notified when the chosen call is reached: the test then drops the step's future.
+    hung: Arc<Notify>,
+}
+
+impl<S> Wrapped<S, Fault> {
+    /// `hung` is notified when the chosen call is reached (the rotator owns the store, so the
+    /// test keeps its own handle on the notification).
+    pub fn new(inner: S, stop: Option<Stop>, hung: Arc<Notify>) -> Self {
+        Self {
+            inner,
+            hook: Fault {
+                stop,
+                calls: AtomicUsize::new(0),
+                hung,
+            },
+        }
+    }
+
+    /// How many calls were made so far.
+    pub fn calls(&self) -> usize {
+        self.hook.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl Fault {
+    async fn hang(&self) {
+        self.hung.notify_one();
+        std::future::pending::<()>().await;
+    }
+}
+
+impl StoreHook for Fault {
+    async fn around<T: Send>(&self, call: impl std::future::Future<Output = T> + Send) -> T {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.stop == Some(Stop::Before(n)) {
+            self.hang().await;
+        }
+        let out = call.await;
+        if self.stop == Some(Stop::After(n)) {
+            self.hang().await;
+        }
+        out
     }
 }
 
@@ -289,17 +324,17 @@ async fn evil_session(
 /// A [`SecretStore`] whose reads by stage lag behind label moves, as an eventually consistent
 /// read may right after `UpdateSecretVersionStage`: once armed, a read of a stage answers with
 /// the version that carried it when the store was armed.
-pub struct StaleStore<S> {
-    inner: S,
-    /// The frozen secret and its stage → version map.
-    frozen: std::sync::Mutex<Option<(String, std::collections::BTreeMap<String, String>)>>,
-}
+pub type StaleStore<S> = Wrapped<S, Stale>;
 
-impl<S: SecretStore> StaleStore<S> {
+/// The hook of a [`StaleStore`]: the frozen secret and its stage → version map.
+#[derive(Default)]
+pub struct Stale(std::sync::Mutex<Option<(String, std::collections::BTreeMap<String, String>)>>);
+
+impl<S: SecretStore> Wrapped<S, Stale> {
     pub fn new(inner: S) -> Self {
         Self {
             inner,
-            frozen: std::sync::Mutex::new(None),
+            hook: Stale::default(),
         }
     }
 
@@ -312,61 +347,17 @@ impl<S: SecretStore> StaleStore<S> {
                 by_stage.insert(stage.clone(), version.clone());
             }
         }
-        if let Ok(mut f) = self.frozen.lock() {
+        if let Ok(mut f) = self.hook.0.lock() {
             *f = Some((secret_id.to_string(), by_stage));
         }
         Ok(())
     }
-
-    fn stale_version(&self, secret_id: &str, stage: &str) -> Option<String> {
-        let frozen = self.frozen.lock().ok()?;
-        let (id, map) = frozen.as_ref()?;
-        (id == secret_id).then(|| map.get(stage).cloned()).flatten()
-    }
 }
 
-impl<S: SecretStore> SecretStore for StaleStore<S> {
-    async fn describe(&self, secret_id: &str) -> Result<SecretDescription, StoreError> {
-        self.inner.describe(secret_id).await
-    }
-
-    async fn get(
-        &self,
-        secret_id: &str,
-        version: VersionRef<'_>,
-    ) -> Result<Option<SecretString>, StoreError> {
-        match version {
-            VersionRef::Stage(stage) => match self.stale_version(secret_id, stage) {
-                Some(v) => self.inner.get(secret_id, VersionRef::Id(&v)).await,
-                None => self.inner.get(secret_id, version).await,
-            },
-            other => self.inner.get(secret_id, other).await,
-        }
-    }
-
-    async fn put_pending(
-        &self,
-        secret_id: &str,
-        token: &str,
-        value: &SecretString,
-        rotation_token: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.inner
-            .put_pending(secret_id, token, value, rotation_token)
-            .await
-    }
-
-    async fn move_stage(
-        &self,
-        secret_id: &str,
-        stage: &str,
-        to: Option<&str>,
-        from: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.inner.move_stage(secret_id, stage, to, from).await
-    }
-
-    async fn random_password(&self, policy: &PasswordPolicy) -> Result<SecretString, StoreError> {
-        self.inner.random_password(policy).await
+impl StoreHook for Stale {
+    fn redirect(&self, secret_id: &str, stage: &str) -> Option<String> {
+        let frozen = self.0.lock().ok()?;
+        let (id, map) = frozen.as_ref()?;
+        (id == secret_id).then(|| map.get(stage).cloned()).flatten()
     }
 }

@@ -62,6 +62,14 @@ struct World {
 }
 
 impl World {
+    /// ECS's deployment events for the service, delivered in this order: (eventName, minutes ago).
+    async fn deployment_events(&self, events: &[(&str, i64)]) -> Result<()> {
+        for (name, minutes_ago) in events {
+            invoke(&self.rollbacker, deployment(name, &ago(*minutes_ago))).await?;
+        }
+        Ok(())
+    }
+
     /// What a CI deploy does: UpdateService to revision `i`.
     async fn deploy(&self, i: usize) -> Result<()> {
         self.aws
@@ -103,12 +111,8 @@ async fn world(active_deployment: bool) -> Result<World> {
         deploys: deploys.clone(),
         active_deployment: active_deployment.then(|| revs[1].clone()),
     };
-    let rollbacker = Rollbacker::new(
-        fleet,
-        DynamoRollbackLedger::new(aws.dynamodb.clone(), config.table.clone()),
-        SnsNotifier::new(aws.sns.clone(), config.notify_topic_arn.clone()),
-        config.rollback,
-    );
+    let rollbacker =
+        alarm_rollback::rollbacker_over(fleet, aws.dynamodb.clone(), aws.sns.clone(), config);
     Ok(World {
         aws,
         queue,
@@ -152,21 +156,13 @@ const COMPOSITE: &str = "alarm-rollback/composite-alarm.json";
 
 /// rev1 deployed and completed long ago (known-good); rev2 deployed 5 minutes ago.
 async fn release_rev2(w: &World) -> Result<()> {
-    invoke(
-        &w.rollbacker,
-        deployment("SERVICE_DEPLOYMENT_COMPLETED", &ago(180)),
-    )
-    .await?;
+    w.deployment_events(&[("SERVICE_DEPLOYMENT_COMPLETED", 180)])
+        .await?;
     w.deploy(1).await?;
-    invoke(
-        &w.rollbacker,
-        deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", &ago(5)),
-    )
-    .await?;
-    invoke(
-        &w.rollbacker,
-        deployment("SERVICE_DEPLOYMENT_COMPLETED", &ago(2)),
-    )
+    w.deployment_events(&[
+        ("SERVICE_DEPLOYMENT_IN_PROGRESS", 5),
+        ("SERVICE_DEPLOYMENT_COMPLETED", 2),
+    ])
     .await?;
     Ok(())
 }
@@ -215,11 +211,8 @@ async fn a_bad_release_is_rolled_back_to_known_good_with_a_notification_and_a_re
 async fn an_alarm_on_the_known_good_revision_notifies_why_and_rolls_nothing_back() -> Result<()> {
     capture_logs();
     let w = world(false).await?;
-    invoke(
-        &w.rollbacker,
-        deployment("SERVICE_DEPLOYMENT_COMPLETED", &ago(180)),
-    )
-    .await?;
+    w.deployment_events(&[("SERVICE_DEPLOYMENT_COMPLETED", 180)])
+        .await?;
     let r = invoke(
         &w.rollbacker,
         alarm_from(SINGLE, "macro-ai-prod-api-unhealthy-hosts", "ALARM", "m-1"),
@@ -331,11 +324,8 @@ async fn cooldown_holds_and_a_rolled_away_revision_is_never_a_target() -> Result
     .await?;
     // A new release (rev3) right after the rollback, and an alarm: within the cooldown, nothing.
     w.deploy(2).await?;
-    invoke(
-        &w.rollbacker,
-        deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", &ago(0)),
-    )
-    .await?;
+    w.deployment_events(&[("SERVICE_DEPLOYMENT_IN_PROGRESS", 0)])
+        .await?;
     let r = invoke(
         &w.rollbacker,
         alarm_from(SINGLE, "macro-ai-prod-api-unhealthy-hosts", "ALARM", "m-2"),
@@ -460,11 +450,8 @@ async fn mid_deployment_without_known_good_rolls_back_to_the_older_active_deploy
     capture_logs();
     let w = world(true).await?;
     w.deploy(2).await?;
-    invoke(
-        &w.rollbacker,
-        deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", &ago(3)),
-    )
-    .await?;
+    w.deployment_events(&[("SERVICE_DEPLOYMENT_IN_PROGRESS", 3)])
+        .await?;
     let r = invoke(
         &w.rollbacker,
         alarm_from(MATH, "macro-ai-prod-api-error-rate", "ALARM", "m-1"),
@@ -841,34 +828,21 @@ async fn three_releases_promote_the_one_before_and_a_deregistered_revision_is_ne
     for deregister_rev2 in [false, true] {
         let w = world(false).await?;
         // rev1 has run for hours; rev2 released 3 h ago and completed; rev3 released now.
-        invoke(
-            &w.rollbacker,
-            deployment("SERVICE_DEPLOYMENT_COMPLETED", &ago(400)),
-        )
-        .await?;
+        w.deployment_events(&[("SERVICE_DEPLOYMENT_COMPLETED", 400)])
+            .await?;
         w.deploy(1).await?;
-        invoke(
-            &w.rollbacker,
-            deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", &ago(180)),
-        )
-        .await?;
-        invoke(
-            &w.rollbacker,
-            deployment("SERVICE_DEPLOYMENT_COMPLETED", &ago(175)),
-        )
+        w.deployment_events(&[
+            ("SERVICE_DEPLOYMENT_IN_PROGRESS", 180),
+            ("SERVICE_DEPLOYMENT_COMPLETED", 175),
+        ])
         .await?;
         w.deploy(2).await?;
         // rev3's events arrive out of order: its completion first, then its start, then the
         // start again (a redelivery). The late start must not undo the completion.
-        invoke(
-            &w.rollbacker,
-            deployment("SERVICE_DEPLOYMENT_COMPLETED", &ago(2)),
-        )
-        .await?;
-        invoke(
-            &w.rollbacker,
-            deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", &ago(6)),
-        )
+        w.deployment_events(&[
+            ("SERVICE_DEPLOYMENT_COMPLETED", 2),
+            ("SERVICE_DEPLOYMENT_IN_PROGRESS", 6),
+        ])
         .await?;
         let tags = w.aws.observe(CLUSTER, SERVICE).await?.tags;
         assert_eq!(
@@ -913,29 +887,18 @@ async fn three_releases_promote_the_one_before_and_a_deregistered_revision_is_ne
 async fn a_release_someone_rolled_back_by_hand_never_becomes_known_good() -> Result<()> {
     capture_logs();
     let w = world(false).await?;
-    invoke(
-        &w.rollbacker,
-        deployment("SERVICE_DEPLOYMENT_COMPLETED", &ago(400)),
-    )
-    .await?;
+    w.deployment_events(&[("SERVICE_DEPLOYMENT_COMPLETED", 400)])
+        .await?;
     // rev2 released and completed hours ago, then rejected by hand: back to rev1.
     w.deploy(1).await?;
-    invoke(
-        &w.rollbacker,
-        deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", &ago(300)),
-    )
-    .await?;
-    invoke(
-        &w.rollbacker,
-        deployment("SERVICE_DEPLOYMENT_COMPLETED", &ago(295)),
-    )
+    w.deployment_events(&[
+        ("SERVICE_DEPLOYMENT_IN_PROGRESS", 300),
+        ("SERVICE_DEPLOYMENT_COMPLETED", 295),
+    ])
     .await?;
     w.deploy(0).await?;
-    invoke(
-        &w.rollbacker,
-        deployment("SERVICE_DEPLOYMENT_IN_PROGRESS", &ago(10)),
-    )
-    .await?;
+    w.deployment_events(&[("SERVICE_DEPLOYMENT_IN_PROGRESS", 10)])
+        .await?;
     let tags = w.aws.observe(CLUSTER, SERVICE).await?.tags;
     assert_eq!(
         tags.get("macro-ai:known-good").map(String::as_str),

@@ -230,7 +230,11 @@ async fn forecasts_and_anomalies_notify_with_root_causes_and_a_mapped_anomaly_ac
         "budget-prod-forecasted",
     ] {
         assert_eq!(
-            invoke(&w.responder, sample(name)).await?["outcomes"][0]["action"],
+            invoke(
+                &w.responder,
+                sample(&format!("budget-response/{name}.json"))
+            )
+            .await?["outcomes"][0]["action"],
             json!("notified"),
             "{name}"
         );
@@ -472,19 +476,15 @@ fn with_fleet(
     fail_tag: Option<&str>,
     stall: Option<&str>,
 ) -> BudgetResponder<Faulty, DynamoNotificationLedger, SnsNotifier> {
-    BudgetResponder::new(
+    budget_response::responder_over(
         Faulty {
             inner: EcsFleet::new(w.aws.ecs.clone(), w.aws.autoscaling.clone()),
             fail_tag: fail_tag.map(str::to_string),
             stall: stall.map(str::to_string),
         },
-        DynamoNotificationLedger::new(
-            w.aws.dynamodb.clone(),
-            w.config.table.clone(),
-            w.config.lease,
-        ),
-        SnsNotifier::new(w.aws.sns.clone(), w.config.notify_topic_arn.clone()),
-        w.config.budget.clone(),
+        w.aws.dynamodb.clone(),
+        w.aws.sns.clone(),
+        w.config.clone(),
     )
 }
 

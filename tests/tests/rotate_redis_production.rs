@@ -49,31 +49,12 @@ async fn stack_admin_secret(
     .await
 }
 
-/// `decodeURIComponent` as Node runs it (node-redis and ioredis read the URL with it): `%` must
-/// start a valid escape and the bytes must be UTF-8, or it throws.
-fn decode_uri_component(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// The user and password a strict client reads from the secret's URL.
 fn strict_login(v: &Value) -> Option<(String, String)> {
     let url = url::Url::parse(v["url"].as_str()?).ok()?;
     Some((
-        decode_uri_component(url.username())?,
-        decode_uri_component(url.password()?)?,
+        shared::fakes::decode_uri_component(url.username())?,
+        shared::fakes::decode_uri_component(url.password()?)?,
     ))
 }
 

@@ -1,5 +1,5 @@
-//! The sample events under `events/` (used by the demo and `cargo lambda invoke --data-file`)
-//! are what each function's handler expects.
+//! The sample events under `events/` (the demo invokes a part of them with `cargo lambda invoke
+//! --data-file`) are what each function's handler expects: every one is parsed here.
 
 use serde_json::Value;
 use shared::rotation::{RotationRequest, Step};
@@ -13,25 +13,22 @@ macro_rules! rotation_events {
     ($dir:literal) => {
         [
             (
-                include_str!(concat!("../../events/", $dir, "/createSecret.json")),
+                tests::sample_text(concat!($dir, "/createSecret.json")),
                 Some(Step::Create),
             ),
             (
-                include_str!(concat!("../../events/", $dir, "/setSecret.json")),
+                tests::sample_text(concat!($dir, "/setSecret.json")),
                 Some(Step::Set),
             ),
             (
-                include_str!(concat!("../../events/", $dir, "/testSecret.json")),
+                tests::sample_text(concat!($dir, "/testSecret.json")),
                 Some(Step::Test),
             ),
             (
-                include_str!(concat!("../../events/", $dir, "/finishSecret.json")),
+                tests::sample_text(concat!($dir, "/finishSecret.json")),
                 Some(Step::Finish),
             ),
-            (
-                include_str!(concat!("../../events/", $dir, "/validate.json")),
-                None,
-            ),
+            (tests::sample_text(concat!($dir, "/validate.json")), None),
         ]
     };
 }
@@ -51,7 +48,7 @@ fn the_rotation_sample_events_parse_to_their_steps_for_their_secret() {
         ),
     ] {
         for (raw, step) in events {
-            match (parse(raw), step) {
+            match (parse(&raw), step) {
                 (RotationRequest::Rotate(r), Some(step)) => {
                     assert_eq!((r.step, r.secret_id.as_str()), (step, secret));
                 }
@@ -70,37 +67,37 @@ fn the_after_hours_scaling_sample_events_parse_with_their_own_time() {
     let clock = || "2030-01-01T00:00:00Z".parse().expect("a time");
     for (raw, mode, at) in [
         (
-            include_str!("../../events/after-hours-scaling/tuesday-evening.json"),
+            &tests::sample_text("after-hours-scaling/tuesday-evening.json"),
             Mode::Reconcile,
             "2026-11-24T19:00:00Z",
         ),
         (
-            include_str!("../../events/after-hours-scaling/wednesday-morning.json"),
+            &tests::sample_text("after-hours-scaling/wednesday-morning.json"),
             Mode::Reconcile,
             "2026-11-25T09:00:00Z",
         ),
         (
-            include_str!("../../events/after-hours-scaling/saturday-noon.json"),
+            &tests::sample_text("after-hours-scaling/saturday-noon.json"),
             Mode::Reconcile,
             "2026-11-28T12:00:00Z",
         ),
         (
-            include_str!("../../events/after-hours-scaling/tuesday-late-night.json"),
+            &tests::sample_text("after-hours-scaling/tuesday-late-night.json"),
             Mode::Reconcile,
             "2026-11-24T23:00:00Z",
         ),
         (
-            include_str!("../../events/after-hours-scaling/wednesday-early.json"),
+            &tests::sample_text("after-hours-scaling/wednesday-early.json"),
             Mode::Reconcile,
             "2026-11-25T07:00:00Z",
         ),
         (
-            include_str!("../../events/after-hours-scaling/dst-change-morning.json"),
+            &tests::sample_text("after-hours-scaling/dst-change-morning.json"),
             Mode::Reconcile,
             "2026-10-26T08:00:00Z",
         ),
         (
-            include_str!("../../events/after-hours-scaling/manual-reconcile.json"),
+            &tests::sample_text("after-hours-scaling/manual-reconcile.json"),
             Mode::Reconcile,
             "2026-11-24T19:00:00Z",
         ),
@@ -111,12 +108,12 @@ fn the_after_hours_scaling_sample_events_parse_with_their_own_time() {
     }
     for (raw, mode, dry_run) in [
         (
-            include_str!("../../events/after-hours-scaling/manual-scale-down-dry-run.json"),
+            &tests::sample_text("after-hours-scaling/manual-scale-down-dry-run.json"),
             Mode::ScaleDown,
             true,
         ),
         (
-            include_str!("../../events/after-hours-scaling/manual-scale-up.json"),
+            &tests::sample_text("after-hours-scaling/manual-scale-up.json"),
             Mode::ScaleUp,
             false,
         ),
@@ -145,8 +142,8 @@ fn the_alarm_rollback_sample_events_parse_to_what_they_show() {
         other => panic!("expected an alarm, got {other:?}"),
     };
     assert_eq!(
-        alarm(include_str!(
-            "../../events/alarm-rollback/single-metric-alarm.json"
+        alarm(&tests::sample_text(
+            "alarm-rollback/single-metric-alarm.json"
         )),
         (
             "macro-ai-prod-api-unhealthy-hosts".into(),
@@ -155,9 +152,7 @@ fn the_alarm_rollback_sample_events_parse_to_what_they_show() {
         )
     );
     assert_eq!(
-        alarm(include_str!(
-            "../../events/alarm-rollback/metric-math-alarm.json"
-        )),
+        alarm(&tests::sample_text("alarm-rollback/metric-math-alarm.json")),
         (
             "macro-ai-prod-api-error-rate".into(),
             "ALARM".into(),
@@ -165,9 +160,7 @@ fn the_alarm_rollback_sample_events_parse_to_what_they_show() {
         )
     );
     assert_eq!(
-        alarm(include_str!(
-            "../../events/alarm-rollback/ok-transition.json"
-        )),
+        alarm(&tests::sample_text("alarm-rollback/ok-transition.json")),
         (
             "macro-ai-prod-api-error-rate".into(),
             "OK".into(),
@@ -175,9 +168,7 @@ fn the_alarm_rollback_sample_events_parse_to_what_they_show() {
         )
     );
     assert_eq!(
-        alarm(include_str!(
-            "../../events/alarm-rollback/composite-alarm.json"
-        )),
+        alarm(&tests::sample_text("alarm-rollback/composite-alarm.json")),
         (
             "macro-ai-prod-api-release-health".into(),
             "ALARM".into(),
@@ -186,11 +177,11 @@ fn the_alarm_rollback_sample_events_parse_to_what_they_show() {
     );
     for (raw, expected) in [
         (
-            include_str!("../../events/alarm-rollback/deployment-in-progress.json"),
+            &tests::sample_text("alarm-rollback/deployment-in-progress.json"),
             DeploymentEvent::InProgress,
         ),
         (
-            include_str!("../../events/alarm-rollback/deployment-completed.json"),
+            &tests::sample_text("alarm-rollback/deployment-completed.json"),
             DeploymentEvent::Completed,
         ),
     ] {
@@ -217,10 +208,8 @@ fn the_alarm_rollback_sample_events_parse_to_what_they_show() {
         }
     }
     let manual = parse(
-        &serde_json::from_str(include_str!(
-            "../../events/alarm-rollback/manual-rollback.json"
-        ))
-        .expect("JSON"),
+        &serde_json::from_str(&tests::sample_text("alarm-rollback/manual-rollback.json"))
+            .expect("JSON"),
     )
     .expect("parses");
     assert!(
@@ -238,37 +227,37 @@ fn the_budget_response_sample_events_parse_to_what_they_show() {
     };
     for (raw, name, kind, amount) in [
         (
-            include_str!("../../events/budget-response/budget-dev-actual.json"),
+            &tests::sample_text("budget-response/budget-dev-actual.json"),
             "macro-ai-dev-monthly",
             AlertType::Actual,
             123.4,
         ),
         (
-            include_str!("../../events/budget-response/budget-dev-forecasted.json"),
+            &tests::sample_text("budget-response/budget-dev-forecasted.json"),
             "macro-ai-dev-monthly",
             AlertType::Forecasted,
             150.0,
         ),
         (
-            include_str!("../../events/budget-response/budget-staging-actual.json"),
+            &tests::sample_text("budget-response/budget-staging-actual.json"),
             "macro-ai-staging-monthly",
             AlertType::Actual,
             185.1,
         ),
         (
-            include_str!("../../events/budget-response/budget-staging-forecasted.json"),
+            &tests::sample_text("budget-response/budget-staging-forecasted.json"),
             "macro-ai-staging-monthly",
             AlertType::Forecasted,
             225.0,
         ),
         (
-            include_str!("../../events/budget-response/budget-prod-actual.json"),
+            &tests::sample_text("budget-response/budget-prod-actual.json"),
             "macro-ai-prod-monthly",
             AlertType::Actual,
             1234.0,
         ),
         (
-            include_str!("../../events/budget-response/budget-prod-forecasted.json"),
+            &tests::sample_text("budget-response/budget-prod-forecasted.json"),
             "macro-ai-prod-monthly",
             AlertType::Forecasted,
             1500.0,
@@ -287,23 +276,21 @@ fn the_budget_response_sample_events_parse_to_what_they_show() {
         }
     }
     for raw in [
-        include_str!("../../events/budget-response/anomaly-sns.json"),
-        include_str!("../../events/budget-response/anomaly-eventbridge.json"),
+        &tests::sample_text("budget-response/anomaly-sns.json"),
+        &tests::sample_text("budget-response/anomaly-eventbridge.json"),
     ] {
         assert!(
             matches!(one(raw), BudgetInput::Anomaly { anomaly, .. } if anomaly.root_causes.len() == 2 && anomaly.total_impact == 180.0)
         );
     }
     assert!(
-        matches!(one(include_str!("../../events/budget-response/release-dev.json")), BudgetInput::Release { environment } if environment == "dev")
+        matches!(one(&tests::sample_text("budget-response/release-dev.json")), BudgetInput::Release { environment } if environment == "dev")
     );
     assert!(
-        matches!(one(include_str!("../../events/budget-response/hold-staging.json")), BudgetInput::Hold { environment, .. } if environment == "staging")
+        matches!(one(&tests::sample_text("budget-response/hold-staging.json")), BudgetInput::Hold { environment, .. } if environment == "staging")
     );
     assert!(matches!(
-        one(include_str!(
-            "../../events/budget-response/monthly-release.json"
-        )),
+        one(&tests::sample_text("budget-response/monthly-release.json")),
         BudgetInput::NewPeriod { .. }
     ));
 }

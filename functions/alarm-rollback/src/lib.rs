@@ -68,8 +68,18 @@ pub fn rollbacker(
     sns: aws_sdk_sns::Client,
     config: Config,
 ) -> AlarmRollbacker {
+    rollbacker_over(EcsFleet::new(ecs, autoscaling), dynamodb, sns, config)
+}
+
+/// The rollbacker over any fleet (the tests wrap the real one to observe and shape it).
+pub fn rollbacker_over<F: ReleaseFleet>(
+    fleet: F,
+    dynamodb: aws_sdk_dynamodb::Client,
+    sns: aws_sdk_sns::Client,
+    config: Config,
+) -> Rollbacker<F, DynamoRollbackLedger, SnsNotifier> {
     Rollbacker::new(
-        EcsFleet::new(ecs, autoscaling),
+        fleet,
         DynamoRollbackLedger::new(dynamodb, config.table),
         SnsNotifier::new(sns, config.notify_topic_arn),
         config.rollback,

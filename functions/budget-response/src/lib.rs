@@ -84,8 +84,18 @@ pub fn responder(
     sns: aws_sdk_sns::Client,
     config: Config,
 ) -> Responder {
+    responder_over(EcsFleet::new(ecs, autoscaling), dynamodb, sns, config)
+}
+
+/// The responder over any fleet (the tests wrap the real one to inject faults).
+pub fn responder_over<F: ServiceFleet>(
+    fleet: F,
+    dynamodb: aws_sdk_dynamodb::Client,
+    sns: aws_sdk_sns::Client,
+    config: Config,
+) -> BudgetResponder<F, DynamoNotificationLedger, SnsNotifier> {
     BudgetResponder::new(
-        EcsFleet::new(ecs, autoscaling),
+        fleet,
         DynamoNotificationLedger::new(dynamodb, config.table, config.lease),
         SnsNotifier::new(sns, config.notify_topic_arn),
         config.budget,

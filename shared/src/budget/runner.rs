@@ -85,6 +85,8 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
         }
     }
 
+    /// Every input handled, each counted in the `Alerts` metric by kind and outcome; a failed one
+    /// is reported after the others were done.
     pub async fn handle(
         &self,
         inputs: Vec<BudgetInput>,
@@ -93,82 +95,103 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
         let mut outcomes = Vec::new();
         let mut failures = Vec::new();
         for input in inputs {
-            let (label, key) = match &input {
-                BudgetInput::Budget { alert, dedup_key } => (
-                    format!("budget {} ({:?})", alert.budget_name, alert.alert_type),
-                    Some(dedup_key.clone()),
-                ),
-                BudgetInput::Anomaly { anomaly, dedup_key } => (
-                    format!("anomaly {}", anomaly.anomaly_id),
-                    Some(dedup_key.clone()),
-                ),
-                BudgetInput::Hold { environment, .. } => {
-                    (format!("manual hold of {environment}"), None)
-                }
-                BudgetInput::Release { environment } => (format!("release of {environment}"), None),
-                BudgetInput::NewPeriod { at } => (format!("new budget period at {at}"), None),
+            let kind = match &input {
+                BudgetInput::Budget { .. } => "budget",
+                BudgetInput::Anomaly { .. } => "anomaly",
+                _ => "request",
             };
-            // An anomaly is one action per anomaly and per size: one that grows past
-            // ANOMALY_ACTION_USD after a first alert is a new decision, not a duplicate.
-            let key = match (&input, key) {
-                (BudgetInput::Anomaly { anomaly, .. }, Some(k)) => Some(format!(
-                    "{k}:{}",
-                    if anomaly.total_impact > self.config.anomaly_action_usd {
-                        "over"
-                    } else {
-                        "under"
-                    }
-                )),
-                (_, k) => k,
-            };
-            if let Some(key) = &key {
-                match self.claim(key).await {
-                    Ok(Claim::New) => {}
-                    Ok(Claim::InProgress) => {
-                        // Not a duplicate yet: the other invocation may still fail or die. Fail
-                        // this one so the delivery is retried after the lease.
-                        failures.push((label, BudgetError::InProgress(key.clone())));
-                        continue;
-                    }
-                    Ok(Claim::Done) => {
-                        info!(input = %label, key, "already handled: a redelivery");
-                        outcomes.push(BudgetOutcome {
-                            input: label,
-                            environment: None,
-                            action: "duplicate",
-                            why: "this notification was already handled".into(),
-                            services: vec![],
-                        });
-                        continue;
-                    }
-                    Err(e) => {
-                        failures.push((label, e.into()));
-                        continue;
-                    }
-                }
-            }
-            match self.one(input, &label, now).await {
-                Ok(o) => {
-                    if let Some(key) = &key
-                        && let Err(e) = self.ledger.finish(key).await
-                    {
-                        // Handled; the lease runs out and a redelivery redoes it, which converges.
-                        warn!(error = %report(&e), "the claim could not be marked done");
-                    }
-                    outcomes.push(o);
-                }
-                Err(e) => {
-                    warn!(input = %label, error = %report(&e), "input could not be handled");
-                    if let Some(key) = &key
-                        && let Err(f) = self.ledger.forget(key).await
-                    {
-                        warn!(error = %report(&f), "the claim could not be given back");
-                    }
-                    failures.push((label, e));
-                }
+            let (label, result) = self.handle_input(input, now).await;
+            let outcome = result.as_ref().map_or("failed", |o| o.action);
+            telemetry::emit(
+                "budget-response",
+                telemetry::Metric::Alerts { kind, outcome },
+                1,
+            );
+            match result {
+                Ok(o) => outcomes.push(o),
+                Err(e) => failures.push((label, e)),
             }
         }
         (outcomes, failures)
+    }
+
+    /// One input, claimed in the notification ledger first when it is a notification.
+    async fn handle_input(
+        &self,
+        input: BudgetInput,
+        now: Timestamp,
+    ) -> (String, Result<BudgetOutcome, BudgetError>) {
+        let (label, key) = match &input {
+            BudgetInput::Budget { alert, dedup_key } => (
+                format!("budget {} ({:?})", alert.budget_name, alert.alert_type),
+                Some(dedup_key.clone()),
+            ),
+            BudgetInput::Anomaly { anomaly, dedup_key } => (
+                format!("anomaly {}", anomaly.anomaly_id),
+                Some(dedup_key.clone()),
+            ),
+            BudgetInput::Hold { environment, .. } => {
+                (format!("manual hold of {environment}"), None)
+            }
+            BudgetInput::Release { environment } => (format!("release of {environment}"), None),
+            BudgetInput::NewPeriod { at } => (format!("new budget period at {at}"), None),
+        };
+        // An anomaly is one action per anomaly and per size: one that grows past
+        // ANOMALY_ACTION_USD after a first alert is a new decision, not a duplicate.
+        let key = match (&input, key) {
+            (BudgetInput::Anomaly { anomaly, .. }, Some(k)) => Some(format!(
+                "{k}:{}",
+                if anomaly.total_impact > self.config.anomaly_action_usd {
+                    "over"
+                } else {
+                    "under"
+                }
+            )),
+            (_, k) => k,
+        };
+        if let Some(key) = &key {
+            match self.claim(key).await {
+                Ok(Claim::New) => {}
+                Ok(Claim::InProgress) => {
+                    // Not a duplicate yet: the other invocation may still fail or die. Fail
+                    // this one so the delivery is retried after the lease.
+                    let e = BudgetError::InProgress(key.clone());
+                    return (label, Err(e));
+                }
+                Ok(Claim::Done) => {
+                    info!(input = %label, key, "already handled: a redelivery");
+                    let duplicate = BudgetOutcome {
+                        input: label.clone(),
+                        environment: None,
+                        action: "duplicate",
+                        why: "this notification was already handled".into(),
+                        services: vec![],
+                    };
+                    return (label, Ok(duplicate));
+                }
+                Err(e) => return (label, Err(e.into())),
+            }
+        }
+        let result = self.act_on(input, &label, now).await;
+        match &result {
+            Ok(_) => {
+                if let Some(key) = &key
+                    && let Err(e) = self.ledger.finish(key).await
+                {
+                    // Handled; the lease runs out and a redelivery redoes it, which converges.
+                    warn!(error = %report(&e), "the claim could not be marked done");
+                }
+            }
+            Err(e) => {
+                warn!(input = %label, error = %report(e), "input could not be handled");
+                if let Some(key) = &key
+                    && let Err(f) = self.ledger.forget(key).await
+                {
+                    warn!(error = %report(&f), "the claim could not be given back");
+                }
+            }
+        }
+        (label, result)
     }
 
     /// Claims `key`, waiting up to `claim_wait` while another invocation holds it.
@@ -184,7 +207,8 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
         }
     }
 
-    async fn one(
+    /// What one input asks, done: a hold, a release, or a notice.
+    async fn act_on(
         &self,
         input: BudgetInput,
         label: &str,

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tracing::info;
 
+use crate::rotation::prove_possession;
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, BackendError, BackendErrorKind, CreateContext,
     CredentialBackend, SecretStore, SetOutcome, Staged, VersionRef,
@@ -222,40 +223,27 @@ impl PostgresBackend {
                 current.username
             )));
         }
-        let mut at = current.endpoint();
-        let refused = match self
-            .connect(&at, &current.username, &current.password, AWSCURRENT)
-            .await
-        {
-            Ok(conn) => return Ok((current.username.clone(), conn)),
-            Err(e) if e.kind == BackendErrorKind::LoginRefused => e,
-            Err(e) => return Err(e),
-        };
-        let previous = match store
-            .get(&staged.secret_id, VersionRef::Stage(AWSPREVIOUS))
-            .await
-        {
-            Ok(Some(raw)) => PgSecret::parse(&raw, AWSPREVIOUS).ok(),
-            // AWSPREVIOUS is only a fallback; its absence leaves AWSCURRENT's refusal.
-            Ok(None) | Err(_) => None,
-        }
-        .filter(|p| allowed.contains(&p.username.as_str()) && p.same_server(current));
-        let Some(previous) = previous else {
-            return Err(refused);
-        };
-        at.sslmode = at.sslmode.max(previous.sslmode);
-        match self
-            .connect(&at, &previous.username, &previous.password, AWSPREVIOUS)
-            .await
-        {
-            Ok(conn) => Ok((previous.username.clone(), conn)),
-            Err(e) => Err(BackendError::with_source(
-                e.kind,
-                "neither AWSCURRENT nor AWSPREVIOUS logs in as the secret's user: nothing is \
-                 changed without proof that the secret holds that user's password",
-                e,
-            )),
-        }
+        let (secret, conn) = prove_possession(
+            store,
+            &staged.secret_id,
+            current,
+            |raw| {
+                PgSecret::parse(raw, AWSPREVIOUS)
+                    .ok()
+                    .filter(|p| allowed.contains(&p.username.as_str()) && p.same_server(current))
+            },
+            |secret: PgSecret, label| {
+                // The previous login never gets less TLS than the current one would.
+                let mut at = current.endpoint();
+                at.sslmode = at.sslmode.max(secret.sslmode);
+                async move {
+                    self.connect(&at, &secret.username, &secret.password, label)
+                        .await
+                }
+            },
+        )
+        .await?;
+        Ok((secret.username, conn))
     }
 
     async fn set_single_user<S: SecretStore>(

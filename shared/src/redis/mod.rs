@@ -19,6 +19,7 @@ use tracing::info;
 
 use crate::aws::elasticache::ElastiCacheClient;
 use crate::config::ConfigError;
+use crate::rotation::prove_possession;
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, BackendError, BackendErrorKind, CreateContext,
     CredentialBackend, Finished, SecretStore, SetOutcome, Staged, VersionRef,
@@ -430,31 +431,19 @@ impl RedisBackend {
         staged: &Staged,
         current: &RedisSecret,
     ) -> Result<RedisSecret, BackendError> {
-        let refused = match self.check_login(current, AWSCURRENT).await {
-            Ok(()) => return Ok(current.clone()),
-            Err(e) if e.kind == BackendErrorKind::LoginRefused => e,
-            Err(e) => return Err(e),
-        };
-        let previous = match store
-            .get(&staged.secret_id, VersionRef::Stage(AWSPREVIOUS))
-            .await
-        {
-            Ok(Some(raw)) => RedisSecret::parse(&raw, AWSPREVIOUS).ok(),
-            Ok(None) | Err(_) => None,
-        }
-        .filter(|p| p.same_login_target(current));
-        match previous {
-            Some(previous) => match self.check_login(&previous, AWSPREVIOUS).await {
-                Ok(()) => Ok(previous),
-                Err(e) => Err(BackendError::with_source(
-                    e.kind,
-                    "neither AWSCURRENT nor AWSPREVIOUS logs in as the secret's user: nothing is \
-                     changed without proof that the secret holds that user's password",
-                    e,
-                )),
+        let (secret, ()) = prove_possession(
+            store,
+            &staged.secret_id,
+            current,
+            |raw| {
+                RedisSecret::parse(raw, AWSPREVIOUS)
+                    .ok()
+                    .filter(|p| p.same_login_target(current))
             },
-            None => Err(refused),
-        }
+            |secret: RedisSecret, label| async move { self.check_login(&secret, label).await },
+        )
+        .await?;
+        Ok(secret)
     }
 
     /// The SHA-256 hashes of the user's passwords (what `ACL GETUSER` shows).

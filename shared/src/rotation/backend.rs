@@ -2,7 +2,9 @@
 //! application keys): make a candidate, set it, test it, and clean up after the move.
 
 use super::policy::PasswordPolicy;
-use super::store::{SecretDescription, SecretStore, StoreError, StoreErrorKind};
+use super::store::{
+    AWSCURRENT, AWSPREVIOUS, SecretDescription, SecretStore, StoreError, StoreErrorKind, VersionRef,
+};
 use crate::error::BoxError;
 use crate::secret::SecretString;
 use std::future::Future;
@@ -173,5 +175,46 @@ pub trait CredentialBackend: Send + Sync {
         _finished: &Finished<'_>,
     ) -> impl Future<Output = Result<Option<String>, BackendError>> + Send {
         async { Ok(None) }
+    }
+}
+
+/// Possession before privilege, the rule of every backend that changes a password: nothing is
+/// changed until the secret logs in as its own user. AWSCURRENT first; when the target refuses
+/// it, AWSPREVIOUS, if `previous` reads it as the same login (a rotation interrupted after its
+/// label moved leaves the working password there). Returns the secret that logged in and what
+/// its login gave.
+pub async fn prove_possession<S, T, C, Fut>(
+    store: &S,
+    secret_id: &str,
+    current: &T,
+    previous: impl Fn(&SecretString) -> Option<T>,
+    login: impl Fn(T, &'static str) -> Fut,
+) -> Result<(T, C), BackendError>
+where
+    S: SecretStore,
+    T: Clone,
+    Fut: Future<Output = Result<C, BackendError>>,
+{
+    let refused = match login(current.clone(), AWSCURRENT).await {
+        Ok(c) => return Ok((current.clone(), c)),
+        Err(e) if e.kind == BackendErrorKind::LoginRefused => e,
+        Err(e) => return Err(e),
+    };
+    let previous = match store.get(secret_id, VersionRef::Stage(AWSPREVIOUS)).await {
+        Ok(Some(raw)) => previous(&raw),
+        // AWSPREVIOUS is only a fallback; its absence leaves AWSCURRENT's refusal.
+        Ok(None) | Err(_) => None,
+    };
+    let Some(previous) = previous else {
+        return Err(refused);
+    };
+    match login(previous.clone(), AWSPREVIOUS).await {
+        Ok(c) => Ok((previous, c)),
+        Err(e) => Err(BackendError::with_source(
+            e.kind,
+            "neither AWSCURRENT nor AWSPREVIOUS logs in as the secret's user: nothing is \
+             changed without proof that the secret holds that user's password",
+            e,
+        )),
     }
 }

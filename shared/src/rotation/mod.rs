@@ -14,6 +14,7 @@ mod store;
 
 pub use backend::{
     BackendError, BackendErrorKind, CreateContext, CredentialBackend, Finished, SetOutcome, Staged,
+    prove_possession,
 };
 pub use runner::{Report, RotationError, Rotator};
 pub use store::{

@@ -119,6 +119,24 @@ pub struct Report {
     pub version: Option<String>,
 }
 
+/// A secret's name from its id: an ARN's name without the random suffix Secrets Manager adds
+/// (`…:secret:macro-ai/dev/database-AbCdEf` → `macro-ai/dev/database`), so the metric of one
+/// secret keeps one dimension value whichever way the event named it.
+fn secret_name(id: &str) -> &str {
+    match id
+        .strip_prefix("arn:")
+        .and_then(|_| id.split_once(":secret:"))
+    {
+        Some((_, name)) => name
+            .rsplit_once('-')
+            .filter(|(_, suffix)| {
+                suffix.len() == 6 && suffix.bytes().all(|b| b.is_ascii_alphanumeric())
+            })
+            .map_or(name, |(base, _)| base),
+        None => id,
+    }
+}
+
 /// Runs the rotation protocol for one backend.
 pub struct Rotator<S, B> {
     store: S,
@@ -141,11 +159,31 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
         self.handle(&request).await
     }
 
+    /// One request, counted in the `Rotations` metric by secret and outcome.
     pub async fn handle(&self, request: &RotationRequest) -> Result<Report, RotationError> {
-        match request {
-            RotationRequest::Rotate(step) => self.rotate(step).await,
-            RotationRequest::Validate { secret_id } => self.validate(secret_id).await,
+        let (secret, result) = match request {
+            RotationRequest::Rotate(step) => (&step.secret_id, self.rotate(step).await),
+            RotationRequest::Validate { secret_id } => (secret_id, self.validate(secret_id).await),
+        };
+        let outcome = match (&result, request) {
+            (Ok(report), _) if report.outcome == "finished" => Some("rotated"),
+            (Ok(report), _) if report.outcome == "valid" => Some("valid"),
+            (Err(_), RotationRequest::Validate { .. }) => Some("invalid"),
+            (Err(_), RotationRequest::Rotate(_)) => Some("failed"),
+            // The other steps' successes are not the end of a rotation.
+            (Ok(_), _) => None,
+        };
+        if let Some(outcome) = outcome {
+            telemetry::emit(
+                self.backend.name(),
+                telemetry::Metric::Rotations {
+                    secret: secret_name(secret),
+                    outcome,
+                },
+                1,
+            );
         }
+        result
     }
 
     /// One step of a rotation, after the guards every step shares.
@@ -357,11 +395,6 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
                 stage: AWSCURRENT,
             })?;
         let result = self.backend.validate_current(&current).await;
-        telemetry::metric(
-            self.backend.name(),
-            "ValidationFailed",
-            u64::from(result.is_err()),
-        );
         result.map_err(|source| RotationError::Backend {
             step,
             secret: secret_id.to_string(),

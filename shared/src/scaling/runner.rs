@@ -125,7 +125,11 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
             failed,
             services: results,
         };
-        telemetry::metric("after-hours-scaling", "ServiceFailures", failed as u64);
+        telemetry::emit(
+            "after-hours-scaling",
+            telemetry::Metric::ServiceFailures,
+            failed as u64,
+        );
         info!(changed, failed, services = report.services.len(), at = %report.at, "after-hours scaling done");
         if changed > 0 || failed > 0 {
             self.notify(&report).await;

@@ -519,13 +519,9 @@ async fn alarm_rollback(stack: &'static Stack) -> Result<Row> {
 async fn budget_response(stack: &'static Stack) -> Result<Row> {
     let aws = stack.aws(&MotoAccount(DEFAULT_ACCOUNT.into()));
     let env = [("BUDGET_EVENTS_TABLE", ledger(&aws).await?)];
-    let mut forecast: Value = serde_json::from_str(include_str!(
-        "../../../events/budget-response/budget-prod-forecasted.json"
-    ))?;
+    let mut forecast: Value = tests::sample("budget-response/budget-prod-forecasted.json");
     forecast["Records"][0]["Sns"]["MessageId"] = json!(unique("bench"));
-    let mut anomaly: Value = serde_json::from_str(include_str!(
-        "../../../events/budget-response/anomaly-sns.json"
-    ))?;
+    let mut anomaly: Value = tests::sample("budget-response/anomaly-sns.json");
     anomaly["Records"][0]["Sns"]["MessageId"] = json!(unique("bench"));
     measure(
         "budget-response",

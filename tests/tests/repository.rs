@@ -1,0 +1,268 @@
+//! The claims that can drift apart between the code, the template and the README, checked (no
+//! stack needed): every variable a function reads is in the README's configuration table, the
+//! template sets only variables its function reads and every required one; every file under
+//! `events/` is used; every metric the dashboard names is one the code emits
+//! (`shared::telemetry::CATALOGUE`), and every function's errors and duration are on it.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Variables a function cannot start without; the check gives them a value so that
+/// `from_lookup` reads everything else.
+const REQUIRED: [&str; 2] = ["ROLLBACK_TABLE", "BUDGET_EVENTS_TABLE"];
+
+/// Set by Lambda itself, never by the template.
+const LAMBDA_SETS: [&str; 1] = ["AWS_LAMBDA_FUNCTION_NAME"];
+
+fn file(path: &str) -> String {
+    let full = tests::root().join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
+/// What `from_lookup` asks for, with only the required variables set; it must succeed, so that
+/// nothing was skipped after an early error.
+fn reads(from_lookup: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> bool) -> BTreeSet<String> {
+    let seen = RefCell::new(BTreeSet::new());
+    let lookup = |k: &str| {
+        seen.borrow_mut().insert(k.to_string());
+        REQUIRED.contains(&k).then(|| "a-table".to_string())
+    };
+    assert!(from_lookup(&lookup), "the configuration must load");
+    seen.into_inner()
+}
+
+/// Every function: its name, its resource in the template, and the variables it reads.
+fn functions() -> Vec<(&'static str, &'static str, BTreeSet<String>)> {
+    vec![
+        (
+            "rotate-postgres",
+            "RotatePostgresFunction",
+            reads(|get| rotate_postgres::Config::from_lookup(get).is_ok()),
+        ),
+        (
+            "rotate-redis",
+            "RotateRedisFunction",
+            reads(|get| rotate_redis::Config::from_lookup(get).is_ok()),
+        ),
+        (
+            "rotate-openai-key",
+            "RotateOpenAiKeyFunction",
+            reads(|get| rotate_openai_key::Config::from_lookup(get).is_ok()),
+        ),
+        (
+            "rotate-app-secrets",
+            "RotateAppSecretsFunction",
+            reads(|get| rotate_app_secrets::Config::from_lookup(get).is_ok()),
+        ),
+        (
+            "after-hours-scaling",
+            "AfterHoursScalingFunction",
+            reads(|get| after_hours_scaling::Config::from_lookup(get).is_ok()),
+        ),
+        (
+            "alarm-rollback",
+            "AlarmRollbackFunction",
+            reads(|get| alarm_rollback::Config::from_lookup(get).is_ok()),
+        ),
+        (
+            "budget-response",
+            "BudgetResponseFunction",
+            reads(|get| budget_response::Config::from_lookup(get).is_ok()),
+        ),
+    ]
+}
+
+/// The lines of a top-level resource of the template (indented two spaces).
+fn resource<'a>(template: &'a str, logical_id: &str) -> Vec<&'a str> {
+    let start = format!("  {logical_id}:");
+    let mut lines = template.lines().skip_while(|l| *l != start);
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("{logical_id} is not in template.yaml"));
+    std::iter::once(first)
+        .chain(lines.take_while(|l| {
+            l.is_empty() || l.starts_with("   ") || l.trim_start().starts_with('#')
+        }))
+        .collect()
+}
+
+/// The environment variables a resource's lines set (keys in capitals under `Variables:`).
+fn variables_set(lines: &[&str]) -> BTreeSet<String> {
+    let Some(at) = lines.iter().position(|l| l.trim() == "Variables:") else {
+        return BTreeSet::new();
+    };
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let base = indent(lines[at]);
+    lines[at + 1..]
+        .iter()
+        .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .take_while(|l| indent(l) > base)
+        .filter(|l| indent(l) == base + 2)
+        .filter_map(|l| l.trim().split_once(':').map(|(k, _)| k))
+        .filter(|k| {
+            k.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// README's configuration table: function → the variables its rows name.
+fn readme_rows() -> BTreeMap<String, BTreeSet<String>> {
+    let readme = file("README.md");
+    let section = readme
+        .split("\n## Configuration\n")
+        .nth(1)
+        .expect("README has a Configuration section");
+    let section = section.split("\n## ").next().unwrap_or(section);
+    let mut rows: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in section.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let (function, variable) = (cells[1].trim_matches('`'), cells[2].trim_matches('`'));
+        rows.entry(function.to_string())
+            .or_default()
+            .insert(variable.to_string());
+    }
+    rows
+}
+
+#[test]
+fn every_variable_a_function_reads_is_documented_and_the_template_sets_only_what_is_read() {
+    let template = file("template.yaml");
+    let readme = readme_rows();
+    let globals = resource(&template, "Function")
+        .into_iter()
+        .take_while(|l| !l.starts_with("Resources:"))
+        .collect::<Vec<_>>();
+    assert!(
+        variables_set(&globals).is_empty(),
+        "Globals set variables for every function, which not every function reads"
+    );
+    for (function, logical_id, read) in functions() {
+        assert!(
+            read.len() >= 3,
+            "{function} reads {read:?}: the recording lookup is broken"
+        );
+        let documented = readme.get(function).cloned().unwrap_or_default();
+        assert_eq!(
+            read, documented,
+            "{function}: the variables it reads (left) and README's Configuration rows (right)"
+        );
+        let set = variables_set(&resource(&template, logical_id));
+        for variable in &set {
+            assert!(
+                read.contains(variable),
+                "{logical_id} sets {variable}, which {function} never reads"
+            );
+        }
+        for variable in REQUIRED.iter().filter(|v| read.contains(**v)) {
+            assert!(
+                set.contains(*variable),
+                "{logical_id} does not set the required {variable}"
+            );
+        }
+        for variable in LAMBDA_SETS {
+            assert!(
+                !set.contains(variable),
+                "{logical_id} sets {variable}, which Lambda sets"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_sample_event_is_used_by_a_test_or_the_demo() {
+    let root = tests::root();
+    let mut sources = vec![file("scripts/demo")];
+    for dir in ["tests/tests", "tests/src", "tests/src/bin"] {
+        for entry in std::fs::read_dir(root.join(dir)).expect("a source folder") {
+            let path = entry.expect("an entry").path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                sources.push(std::fs::read_to_string(&path).expect("a source"));
+            }
+        }
+    }
+    let mut unused = Vec::new();
+    let mut count = 0;
+    for dir in std::fs::read_dir(root.join("events")).expect("events/") {
+        let dir = dir.expect("an entry").path();
+        let dir_name = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        for event in std::fs::read_dir(&dir).expect("an events folder") {
+            let name = event
+                .expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .to_string();
+            if name.ends_with(".md") {
+                continue;
+            }
+            count += 1;
+            // Named with its folder (`budget-response/x.json`), or in a source that names the
+            // folder (a table of one folder's files, the demo's loops).
+            let used = sources.iter().any(|s| {
+                s.contains(&format!("{dir_name}/{name}"))
+                    || (s.contains(&name) && s.contains(&format!("\"{dir_name}")))
+                    || (s.contains(&format!("events/{dir_name}/")) && s.contains(&name))
+            });
+            if !used {
+                unused.push(format!("events/{dir_name}/{name}"));
+            }
+        }
+    }
+    assert!(count > 40, "only {count} sample events found");
+    assert!(
+        unused.is_empty(),
+        "sample events no test or demo uses: {unused:?}"
+    );
+}
+
+#[test]
+fn the_dashboard_names_only_metrics_the_code_emits_and_every_function() {
+    let template = file("template.yaml");
+    let dashboard = resource(&template, "Dashboard").join("\n");
+    // Every custom metric is read through a SEARCH over `{MacroAiOps,<dimensions>}` and a name.
+    let mut seen = BTreeSet::new();
+    let mut references = 0;
+    for (at, _) in dashboard.match_indices("{MacroAiOps,") {
+        references += 1;
+        let rest = &dashboard[at + "{MacroAiOps,".len()..];
+        let (dims, after) = rest.split_once('}').expect("a closed schema");
+        let name = after
+            .strip_prefix(" MetricName=\\\"")
+            .and_then(|n| n.split_once("\\\""))
+            .map(|(n, _)| n)
+            .unwrap_or_else(|| panic!("a schema without MetricName: {}", &rest[..40]));
+        let dims: BTreeSet<&str> = dims.split(',').collect();
+        let known = shared::telemetry::CATALOGUE
+            .iter()
+            .any(|(n, d)| *n == name && d.iter().copied().collect::<BTreeSet<_>>() == dims);
+        assert!(
+            known,
+            "the dashboard reads {name} by {dims:?}, which the code never emits"
+        );
+        seen.insert(name);
+    }
+    assert_eq!(references, dashboard.matches("{MacroAiOps").count());
+    let emitted: BTreeSet<&str> = shared::telemetry::CATALOGUE
+        .iter()
+        .map(|(n, _)| *n)
+        .collect();
+    assert_eq!(
+        seen, emitted,
+        "every metric the code emits is on the dashboard"
+    );
+    for (function, logical_id, _) in functions() {
+        for metric in ["Errors", "Duration"] {
+            let line =
+                format!("[\"AWS/Lambda\", \"{metric}\", \"FunctionName\", \"${{{logical_id}}}\"]");
+            assert!(
+                dashboard.contains(&line),
+                "{function}'s {metric} is not on the dashboard"
+            );
+        }
+    }
+}
