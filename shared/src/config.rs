@@ -46,6 +46,22 @@ pub fn text_or(get: &impl Fn(&str) -> Option<String>, variable: &str, default: &
     text(get, variable).unwrap_or_else(|| default.to_string())
 }
 
+/// A pin: a value that, when set, confines the function (the only host it logs in to, the only
+/// user it rotates). Unset or empty (the template's "not given") is no pin; a value of spaces
+/// is refused rather than read as no pin, since a pin typed wrong must not open what it closes.
+pub fn pin(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<Option<String>, ConfigError> {
+    match get(variable) {
+        Some(raw) if !raw.is_empty() && raw.trim().is_empty() => Err(ConfigError::new(
+            variable,
+            "is only spaces: leave it empty for no pin, or name what it pins",
+        )),
+        _ => Ok(text(get, variable)),
+    }
+}
+
 /// A variable that must be set: `what` says what it names.
 pub fn required(
     get: &impl Fn(&str) -> Option<String>,
@@ -171,13 +187,15 @@ pub fn password_policy(
     })
 }
 
-/// A comma-separated list (blank items dropped), or `default` when unset; never empty.
+/// A comma-separated list (blank items dropped), or `default` when unset; never empty (a list
+/// that is set but names nothing is refused, not replaced by the default).
 pub fn list(
     get: &impl Fn(&str) -> Option<String>,
     variable: &'static str,
     default: &str,
 ) -> Result<Vec<String>, ConfigError> {
-    let items: Vec<String> = text_or(get, variable, default)
+    let items: Vec<String> = get(variable)
+        .unwrap_or_else(|| default.to_string())
         .split(',')
         .map(str::trim)
         .filter(|item| !item.is_empty())
@@ -251,5 +269,9 @@ mod tests {
         assert_eq!(list(&only(" a, ,b "), "L", "").unwrap(), vec!["a", "b"]);
         assert_eq!(list(&|_: &str| None, "L", "x,y").unwrap(), vec!["x", "y"]);
         assert_eq!(list(&only(" , "), "L", "x").unwrap_err().variable, "L");
+        assert_eq!(list(&only(""), "L", "x").unwrap_err().variable, "L");
+        assert_eq!(pin(&only(""), "P").unwrap(), None);
+        assert_eq!(pin(&only(" h "), "P").unwrap(), Some("h".into()));
+        assert_eq!(pin(&only("  "), "P").unwrap_err().variable, "P");
     }
 }

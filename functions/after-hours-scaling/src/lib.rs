@@ -105,6 +105,7 @@ mod tests {
             ("SCHEDULES", "[{}]"),
             ("SCALING_CONCURRENCY", "0"),
             ("CLUSTERS", " , "),
+            ("CLUSTERS", ""),
             ("SCHEDULE_TIMEZONE", "Nowhere/Land"),
         ] {
             let err =

@@ -58,7 +58,7 @@ impl Config {
                 )?,
                 ssl_root_cert: config::text(&get, "PG_SSL_ROOT_CERT").map(Into::into),
                 min_sslmode,
-                pinned: config::text(&get, "PG_HOST").map(|host| (host, port)),
+                pinned: config::pin(&get, "PG_HOST")?.map(|host| (host, port)),
                 master_secret_arn: config::text(&get, "DB_MASTER_SECRET_ARN"),
             },
         })
@@ -121,6 +121,7 @@ mod tests {
             ("DB_CONNECT_TIMEOUT_SECONDS", "soon"),
             ("PASSWORD_LENGTH", "8"),
             ("PASSWORD_LENGTH", "99999"),
+            ("PG_HOST", "   "),
         ] {
             let err =
                 Config::from_lookup(|k| (k == variable).then(|| bad.to_string())).unwrap_err();

@@ -46,10 +46,10 @@ impl Config {
                 timeout: config::seconds(&get, "REDIS_TIMEOUT_SECONDS", 5, 1..=60)?,
                 tls_ca_file: config::text(&get, "REDIS_TLS_CA_FILE").map(Into::into),
                 elasticache_wait: config::seconds(&get, "ELASTICACHE_WAIT_SECONDS", 300, 1..=840)?,
-                user_name: config::text(&get, "REDIS_USER_NAME"),
-                user_arn: config::text(&get, "ELASTICACHE_USER_ARN"),
-                replication_group_id: config::text(&get, "ELASTICACHE_REPLICATION_GROUP_ID"),
-                pinned: config::text(&get, "REDIS_HOST").map(|host| (host, port)),
+                user_name: config::pin(&get, "REDIS_USER_NAME")?,
+                user_arn: config::pin(&get, "ELASTICACHE_USER_ARN")?,
+                replication_group_id: config::pin(&get, "ELASTICACHE_REPLICATION_GROUP_ID")?,
+                pinned: config::pin(&get, "REDIS_HOST")?.map(|host| (host, port)),
                 admin_secret_arn: config::text(&get, "REDIS_ADMIN_SECRET_ARN"),
                 ..RedisOptions::default()
             },
@@ -88,7 +88,13 @@ mod tests {
         assert_eq!(c.redis.pinned, Some(("cache.internal".into(), 6379)));
         assert_eq!(c.redis.user_arn.as_deref(), Some("arn:user"));
         assert_eq!(c.redis.elasticache_wait.as_secs(), 300);
-        for (variable, bad) in [("REDIS_PORT", "0"), ("ELASTICACHE_WAIT_SECONDS", "900")] {
+        for (variable, bad) in [
+            ("REDIS_PORT", "0"),
+            ("ELASTICACHE_WAIT_SECONDS", "900"),
+            // A pin of spaces is a mistake, never "no pin".
+            ("REDIS_HOST", "  "),
+            ("ELASTICACHE_USER_ARN", " "),
+        ] {
             let err = super::Config::from_lookup(|k| (k == variable).then(|| bad.to_string()))
                 .unwrap_err();
             assert_eq!(err.variable, variable, "{err}");

@@ -150,7 +150,7 @@ impl RollbackLedger for DynamoRollbackLedger {
     }
 }
 
-/// [`Deduper`](NotificationLedger) on DynamoDB: one item per notification key, kept for 14
+/// [`NotificationLedger`] on DynamoDB: one item per notification key, kept for 14
 /// days (the table's TTL attribute `expires_at`). A claim is `state = in-progress` with a lease
 /// (`lease_until`, epoch seconds) longer than the function's timeout, so a claim whose invocation
 /// timed out or crashed can be taken over by the retry; `finish` makes it `done`.
