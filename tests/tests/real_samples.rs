@@ -74,6 +74,9 @@ fn alarms_delivered_by_eventbridge_are_understood() {
 
 #[test]
 fn alarms_delivered_as_a_direct_alarm_action_are_understood() {
+    // aws-lambda-rust-runtime's fixtures carry `"time": "2023-08-04T12: 36: 15.490+0000"`
+    // (stray spaces, not what CloudWatch sends); the crate's own reader accepts them, and so
+    // does the function.
     for (file, name, kind) in [
         (
             "alarm-action-metric-java.json",
@@ -95,20 +98,6 @@ fn alarms_delivered_as_a_direct_alarm_action_are_understood() {
             "CompositeDemo.Main",
             "composite alarm",
         ),
-    ] {
-        assert_eq!(
-            alarms(&sample(file)),
-            vec![(name.to_string(), "ALARM".to_string(), kind, false)],
-            "{file}"
-        );
-    }
-}
-
-#[test]
-fn the_rust_runtime_alarm_action_fixtures_are_understood_despite_their_odd_timestamps() {
-    // aws-lambda-rust-runtime's fixtures carry `"time": "2023-08-04T12: 36: 15.490+0000"`
-    // (stray spaces, not what CloudWatch sends); the crate's own reader accepts them.
-    for (file, name, kind) in [
         (
             "alarm-action-metric-rust-runtime.json",
             "lambda-demo-metric-alarm",
