@@ -18,6 +18,12 @@ pub fn is_production_cluster(cluster: &str) -> bool {
     cluster.split(['-', '_']).any(is_production)
 }
 
+/// Whether a service belongs to production: its cluster says so, or its environment tag
+/// (`macro-ai:environment`, for a cluster named outside the convention) does. Either is enough.
+pub fn is_production_service(cluster: &str, environment_tag: Option<&str>) -> bool {
+    is_production_cluster(cluster) || environment_tag.is_some_and(is_production)
+}
+
 /// The seed's cluster of `env`: `macro-ai-<env>-cluster`.
 pub fn cluster(env: &str) -> String {
     format!("{PREFIX}{env}-cluster")

@@ -11,13 +11,16 @@ use std::sync::{Mutex, MutexGuard};
 use crate::capacity::{
     Bounds, Capacity, FleetError, FleetErrorKind, ServiceFleet, ServiceId, ServiceState,
 };
+use crate::consumers::{
+    ConsumerFleet, ConsumerReader, ConsumerService, Deployment, DeploymentStatus,
+};
 use crate::ledger::{Claim, LedgerError, NotificationLedger};
 use crate::notify::{Notice, Notifier, NotifyError};
 use crate::rollback::{LedgerEntry, ReleaseFleet, RollbackLedger, ServiceRelease};
 use crate::rotation::{
-    AWSCURRENT, AWSPENDING, AWSPREVIOUS, BackendError, BackendErrorKind, CreateContext,
-    CredentialBackend, Finished, PasswordPolicy, SecretDescription, SecretStore, SetOutcome,
-    Staged, StoreError, StoreErrorKind, VersionRef,
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, BackendError, BackendErrorKind, CURRENT_SINCE_TAG,
+    CreateContext, CredentialBackend, CurrentSince, Finished, PasswordPolicy, SecretDescription,
+    SecretStore, SetOutcome, Staged, StoreError, StoreErrorKind, VersionRef,
 };
 use crate::secret::SecretString;
 
@@ -36,18 +39,42 @@ fn injected(operation: &'static str) -> crate::error::BoxError {
 struct FakeService {
     state: ServiceState,
     task_definition: String,
+    /// Newest first: the PRIMARY one, then ACTIVE ones still draining.
+    deployments: Vec<Deployment>,
 }
 
-#[derive(Debug, Default)]
+/// What runs before each write: another function's write landing between this one's read and
+/// write. It gets the fleet (call its methods with `now_or_never`), the operation and service.
+pub type WriteHook = Box<dyn FnMut(&MemoryFleet, &'static str, &ServiceId) + Send>;
+
+#[derive(Default)]
 struct Fleet {
     services: BTreeMap<(String, String), FakeService>,
     revisions: BTreeMap<String, Vec<String>>,
+    /// Task definition → its containers' secret references.
+    references: BTreeMap<String, Vec<String>>,
     failing: BTreeSet<&'static str>,
     deploys: Vec<(String, String)>,
     writes: usize,
+    deployments_made: usize,
+    hook: Option<WriteHook>,
 }
 
-/// ECS and Application Auto Scaling in memory: a [`ServiceFleet`] and a [`ReleaseFleet`].
+impl std::fmt::Debug for Fleet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fleet")
+            .field("services", &self.services)
+            .field("writes", &self.writes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// When the fake's first deployments were made: long before any test's change.
+const LONG_AGO: jiff::Timestamp = jiff::Timestamp::constant(1_767_225_600, 0);
+
+/// ECS and Application Auto Scaling in memory: a [`ServiceFleet`], a [`ReleaseFleet`] and a
+/// [`ConsumerFleet`]. Every deployment (a rollback's, a forced one) makes a new PRIMARY
+/// deployment created now and leaves the one before ACTIVE until [`MemoryFleet::settle`].
 #[derive(Debug, Default)]
 pub struct MemoryFleet(Mutex<Fleet>);
 
@@ -82,14 +109,57 @@ impl MemoryFleet {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         };
+        let td = task_definition(service, 1);
         lock(&self.0).services.insert(
             (cluster.to_string(), service.to_string()),
             FakeService {
                 state,
-                task_definition: task_definition(service, 1),
+                task_definition: td.clone(),
+                deployments: vec![Deployment {
+                    id: format!("ecs-svc/{service}-0"),
+                    status: DeploymentStatus::Primary,
+                    task_definition: td,
+                    created_at: LONG_AGO,
+                    desired,
+                }],
             },
         );
         self
+    }
+
+    /// `task_definition`'s containers reference these secrets (`valueFrom`).
+    pub fn with_secret_references(self, task_definition: &str, value_from: &[&str]) -> Self {
+        lock(&self.0).references.insert(
+            task_definition.to_string(),
+            value_from.iter().map(|v| v.to_string()).collect(),
+        );
+        self
+    }
+
+    /// Runs `hook` before every later write (one hook at a time; the hook itself writes
+    /// without running it again).
+    pub fn before_each_write(&self, hook: WriteHook) {
+        lock(&self.0).hook = Some(hook);
+    }
+
+    /// The service's deployments, newest first.
+    pub fn deployments(&self, cluster: &str, service: &str) -> Vec<Deployment> {
+        lock(&self.0)
+            .services
+            .get(&(cluster.to_string(), service.to_string()))
+            .map(|s| s.deployments.clone())
+            .unwrap_or_default()
+    }
+
+    /// The rollout ends: deployments still draining are gone.
+    pub fn settle(&self, cluster: &str, service: &str) {
+        if let Some(s) = lock(&self.0)
+            .services
+            .get_mut(&(cluster.to_string(), service.to_string()))
+        {
+            s.deployments
+                .retain(|d| d.status == DeploymentStatus::Primary);
+        }
     }
 
     /// Registers revisions `1..=latest` of `family` and sets `service` to run `current`.
@@ -105,6 +175,9 @@ impl MemoryFleet {
                 .get_mut(&(cluster.to_string(), service.to_string()))
             {
                 s.task_definition = task_definition(service, current);
+                for d in &mut s.deployments {
+                    d.task_definition = s.task_definition.clone();
+                }
             }
         }
         self
@@ -152,6 +225,11 @@ impl MemoryFleet {
         id: &ServiceId,
         change: impl FnOnce(&mut FakeService) -> T,
     ) -> Result<T, FleetError> {
+        let hook = lock(&self.0).hook.take();
+        if let Some(mut hook) = hook {
+            hook(self, operation, id);
+            lock(&self.0).hook.get_or_insert(hook);
+        }
         let mut fleet = lock(&self.0);
         if fleet.failing.contains(operation) {
             return Err(fleet_error(
@@ -193,6 +271,86 @@ impl MemoryFleet {
                     FleetErrorKind::NotFound,
                 )
             })
+    }
+}
+
+/// A new PRIMARY deployment of what `s` runs now, created now; the one before drains.
+fn new_deployment(s: &mut FakeService, n: usize) {
+    for d in &mut s.deployments {
+        if d.status == DeploymentStatus::Primary {
+            d.status = DeploymentStatus::Active;
+        }
+    }
+    s.deployments.insert(
+        0,
+        Deployment {
+            id: format!("ecs-svc/{}-{}", s.state.id.name, n + 1),
+            status: DeploymentStatus::Primary,
+            task_definition: s.task_definition.clone(),
+            created_at: jiff::Timestamp::now(),
+            desired: s.state.capacity.desired,
+        },
+    );
+}
+
+impl ConsumerReader for MemoryFleet {
+    async fn services(&self, cluster: &str) -> Result<Vec<ConsumerService>, FleetError> {
+        let fleet = lock(&self.0);
+        if fleet.failing.contains("DescribeServices") {
+            return Err(fleet_error(
+                "DescribeServices",
+                cluster.into(),
+                FleetErrorKind::Unavailable,
+            ));
+        }
+        Ok(fleet
+            .services
+            .values()
+            .filter(|s| s.state.id.cluster == cluster)
+            .map(|s| ConsumerService {
+                id: s.state.id.clone(),
+                desired: s.state.capacity.desired,
+                task_definition: s.task_definition.clone(),
+                deployments: s
+                    .deployments
+                    .iter()
+                    .map(|d| Deployment {
+                        desired: if d.status == DeploymentStatus::Primary {
+                            s.state.capacity.desired
+                        } else {
+                            d.desired
+                        },
+                        ..d.clone()
+                    })
+                    .collect(),
+                tags: s.state.tags.clone(),
+            })
+            .collect())
+    }
+
+    async fn secret_references(&self, task_definition: &str) -> Result<Vec<String>, FleetError> {
+        let fleet = lock(&self.0);
+        if fleet.failing.contains("DescribeTaskDefinition") {
+            return Err(fleet_error(
+                "DescribeTaskDefinition",
+                task_definition.into(),
+                FleetErrorKind::Unavailable,
+            ));
+        }
+        Ok(fleet
+            .references
+            .get(task_definition)
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+impl ConsumerFleet for MemoryFleet {
+    async fn redeploy(&self, service: &ServiceId) -> Result<(), FleetError> {
+        let n = lock(&self.0).deployments_made;
+        self.write("UpdateService", service, |s| new_deployment(s, n))?;
+        lock(&self.0).deployments_made += 1;
+        Ok(())
     }
 }
 
@@ -282,10 +440,14 @@ impl ReleaseFleet for MemoryFleet {
     }
 
     async fn deploy(&self, service: &ServiceId, task_definition: &str) -> Result<(), FleetError> {
+        let n = lock(&self.0).deployments_made;
         self.write("UpdateService", service, |s| {
             s.task_definition = task_definition.to_string();
+            new_deployment(s, n);
         })?;
-        lock(&self.0)
+        let mut fleet = lock(&self.0);
+        fleet.deployments_made += 1;
+        fleet
             .deploys
             .push((service.to_string(), task_definition.to_string()));
         Ok(())
@@ -388,6 +550,7 @@ impl Notifier for RecordingNotifier {
 struct FakeSecret {
     /// Version id → (value, staging labels).
     versions: BTreeMap<String, (Option<String>, Vec<String>)>,
+    tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default)]
@@ -492,6 +655,7 @@ impl SecretStore for MemorySecretStore {
                 arn: Some(format!(
                     "arn:aws:secretsmanager:us-east-1:123456789012:secret:{secret_id}-AbCdEf"
                 )),
+                name: Some(secret_id.to_string()),
                 rotation_enabled: true,
                 rotation_interval_days: Some(30),
                 last_rotated: None,
@@ -500,6 +664,10 @@ impl SecretStore for MemorySecretStore {
                     .iter()
                     .map(|(id, (_, labels))| (id.clone(), labels.clone()))
                     .collect(),
+                current_since: secret
+                    .tags
+                    .get(CURRENT_SINCE_TAG)
+                    .and_then(|t| CurrentSince::decode(t)),
             })
         })
     }
@@ -610,6 +778,19 @@ impl SecretStore for MemorySecretStore {
             .take(usize::from(policy.length))
             .collect();
         Ok(SecretString::new(password))
+    }
+
+    async fn mark_current_since(
+        &self,
+        secret_id: &str,
+        since: &CurrentSince,
+    ) -> Result<(), StoreError> {
+        self.with("TagResource", secret_id, |secret, _| {
+            secret
+                .tags
+                .insert(CURRENT_SINCE_TAG.to_string(), since.encode());
+            Ok(())
+        })
     }
 }
 

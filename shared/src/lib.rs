@@ -7,6 +7,7 @@ pub mod aws;
 pub mod budget;
 pub mod capacity;
 pub mod config;
+pub mod consumers;
 pub mod environment;
 pub mod error;
 pub mod event;

@@ -60,3 +60,13 @@ pub trait Notifier: Send + Sync {
         }
     }
 }
+
+/// No one to tell: the notifier of a function that announces nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Silent;
+
+impl Notifier for Silent {
+    async fn publish(&self, _subject: &str, _message: &str) -> Result<(), NotifyError> {
+        Ok(())
+    }
+}

@@ -82,6 +82,9 @@ pub enum Metric<'a> {
     /// A budget alert, cost anomaly or manual request handled, by kind (`budget`, `anomaly`,
     /// `request`) and outcome (`held`, `notified`, `duplicate`, …).
     Alerts { kind: &'a str, outcome: &'a str },
+    /// A consumer of a changed secret, by outcome: `redeployed`, `skipped`, `failed`,
+    /// `would-redeploy`.
+    Refreshes { outcome: &'a str },
 }
 
 /// Each metric's name and dimension names, as CloudWatch files it (`Service` is always first).
@@ -90,6 +93,7 @@ pub const CATALOGUE: &[(&str, &[&str])] = &[
     ("Rotations", &["Service", "Secret", "Outcome"]),
     ("ServiceFailures", &["Service"]),
     ("Alerts", &["Service", "Kind", "Outcome"]),
+    ("Refreshes", &["Service", "Outcome"]),
 ];
 
 impl Metric<'_> {
@@ -99,6 +103,7 @@ impl Metric<'_> {
             Metric::Rotations { .. } => "Rotations",
             Metric::ServiceFailures => "ServiceFailures",
             Metric::Alerts { .. } => "Alerts",
+            Metric::Refreshes { .. } => "Refreshes",
         }
     }
 
@@ -109,6 +114,7 @@ impl Metric<'_> {
             Metric::Rotations { secret, outcome } => vec![("Secret", secret), ("Outcome", outcome)],
             Metric::ServiceFailures => vec![],
             Metric::Alerts { kind, outcome } => vec![("Kind", kind), ("Outcome", outcome)],
+            Metric::Refreshes { outcome } => vec![("Outcome", outcome)],
         }
     }
 }
@@ -230,6 +236,7 @@ mod tests {
                 kind: "k",
                 outcome: "o",
             },
+            Metric::Refreshes { outcome: "o" },
         ];
         assert_eq!(all.len(), CATALOGUE.len());
         for metric in all {

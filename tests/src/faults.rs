@@ -3,7 +3,9 @@
 //! loses the server's reply to a chosen command after the server applied it. A step stopped so
 //! is dropped by the test, as Lambda drops an invocation that times out.
 
-use shared::rotation::{PasswordPolicy, SecretDescription, SecretStore, StoreError, VersionRef};
+use shared::rotation::{
+    CurrentSince, PasswordPolicy, SecretDescription, SecretStore, StoreError, VersionRef,
+};
 use shared::secret::SecretString;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -87,6 +89,15 @@ impl<S: SecretStore, H: StoreHook> SecretStore for Wrapped<S, H> {
 
     async fn random_password(&self, policy: &PasswordPolicy) -> Result<SecretString, StoreError> {
         self.hook.around(self.inner.random_password(policy)).await
+    }
+
+    async fn mark_current_since(
+        &self,
+        secret_id: &str,
+        since: &CurrentSince,
+    ) -> Result<(), StoreError> {
+        let call = self.inner.mark_current_since(secret_id, since);
+        self.hook.around(call).await
     }
 }
 

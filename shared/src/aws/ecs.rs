@@ -105,7 +105,11 @@ impl EcsFleet {
     }
 }
 
-fn fleet_error<E, R>(operation: &'static str, target: &str, err: SdkError<E, R>) -> FleetError
+pub(super) fn fleet_error<E, R>(
+    operation: &'static str,
+    target: &str,
+    err: SdkError<E, R>,
+) -> FleetError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,

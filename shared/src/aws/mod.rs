@@ -4,6 +4,7 @@
 
 pub mod dynamodb;
 pub mod ecs;
+pub mod ecs_consumers;
 pub mod elasticache;
 pub mod secrets_manager;
 pub mod sns;

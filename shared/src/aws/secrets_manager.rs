@@ -5,8 +5,8 @@ use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 
 use super::{CallFailure, call_failure, is_transient_code};
 use crate::rotation::{
-    AWSPENDING, PasswordPolicy, SecretDescription, SecretStore, StoreError, StoreErrorKind,
-    VersionRef,
+    AWSPENDING, CURRENT_SINCE_TAG, CurrentSince, PasswordPolicy, SecretDescription, SecretStore,
+    StoreError, StoreErrorKind, VersionRef,
 };
 use crate::secret::SecretString;
 
@@ -61,6 +61,7 @@ impl SecretStore for SecretsManagerStore {
             .map_err(|e| store_error("DescribeSecret", secret_id, e))?;
         Ok(SecretDescription {
             arn: out.arn().map(str::to_string),
+            name: out.name().map(str::to_string),
             rotation_enabled: out.rotation_enabled().unwrap_or(false),
             // The schedule expression first: DescribeSecret also reports AutomaticallyAfterDays
             // calculated from it, and a cron schedule has no fixed interval.
@@ -79,6 +80,11 @@ impl SecretStore for SecretsManagerStore {
                 .version_ids_to_stages()
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                 .unwrap_or_default(),
+            current_since: out
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some(CURRENT_SINCE_TAG))
+                .and_then(|t| CurrentSince::decode(t.value()?)),
         })
     }
 
@@ -164,6 +170,26 @@ impl SecretStore for SecretsManagerStore {
                 kind: StoreErrorKind::Other,
                 source: "the response carried no password".into(),
             })
+    }
+
+    async fn mark_current_since(
+        &self,
+        secret_id: &str,
+        since: &CurrentSince,
+    ) -> Result<(), StoreError> {
+        self.client
+            .tag_resource()
+            .secret_id(secret_id)
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key(CURRENT_SINCE_TAG)
+                    .value(since.encode())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| store_error("TagResource", secret_id, e))?;
+        Ok(())
     }
 }
 

@@ -135,6 +135,24 @@ pub enum SetOutcome {
     Installed { change: String },
 }
 
+/// Which step of a rotation stops AWSPREVIOUS's credential from working: the step before which
+/// the protocol makes sure no consumer still runs with it (a task that read the secret before
+/// AWSCURRENT became current and keeps it until it stops).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retirement {
+    /// The rotation retires nothing (someone else revokes the old credential).
+    Never,
+    /// setSecret ends AWSPREVIOUS's credential: alternating PostgreSQL users (the pending user is
+    /// AWSPREVIOUS's), ElastiCache users (`[pending, current]`) and AUTH tokens (`SET` current).
+    AtSet,
+    /// finishSecret ends it: its clean-up after the move (self-managed Redis, minted OpenAI
+    /// keys) or the promotion itself (application keys drop the key before `previous`).
+    AtFinish,
+    /// No overlap: setSecret ends AWSCURRENT's own credential (single-user PostgreSQL), so every
+    /// consumer fails from setSecret until it is redeployed.
+    NoOverlap,
+}
+
 /// A system whose credential is rotated. Methods take the store where they may need another
 /// secret (an admin login, a staged candidate).
 pub trait CredentialBackend: Send + Sync {
@@ -166,6 +184,11 @@ pub trait CredentialBackend: Send + Sync {
         &self,
         current: &SecretString,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// When a rotation of a secret like `current` retires a credential consumers may hold.
+    fn retirement(&self, _current: &SecretString) -> Result<Retirement, BackendError> {
+        Ok(Retirement::Never)
+    }
 
     /// finishSecret, after AWSCURRENT moved: clean up what the new labels made obsolete, keeping
     /// what `finished.current` and `finished.previous` need.

@@ -8,18 +8,19 @@
 
 mod backend;
 mod event;
+mod notices;
 mod policy;
 mod runner;
 mod store;
 
 pub use backend::{
-    BackendError, BackendErrorKind, CreateContext, CredentialBackend, Finished, SetOutcome, Staged,
-    prove_possession,
+    BackendError, BackendErrorKind, CreateContext, CredentialBackend, Finished, Retirement,
+    SetOutcome, Staged, prove_possession,
 };
 pub use runner::{Report, RotationError, Rotator};
 pub use store::{
-    AWSCURRENT, AWSPENDING, AWSPREVIOUS, SecretDescription, SecretStore, StoreError,
-    StoreErrorKind, VersionRef,
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, CURRENT_SINCE_TAG, CurrentSince, SecretDescription,
+    SecretStore, StoreError, StoreErrorKind, VersionRef,
 };
 
 pub use event::{RotationRequest, RotationStep, Step};

@@ -2,18 +2,24 @@
 //! and the daily validation, written once, each step idempotent and retry-safe.
 
 use super::backend::{
-    BackendError, BackendErrorKind, CreateContext, CredentialBackend, Finished, SetOutcome, Staged,
+    BackendError, BackendErrorKind, CreateContext, CredentialBackend, Finished, Retirement,
+    SetOutcome, Staged,
 };
 use super::event::{RotationRequest, RotationStep, Step};
+use super::notices;
 use super::policy::PasswordPolicy;
 use super::store::{
-    AWSCURRENT, AWSPENDING, AWSPREVIOUS, SecretDescription, SecretStore, StoreError,
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, CurrentSince, SecretDescription, SecretStore, StoreError,
     StoreErrorKind, VersionRef,
 };
+use crate::capacity::FleetErrorKind;
+use crate::consumers::{ConsumerReader, GuardError, NoConsumers, Watch};
+use crate::error::report;
+use crate::notify::{Notifier, Silent};
 use crate::secret::SecretString;
 use crate::telemetry::{self, AuditRecord};
 use serde::Serialize;
-use tracing::info;
+use tracing::{info, warn};
 
 /// Everything a rotation step or validation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +62,24 @@ pub enum RotationError {
         #[source]
         source: BackendError,
     },
+    #[error(
+        "{step} of secret `{secret}` would retire the credential of AWSPREVIOUS, which running \
+         tasks may still hold: {}. Nothing was retired. Redeploy them (refresh-consumers with \
+         {{\"refresh\": \"{secret}\"}}); the same rotation completes when it is retried",
+        .blockers.join("; ")
+    )]
+    ConsumersNotRefreshed {
+        step: &'static str,
+        secret: String,
+        blockers: Vec<String>,
+    },
+    #[error("{step} of secret `{secret}`: the services that may consume it could not be checked")]
+    Consumers {
+        step: &'static str,
+        secret: String,
+        #[source]
+        source: GuardError,
+    },
 }
 
 impl RotationError {
@@ -82,12 +106,30 @@ impl RotationError {
                 BackendErrorKind::NeedsOperator => "OperatorActionNeeded",
                 BackendErrorKind::Failed => "BackendError",
             },
+            RotationError::ConsumersNotRefreshed { .. } => "ConsumersNotRefreshed",
+            RotationError::Consumers { source, .. } => match source {
+                GuardError::Fleet(f) if f.kind == FleetErrorKind::Unavailable => {
+                    "ConsumersUnavailable"
+                }
+                _ => "ConsumerCheckFailed",
+            },
         }
     }
 
-    /// True when the same request may succeed later without anyone changing anything.
+    /// True when the same request may succeed later without anyone changing anything (a
+    /// deployment that drains, or the refresh the label event starts, clears consumers).
     pub fn is_retryable(&self) -> bool {
         matches!(
+            self,
+            RotationError::ConsumersNotRefreshed { .. }
+                | RotationError::Consumers {
+                    source: GuardError::Fleet(crate::capacity::FleetError {
+                        kind: FleetErrorKind::Unavailable,
+                        ..
+                    }),
+                    ..
+                }
+        ) || matches!(
             self,
             RotationError::Store {
                 source: StoreError {
@@ -137,11 +179,13 @@ fn secret_name(id: &str) -> &str {
     }
 }
 
-/// Runs the rotation protocol for one backend.
-pub struct Rotator<S, B> {
+/// Runs the rotation protocol for one backend, and (with a [`Watch`]) waits for the services
+/// that consume the secret before it retires a credential they may hold.
+pub struct Rotator<S, B, C = NoConsumers, N = Silent> {
     store: S,
     backend: B,
     passwords: PasswordPolicy,
+    consumers: Option<Watch<C, N>>,
 }
 
 impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
@@ -150,6 +194,22 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
             store,
             backend,
             passwords,
+            consumers: None,
+        }
+    }
+}
+
+impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotator<S, B, C, N> {
+    /// The same rotator, watching the consumers `watch` finds (`None`: none are watched).
+    pub fn watching<C2: ConsumerReader, N2: Notifier>(
+        self,
+        watch: Option<Watch<C2, N2>>,
+    ) -> Rotator<S, B, C2, N2> {
+        Rotator {
+            store: self.store,
+            backend: self.backend,
+            passwords: self.passwords,
+            consumers: watch,
         }
     }
 
@@ -217,6 +277,9 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
                         .await
                         .map_err(store_err)?;
                 }
+                if description.current_since().is_none() {
+                    self.record_current_since(r).await;
+                }
                 let previous = description.version_with(AWSPREVIOUS);
                 self.clean_up(r, &description, previous).await?;
             }
@@ -237,7 +300,7 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
         }
         match r.step {
             Step::Create => self.create(r, &description).await,
-            Step::Set => self.set(r).await,
+            Step::Set => self.set(r, &description).await,
             Step::Test => self.test(r).await,
             Step::Finish => self.finish(r, &description).await,
         }
@@ -281,6 +344,9 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
             .create_pending(&ctx, &current)
             .await
             .map_err(|source| self.backend_error(r, source))?;
+        if self.retirement(r, &current)? == Retirement::NoOverlap {
+            self.warn_no_overlap(r, description).await;
+        }
         self.store
             .put_pending(
                 &r.secret_id,
@@ -299,8 +365,15 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
         Ok(self.report(r, "created"))
     }
 
-    async fn set(&self, r: &RotationStep) -> Result<Report, RotationError> {
+    async fn set(
+        &self,
+        r: &RotationStep,
+        description: &SecretDescription,
+    ) -> Result<Report, RotationError> {
         let staged = self.staged(r).await?;
+        if self.retirement(r, &staged.current)? == Retirement::AtSet {
+            self.guard(r, description).await?;
+        }
         match self
             .backend
             .set_pending(&self.store, &staged)
@@ -336,10 +409,19 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
         description: &SecretDescription,
     ) -> Result<Report, RotationError> {
         let previous_current = description.version_with(AWSCURRENT);
+        if self.consumers.is_some() {
+            let current = self
+                .required(r, VersionRef::Stage(AWSCURRENT), AWSCURRENT)
+                .await?;
+            if self.retirement(r, &current)? == Retirement::AtFinish {
+                self.guard(r, description).await?;
+            }
+        }
         self.store
             .move_stage(&r.secret_id, AWSCURRENT, Some(&r.token), previous_current)
             .await
             .map_err(|source| self.store_error(r, source))?;
+        self.record_current_since(r).await;
         // Secrets Manager clears AWSPENDING itself once the rotation ends; clearing it here too
         // makes a rotation driven by hand (or an emulator) end in the same state.
         self.store
@@ -351,6 +433,101 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
         self.audit(r, "AWSCURRENT moved to the new version", &before, &after);
         self.clean_up(r, description, previous_current).await?;
         Ok(self.report(r, "finished"))
+    }
+
+    fn retirement(
+        &self,
+        r: &RotationStep,
+        current: &SecretString,
+    ) -> Result<Retirement, RotationError> {
+        self.backend
+            .retirement(current)
+            .map_err(|source| self.backend_error(r, source))
+    }
+
+    /// Refuses the step while a consumer may still hold AWSPREVIOUS's credential, which the
+    /// step would retire. Nothing has changed when it refuses.
+    async fn guard(
+        &self,
+        r: &RotationStep,
+        description: &SecretDescription,
+    ) -> Result<(), RotationError> {
+        let Some(watch) = &self.consumers else {
+            return Ok(());
+        };
+        let step = r.step.as_str();
+        let blockers =
+            watch
+                .blockers(description)
+                .await
+                .map_err(|source| RotationError::Consumers {
+                    step,
+                    secret: r.secret_id.clone(),
+                    source,
+                })?;
+        if blockers.is_empty() {
+            info!(secret_id = %r.secret_id, step, "no consumer may still hold AWSPREVIOUS: retiring it");
+            return Ok(());
+        }
+        let blockers: Vec<String> = blockers
+            .into_iter()
+            .map(|b| format!("{} ({})", b.service, b.why))
+            .collect();
+        warn!(secret_id = %r.secret_id, step, services = %blockers.join("; "),
+              "consumers may still hold AWSPREVIOUS: nothing retired");
+        watch
+            .notifier
+            .announce(notices::consumers_not_refreshed(
+                self.backend.name(),
+                &r.secret_id,
+                step,
+                &blockers,
+            ))
+            .await;
+        Err(RotationError::ConsumersNotRefreshed {
+            step,
+            secret: r.secret_id.clone(),
+            blockers,
+        })
+    }
+
+    /// A rotation without overlap (single-user PostgreSQL) breaks every running consumer at
+    /// setSecret, until it is redeployed: said once, at createSecret, in the log and a notice.
+    async fn warn_no_overlap(&self, r: &RotationStep, description: &SecretDescription) {
+        let Some(watch) = &self.consumers else {
+            return;
+        };
+        match watch.running(description).await {
+            Ok(running) if running.is_empty() => {}
+            Ok(running) => {
+                let services: Vec<String> =
+                    running.iter().map(|c| c.service.id.to_string()).collect();
+                warn!(secret_id = %r.secret_id, services = %services.join(", "),
+                      "single-user rotation: these services fail from setSecret until they are redeployed");
+                watch
+                    .notifier
+                    .announce(notices::no_overlap(
+                        self.backend.name(),
+                        &r.secret_id,
+                        &services,
+                    ))
+                    .await;
+            }
+            Err(e) => {
+                warn!(secret_id = %r.secret_id, error = %report(&e), "the services consuming the secret could not be listed");
+            }
+        }
+    }
+
+    /// Records on the secret when this version became AWSCURRENT (now, just after the move: at
+    /// or after it). Best effort: the label event and a manual refresh record it too, and a
+    /// rotation that finds no record waits for a refresh rather than guess.
+    async fn record_current_since(&self, r: &RotationStep) {
+        let since = CurrentSince::new(&r.token, jiff::Timestamp::now());
+        if let Err(e) = self.store.mark_current_since(&r.secret_id, &since).await {
+            warn!(secret_id = %r.secret_id, error = %report(&e),
+                  "when AWSCURRENT moved could not be recorded on the secret");
+        }
     }
 
     /// The backend's clean-up once AWSCURRENT moved; idempotent, so retries run it again.

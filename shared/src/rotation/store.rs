@@ -15,11 +15,65 @@ pub const AWSPENDING: &str = "AWSPENDING";
 /// The label Secrets Manager moves to the version AWSCURRENT left.
 pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
 
+/// The tag on a secret that records when its AWSCURRENT version became current:
+/// `version=<id> at=<RFC 3339, milliseconds>`. Secrets Manager keeps no such date (a version's
+/// `CreatedDate` is when it was staged, `LastRotatedDate` is not moved by `PutSecretValue`), and
+/// a consumer that read the secret before that moment may still hold the value before it. It
+/// is written right after AWSCURRENT moves (finishSecret), or from the label event, or by a
+/// manual refresh: each a time at or after the move, so a deployment created after it read the
+/// new value.
+pub const CURRENT_SINCE_TAG: &str = "macro-ai:current-since";
+
+/// When a version became AWSCURRENT, as [`CURRENT_SINCE_TAG`] records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentSince {
+    pub version: String,
+    pub at: jiff::Timestamp,
+}
+
+impl CurrentSince {
+    /// `version` current since `at`, rounded up to the next millisecond (a tag holds
+    /// milliseconds; rounding up never makes the record earlier than the move).
+    pub fn new(version: &str, at: jiff::Timestamp) -> Self {
+        let ms = at.as_millisecond();
+        let exact = jiff::Timestamp::from_millisecond(ms).is_ok_and(|t| t == at);
+        let ms = if exact { ms } else { ms.saturating_add(1) };
+        Self {
+            version: version.to_string(),
+            at: jiff::Timestamp::from_millisecond(ms).unwrap_or(at),
+        }
+    }
+
+    /// The tag value.
+    pub fn encode(&self) -> String {
+        format!("version={} at={}", self.version, self.at)
+    }
+
+    /// Reads a tag value written by [`CurrentSince::encode`]; anything else is no record.
+    pub fn decode(value: &str) -> Option<Self> {
+        let mut version = None;
+        let mut at = None;
+        for part in value.split_whitespace() {
+            match part.split_once('=')? {
+                ("version", v) if !v.is_empty() && version.is_none() => version = Some(v),
+                ("at", t) if at.is_none() => at = Some(t.parse::<jiff::Timestamp>().ok()?),
+                _ => return None,
+            }
+        }
+        Some(Self {
+            version: version?.to_string(),
+            at: at?,
+        })
+    }
+}
+
 /// A secret's metadata as the protocol needs it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SecretDescription {
     /// The secret's full ARN (what names it stably, whatever the event called it).
     pub arn: Option<String>,
+    /// The secret's name (DescribeSecret's `Name`).
+    pub name: Option<String>,
     pub rotation_enabled: bool,
     /// The rotation interval in days (`RotationRules.AutomaticallyAfterDays`, or a
     /// `rate(N days)` schedule); `None` when it is not known (no rules, a cron schedule).
@@ -28,12 +82,23 @@ pub struct SecretDescription {
     pub last_rotated: Option<jiff::Timestamp>,
     /// Version id → staging labels.
     pub versions: BTreeMap<String, Vec<String>>,
+    /// When AWSCURRENT (or an earlier version) became current, from [`CURRENT_SINCE_TAG`].
+    pub current_since: Option<CurrentSince>,
 }
 
 impl SecretDescription {
     /// The labels on `version`, if it is a version of this secret.
     pub fn stages_of(&self, version: &str) -> Option<&[String]> {
         self.versions.get(version).map(Vec::as_slice)
+    }
+
+    /// When the version that is AWSCURRENT now became current, if a record names it.
+    pub fn current_since(&self) -> Option<jiff::Timestamp> {
+        let current = self.version_with(AWSCURRENT)?;
+        self.current_since
+            .as_ref()
+            .filter(|s| s.version == current)
+            .map(|s| s.at)
     }
 
     /// The version that carries `stage`, if any.
@@ -119,4 +184,38 @@ pub trait SecretStore: Send + Sync {
         &self,
         policy: &PasswordPolicy,
     ) -> impl Future<Output = Result<SecretString, StoreError>> + Send;
+
+    /// Records when a version became AWSCURRENT ([`CURRENT_SINCE_TAG`]).
+    fn mark_current_since(
+        &self,
+        secret_id: &str,
+        since: &CurrentSince,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_a_record_then_it_reads_back_rounded_up_to_the_millisecond_and_bad_ones_are_none() {
+        let at: jiff::Timestamp = "2026-12-03T10:00:00.123456Z".parse().unwrap();
+        let since = CurrentSince::new("v-1", at);
+        assert_eq!(since.encode(), "version=v-1 at=2026-12-03T10:00:00.124Z");
+        assert!(since.at >= at);
+        assert_eq!(CurrentSince::decode(&since.encode()), Some(since));
+        let whole: jiff::Timestamp = "2026-12-03T10:00:00Z".parse().unwrap();
+        assert_eq!(CurrentSince::new("v", whole).at, whole);
+        for bad in [
+            "",
+            "version=v-1",
+            "at=2026-12-03T10:00:00Z",
+            "version= at=2026-12-03T10:00:00Z",
+            "version=v at=yesterday",
+            "version=v at=2026-12-03T10:00:00Z extra=1",
+            "version=v version=w at=2026-12-03T10:00:00Z",
+        ] {
+            assert_eq!(CurrentSince::decode(bad), None, "{bad}");
+        }
+    }
 }

@@ -20,10 +20,7 @@ pub fn environment_of(state: &ServiceState) -> Option<String> {
 /// Production is never scaled down by automation, whatever its tags say: a production cluster
 /// name or a production environment tag is enough.
 pub fn is_prod(state: &ServiceState) -> bool {
-    environment::is_production_cluster(&state.id.cluster)
-        || state
-            .tag(ENVIRONMENT_TAG)
-            .is_some_and(environment::is_production)
+    environment::is_production_service(&state.id.cluster, state.tag(ENVIRONMENT_TAG))
 }
 
 /// What to do with one service.
