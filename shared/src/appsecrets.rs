@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::postgres::scram::hmac_sha256;
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, BackendError, CreateContext, CredentialBackend, PasswordPolicy,
-    SecretStore, SetOutcome, Staged,
+    Retirement, SecretStore, SetOutcome, Staged,
 };
 use crate::secret::SecretString;
 
@@ -343,6 +343,12 @@ pub fn verifies(current: &str, previous: Option<&str>, message: &[u8], signature
 impl CredentialBackend for AppSecretsBackend {
     fn name(&self) -> &'static str {
         "app-secrets"
+    }
+
+    /// The promotion itself: the new version no longer carries the key before `previous`, so a
+    /// task that still signs with it is refused by every task started after it.
+    fn retirement(&self, _current: &SecretString) -> Result<Retirement, BackendError> {
+        Ok(Retirement::AtFinish)
     }
 
     async fn create_pending<S: SecretStore>(

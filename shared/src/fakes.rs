@@ -19,8 +19,8 @@ use crate::notify::{Notice, Notifier, NotifyError};
 use crate::rollback::{LedgerEntry, ReleaseFleet, RollbackLedger, ServiceRelease};
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, BackendError, BackendErrorKind, CURRENT_SINCE_TAG,
-    CreateContext, CredentialBackend, CurrentSince, Finished, PasswordPolicy, SecretDescription,
-    SecretStore, SetOutcome, Staged, StoreError, StoreErrorKind, VersionRef,
+    CreateContext, CredentialBackend, CurrentSince, Finished, PasswordPolicy, Retirement,
+    SecretDescription, SecretStore, SetOutcome, Staged, StoreError, StoreErrorKind, VersionRef,
 };
 use crate::secret::SecretString;
 
@@ -633,10 +633,17 @@ impl MemorySecretStore {
         }
         let secret = secrets
             .secrets
-            .get_mut(id)
+            .get_mut(secret_name(id))
             .ok_or_else(|| error(StoreErrorKind::NotFound))?;
         f(secret, &mut secrets.passwords).map_err(error)
     }
+}
+
+/// A fake secret is found by its name or by the ARN `describe` gives it.
+fn secret_name(id: &str) -> &str {
+    id.strip_prefix("arn:aws:secretsmanager:us-east-1:123456789012:secret:")
+        .and_then(|rest| rest.strip_suffix("-AbCdEf"))
+        .unwrap_or(id)
 }
 
 /// Takes `label` off every version but `keep`.
@@ -653,9 +660,10 @@ impl SecretStore for MemorySecretStore {
         self.with("DescribeSecret", secret_id, |secret, _| {
             Ok(SecretDescription {
                 arn: Some(format!(
-                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:{secret_id}-AbCdEf"
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:{}-AbCdEf",
+                    secret_name(secret_id)
                 )),
-                name: Some(secret_id.to_string()),
+                name: Some(secret_name(secret_id).to_string()),
                 rotation_enabled: true,
                 rotation_interval_days: Some(30),
                 last_rotated: None,
@@ -797,19 +805,29 @@ impl SecretStore for MemorySecretStore {
 /// A credential target in memory (a database that accepts passwords): the secret's value is
 /// the password itself. It accepts what was set on it and forgets what finishSecret retires,
 /// so a test can assert "the old password is refused, AWSCURRENT logs in".
-#[derive(Debug, Default)]
-pub struct MemoryCredential(Mutex<BTreeSet<String>>);
+#[derive(Debug)]
+pub struct MemoryCredential {
+    accepted: Mutex<BTreeSet<String>>,
+    retirement: Retirement,
+}
 
 impl MemoryCredential {
-    /// A target that accepts `passwords`.
+    /// A target that accepts `passwords`, and retires the password before AWSPREVIOUS's at
+    /// finishSecret.
     pub fn accepting(passwords: &[&str]) -> Self {
-        Self(Mutex::new(
-            passwords.iter().map(|p| p.to_string()).collect(),
-        ))
+        Self {
+            accepted: Mutex::new(passwords.iter().map(|p| p.to_string()).collect()),
+            retirement: Retirement::AtFinish,
+        }
+    }
+
+    /// The same target, declaring another retirement step (what the rotator guards).
+    pub fn retiring(self, retirement: Retirement) -> Self {
+        Self { retirement, ..self }
     }
 
     pub fn accepts(&self, password: &str) -> bool {
-        lock(&self.0).contains(password)
+        lock(&self.accepted).contains(password)
     }
 }
 
@@ -823,6 +841,10 @@ fn refused(what: &str) -> BackendError {
 impl CredentialBackend for MemoryCredential {
     fn name(&self) -> &'static str {
         "memory"
+    }
+
+    fn retirement(&self, _current: &SecretString) -> Result<Retirement, BackendError> {
+        Ok(self.retirement)
     }
 
     async fn create_pending<S: SecretStore>(
@@ -845,7 +867,7 @@ impl CredentialBackend for MemoryCredential {
         if !self.accepts(staged.current.expose()) {
             return Err(refused("current"));
         }
-        lock(&self.0).insert(staged.pending.expose().to_string());
+        lock(&self.accepted).insert(staged.pending.expose().to_string());
         Ok(SetOutcome::Installed {
             change: "password added".into(),
         })
@@ -874,7 +896,7 @@ impl CredentialBackend for MemoryCredential {
                 keep.insert(v.expose().to_string());
             }
         }
-        let mut accepted = lock(&self.0);
+        let mut accepted = lock(&self.accepted);
         let before = accepted.len();
         accepted.retain(|p| keep.contains(p));
         Ok((accepted.len() < before).then(|| "retired passwords removed".to_string()))

@@ -61,6 +61,17 @@ pub trait Notifier: Send + Sync {
     }
 }
 
+/// A notifier shared by reference.
+impl<T: Notifier> Notifier for &T {
+    fn publish(
+        &self,
+        subject: &str,
+        message: &str,
+    ) -> impl Future<Output = Result<(), NotifyError>> + Send {
+        (**self).publish(subject, message)
+    }
+}
+
 /// No one to tell: the notifier of a function that announces nothing.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Silent;

@@ -12,6 +12,8 @@ mod notices;
 mod ports;
 mod reference;
 mod refresh;
+#[cfg(test)]
+mod scenarios;
 
 pub use decision::{Plan, Trigger, is_production, plan, stale};
 pub use discovery::{Consumer, find};

@@ -103,6 +103,29 @@ pub trait ConsumerFleet: ConsumerReader {
     fn redeploy(&self, service: &ServiceId) -> impl Future<Output = Result<(), FleetError>> + Send;
 }
 
+/// A reader shared by reference (the rotation and the refresh of one test on one fake).
+impl<T: ConsumerReader> ConsumerReader for &T {
+    fn services(
+        &self,
+        cluster: &str,
+    ) -> impl Future<Output = Result<Vec<ConsumerService>, FleetError>> + Send {
+        (**self).services(cluster)
+    }
+
+    fn secret_references(
+        &self,
+        task_definition: &str,
+    ) -> impl Future<Output = Result<Vec<String>, FleetError>> + Send {
+        (**self).secret_references(task_definition)
+    }
+}
+
+impl<T: ConsumerFleet> ConsumerFleet for &T {
+    fn redeploy(&self, service: &ServiceId) -> impl Future<Output = Result<(), FleetError>> + Send {
+        (**self).redeploy(service)
+    }
+}
+
 /// The reader of a rotation function deployed without `CONSUMER_CLUSTERS`: it knows of no
 /// consumer, so the rotation has none to wait for.
 #[derive(Debug, Clone, Copy, Default)]

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use crate::config::ConfigError;
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, BackendError, BackendErrorKind, CreateContext, CredentialBackend,
-    Finished, SecretStore, SetOutcome, Staged, VersionRef,
+    Finished, Retirement, SecretStore, SetOutcome, Staged, VersionRef,
 };
 use crate::secret::SecretString;
 pub use key::{KeySecret, redact};
@@ -414,6 +414,16 @@ impl CredentialBackend for OpenAiBackend {
     async fn validate_current(&self, current: &SecretString) -> Result<(), BackendError> {
         let current = KeySecret::parse(current, AWSCURRENT)?;
         self.check_key(&current.key, AWSCURRENT).await
+    }
+
+    /// Minted keys: finishSecret revokes the accounts older than AWSPREVIOUS's. A staged key is
+    /// revoked by an operator, in OpenAI's dashboard.
+    fn retirement(&self, _current: &SecretString) -> Result<Retirement, BackendError> {
+        Ok(if self.options.mint.is_some() {
+            Retirement::AtFinish
+        } else {
+            Retirement::Never
+        })
     }
 
     async fn after_finish<S: SecretStore>(

@@ -24,7 +24,7 @@ use tracing::info;
 use crate::rotation::prove_possession;
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, BackendError, BackendErrorKind, CreateContext,
-    CredentialBackend, SecretStore, SetOutcome, Staged, VersionRef,
+    CredentialBackend, Retirement, SecretStore, SetOutcome, Staged, VersionRef,
 };
 use crate::secret::SecretString;
 pub use secret::{Endpoint, PgSecret, SslMode, Strategy};
@@ -323,6 +323,15 @@ impl PostgresBackend {
 impl CredentialBackend for PostgresBackend {
     fn name(&self) -> &'static str {
         "postgres"
+    }
+
+    /// Alternating users: setSecret sets the password of AWSPREVIOUS's user. A single user has
+    /// no overlap: setSecret changes the password AWSCURRENT holds.
+    fn retirement(&self, current: &SecretString) -> Result<Retirement, BackendError> {
+        Ok(match PgSecret::parse(current, AWSCURRENT)?.strategy() {
+            Strategy::SingleUser => Retirement::NoOverlap,
+            Strategy::Alternating { .. } => Retirement::AtSet,
+        })
     }
 
     async fn create_pending<S: SecretStore>(

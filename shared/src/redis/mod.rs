@@ -22,7 +22,7 @@ use crate::config::ConfigError;
 use crate::rotation::prove_possession;
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, BackendError, BackendErrorKind, CreateContext,
-    CredentialBackend, Finished, SecretStore, SetOutcome, Staged, VersionRef,
+    CredentialBackend, Finished, Retirement, SecretStore, SetOutcome, Staged, VersionRef,
 };
 use crate::secret::SecretString;
 use connection::{ConnError, RedisConnection, TlsSettings, text};
@@ -593,6 +593,15 @@ fn password_hash(password: &SecretString) -> String {
 impl CredentialBackend for RedisBackend {
     fn name(&self) -> &'static str {
         "redis"
+    }
+
+    /// ElastiCache drops AWSPREVIOUS's password at setSecret (`ModifyUser` with `[pending,
+    /// current]`, or `SET` of the current token); self-managed Redis at finishSecret's clean-up.
+    fn retirement(&self, current: &SecretString) -> Result<Retirement, BackendError> {
+        Ok(match RedisSecret::parse(current, AWSCURRENT)?.mode()? {
+            Mode::Acl { .. } => Retirement::AtFinish,
+            Mode::ElastiCacheUser { .. } | Mode::AuthToken { .. } => Retirement::AtSet,
+        })
     }
 
     async fn create_pending<S: SecretStore>(

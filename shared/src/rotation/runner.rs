@@ -200,6 +200,11 @@ impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
 }
 
 impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotator<S, B, C, N> {
+    /// The backend it rotates (tests read the fake's state through it).
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
     /// The same rotator, watching the consumers `watch` finds (`None`: none are watched).
     pub fn watching<C2: ConsumerReader, N2: Notifier>(
         self,

@@ -20,8 +20,8 @@ pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
 /// `CreatedDate` is when it was staged, `LastRotatedDate` is not moved by `PutSecretValue`), and
 /// a consumer that read the secret before that moment may still hold the value before it. It
 /// is written right after AWSCURRENT moves (finishSecret), or from the label event, or by a
-/// manual refresh: each a time at or after the move, so a deployment created after it read the
-/// new value.
+/// manual refresh: each a time at or after the move, so the tasks of a deployment created after
+/// it read the new value.
 pub const CURRENT_SINCE_TAG: &str = "macro-ai:current-since";
 
 /// When a version became AWSCURRENT, as [`CURRENT_SINCE_TAG`] records it.
@@ -32,15 +32,13 @@ pub struct CurrentSince {
 }
 
 impl CurrentSince {
-    /// `version` current since `at`, rounded up to the next millisecond (a tag holds
-    /// milliseconds; rounding up never makes the record earlier than the move).
+    /// `version` current since `at`, to the millisecond (what a tag holds). A deployment's tasks
+    /// start seconds after it is created, so a fraction of a millisecond either way never lets
+    /// a task that read the old value pass for one that read the new.
     pub fn new(version: &str, at: jiff::Timestamp) -> Self {
-        let ms = at.as_millisecond();
-        let exact = jiff::Timestamp::from_millisecond(ms).is_ok_and(|t| t == at);
-        let ms = if exact { ms } else { ms.saturating_add(1) };
         Self {
             version: version.to_string(),
-            at: jiff::Timestamp::from_millisecond(ms).unwrap_or(at),
+            at: jiff::Timestamp::from_millisecond(at.as_millisecond()).unwrap_or(at),
         }
     }
 
@@ -193,16 +191,68 @@ pub trait SecretStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// A store shared by reference (several orchestrators of one test on one fake).
+impl<T: SecretStore> SecretStore for &T {
+    fn describe(
+        &self,
+        secret_id: &str,
+    ) -> impl Future<Output = Result<SecretDescription, StoreError>> + Send {
+        (**self).describe(secret_id)
+    }
+
+    fn get(
+        &self,
+        secret_id: &str,
+        version: VersionRef<'_>,
+    ) -> impl Future<Output = Result<Option<SecretString>, StoreError>> + Send {
+        (**self).get(secret_id, version)
+    }
+
+    fn put_pending(
+        &self,
+        secret_id: &str,
+        token: &str,
+        value: &SecretString,
+        rotation_token: Option<&str>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).put_pending(secret_id, token, value, rotation_token)
+    }
+
+    fn move_stage(
+        &self,
+        secret_id: &str,
+        stage: &str,
+        to: Option<&str>,
+        from: Option<&str>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).move_stage(secret_id, stage, to, from)
+    }
+
+    fn random_password(
+        &self,
+        policy: &PasswordPolicy,
+    ) -> impl Future<Output = Result<SecretString, StoreError>> + Send {
+        (**self).random_password(policy)
+    }
+
+    fn mark_current_since(
+        &self,
+        secret_id: &str,
+        since: &CurrentSince,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).mark_current_since(secret_id, since)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn given_a_record_then_it_reads_back_rounded_up_to_the_millisecond_and_bad_ones_are_none() {
+    fn given_a_record_then_it_reads_back_to_the_millisecond_and_bad_ones_are_none() {
         let at: jiff::Timestamp = "2026-12-03T10:00:00.123456Z".parse().unwrap();
         let since = CurrentSince::new("v-1", at);
-        assert_eq!(since.encode(), "version=v-1 at=2026-12-03T10:00:00.124Z");
-        assert!(since.at >= at);
+        assert_eq!(since.encode(), "version=v-1 at=2026-12-03T10:00:00.123Z");
         assert_eq!(CurrentSince::decode(&since.encode()), Some(since));
         let whole: jiff::Timestamp = "2026-12-03T10:00:00Z".parse().unwrap();
         assert_eq!(CurrentSince::new("v", whole).at, whole);
