@@ -207,9 +207,52 @@ pub fn list(
     Ok(items)
 }
 
+/// A comma-separated list that may be left out: unset or empty is `None`; set to nothing but
+/// spaces and commas is refused (a list typed wrong must not read as "none").
+pub fn optional_list(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<Option<Vec<String>>, ConfigError> {
+    match get(variable) {
+        None => Ok(None),
+        Some(raw) if raw.is_empty() => Ok(None),
+        Some(_) => list(get, variable, "").map(Some),
+    }
+}
+
+/// `true` or `false` (any case), or `default` when unset or empty.
+pub fn flag(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match text(get, variable) {
+        None => Ok(default),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(_) => Err(ConfigError::new(variable, "must be true or false")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn given_optional_lists_and_flags_then_unset_is_the_default_and_typos_are_refused() {
+        let none = |_: &str| None;
+        assert_eq!(optional_list(&none, "X").unwrap(), None);
+        assert_eq!(optional_list(&only(""), "X").unwrap(), None);
+        assert_eq!(
+            optional_list(&only(" a, b ,"), "X").unwrap(),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert!(optional_list(&only(" , "), "X").is_err());
+        assert!(flag(&none, "X", true).unwrap());
+        assert!(!flag(&only("FALSE"), "X", true).unwrap());
+        assert!(flag(&only("True"), "X", false).unwrap());
+        assert_eq!(flag(&only("yes"), "X", true).unwrap_err().variable, "X");
+    }
 
     fn only(value: &'static str) -> impl Fn(&str) -> Option<String> {
         move |_| Some(value.to_string())

@@ -155,13 +155,15 @@ pub fn batch_failure<E: std::error::Error + 'static>(
 
 /// The handler every rotation function shares: the payload becomes a domain request, the
 /// rotator runs it, and a failure is logged once and reported with its type.
-pub async fn handle_rotation<S, B>(
-    rotator: &crate::rotation::Rotator<S, B>,
+pub async fn handle_rotation<S, B, C, N>(
+    rotator: &crate::rotation::Rotator<S, B, C, N>,
     event: lambda_runtime::LambdaEvent<serde_json::Value>,
 ) -> Result<serde_json::Value, FunctionError>
 where
     S: crate::rotation::SecretStore,
     B: crate::rotation::CredentialBackend,
+    C: crate::consumers::ConsumerReader,
+    N: crate::notify::Notifier,
 {
     let report = rotator
         .handle_value(&event.payload)

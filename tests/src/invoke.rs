@@ -14,10 +14,12 @@ pub trait Function {
     ) -> impl Future<Output = Result<Value, FunctionError>>;
 }
 
-impl<S, B> Function for shared::rotation::Rotator<S, B>
+impl<S, B, C, N> Function for shared::rotation::Rotator<S, B, C, N>
 where
     S: shared::rotation::SecretStore,
     B: shared::rotation::CredentialBackend,
+    C: shared::consumers::ConsumerReader,
+    N: shared::notify::Notifier,
 {
     fn handle(
         &self,
@@ -65,6 +67,21 @@ where
         event: LambdaEvent<Value>,
     ) -> impl Future<Output = Result<Value, FunctionError>> {
         budget_response::handle(self, event)
+    }
+}
+
+impl<S, F, L, N> Function for shared::consumers::Refresher<S, F, L, N>
+where
+    S: shared::rotation::SecretStore,
+    F: shared::consumers::ConsumerFleet,
+    L: shared::ledger::NotificationLedger,
+    N: shared::notify::Notifier,
+{
+    fn handle(
+        &self,
+        event: LambdaEvent<Value>,
+    ) -> impl Future<Output = Result<Value, FunctionError>> {
+        refresh_consumers::handle(self, event)
     }
 }
 

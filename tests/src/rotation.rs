@@ -6,7 +6,9 @@ use anyhow::{Context as _, Result, bail};
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::types::RotationRulesType;
 use serde_json::{Value, json};
+use shared::consumers::ConsumerReader;
 use shared::lambda::FunctionError;
+use shared::notify::Notifier;
 use shared::rotation::{CredentialBackend, Rotator, SecretStore};
 use std::collections::BTreeMap;
 
@@ -86,8 +88,13 @@ pub fn outcome(result: &Result<Value, FunctionError>) -> String {
 }
 
 /// Runs every step of a started rotation; the first failure's error type and message, if any.
-pub async fn steps_until_failure<S: SecretStore, B: CredentialBackend>(
-    rotator: &Rotator<S, B>,
+pub async fn steps_until_failure<
+    S: SecretStore,
+    B: CredentialBackend,
+    C: ConsumerReader,
+    N: Notifier,
+>(
+    rotator: &Rotator<S, B, C, N>,
     secret_id: &str,
     token: &str,
 ) -> Option<(String, String)> {
@@ -112,8 +119,8 @@ pub async fn put_current(client: &Client, secret_id: &str, value: &Value) -> Res
 }
 
 /// A whole rotation, as the service runs it; returns the new version's token.
-pub async fn rotate<S: SecretStore, B: CredentialBackend>(
-    rotator: &Rotator<S, B>,
+pub async fn rotate<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier>(
+    rotator: &Rotator<S, B, C, N>,
     client: &Client,
     secret_id: &str,
 ) -> Result<String> {

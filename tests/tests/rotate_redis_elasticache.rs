@@ -53,6 +53,7 @@ fn rotator(
                 exclude_characters: String::new(),
             },
             redis,
+            watch: Default::default(),
         },
     )?)
 }

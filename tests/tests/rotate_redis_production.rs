@@ -22,7 +22,11 @@ fn rotator(
     Ok(rotate_redis::rotator(
         client,
         None,
-        rotate_redis::Config { passwords, redis },
+        rotate_redis::Config {
+            passwords,
+            redis,
+            watch: Default::default(),
+        },
     )?)
 }
 

@@ -6,15 +6,21 @@
 use shared::appsecrets::{AppSecretOptions, AppSecretsBackend, SEED_EXCLUDE, parse_keys};
 use shared::aws::secrets_manager::SecretsManagerStore;
 use shared::config::{self, ConfigError};
+use shared::consumers::{NoConsumers, WatchConfig};
+use shared::notify::Silent;
 use shared::rotation::{PasswordPolicy, Rotator};
 
-/// The rotator this function runs.
-pub type AppSecretsRotator = Rotator<SecretsManagerStore, AppSecretsBackend>;
+/// The rotator this function runs: the protocol and its backend; deployed, it also watches the
+/// services that consume the secret (`AppSecretsRotator<EcsConsumers, SnsNotifier>`, main.rs).
+pub type AppSecretsRotator<C = NoConsumers, N = Silent> =
+    Rotator<SecretsManagerStore, AppSecretsBackend, C, N>;
 
 /// Everything the function reads from its environment, read once at cold start.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub keys: AppSecretOptions,
+    /// The services that consume the secret, and whom to tell about them.
+    pub watch: WatchConfig,
 }
 
 impl Config {
@@ -30,6 +36,8 @@ impl Config {
     /// | `APP_SECRET_EXCLUDE` | the seed's ``"@/\'`` (printable keys) |
     /// | `TOKEN_MAX_AGE_HOURS` | 720, the seed's 30-day sessions (1 to 8784) |
     /// | `MIN_KEY_AGE_HOURS` | `TOKEN_MAX_AGE_HOURS` (0 to 8784) |
+    /// | `CONSUMER_CLUSTERS` | unset: no consumer is watched (the template sets the stack's cluster) |
+    /// | `NOTIFY_TOPIC_ARN` | unset (no notification) |
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         // Set but empty means "exclude nothing", so the raw value is used.
         let exclude = get("APP_SECRET_EXCLUDE").unwrap_or_else(|| SEED_EXCLUDE.to_string());
@@ -41,6 +49,7 @@ impl Config {
         let token_max_age = config::hours(&get, "TOKEN_MAX_AGE_HOURS", 720, 1..=24 * 366)?;
         let default_min_age = token_max_age.as_secs() / 3600;
         Ok(Self {
+            watch: WatchConfig::from_lookup(&get)?,
             keys: AppSecretOptions {
                 keys,
                 token_max_age,
@@ -55,7 +64,8 @@ impl Config {
     }
 }
 
-/// Builds the rotator from a Secrets Manager client made once per cold start.
+/// The rotator without its watch of consumers (main adds it, from `config.watch`), from a
+/// Secrets Manager client made once per cold start.
 pub fn rotator(client: aws_sdk_secretsmanager::Client, config: Config) -> AppSecretsRotator {
     // Each key's length and alphabet come from APP_SECRET_KEYS; the password policy is unused.
     Rotator::new(

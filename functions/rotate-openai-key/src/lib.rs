@@ -4,16 +4,22 @@
 
 use shared::aws::secrets_manager::SecretsManagerStore;
 use shared::config::{self, ConfigError};
+use shared::consumers::{NoConsumers, WatchConfig};
+use shared::notify::Silent;
 use shared::openai::{MintOptions, OpenAiBackend, OpenAiOptions};
 use shared::rotation::{PasswordPolicy, Rotator};
 
-/// The rotator this function runs.
-pub type OpenAiRotator = Rotator<SecretsManagerStore, OpenAiBackend>;
+/// The rotator this function runs: the protocol and its backend; deployed, it also watches the
+/// services that consume the secret (`OpenAiRotator<EcsConsumers, SnsNotifier>`, main.rs).
+pub type OpenAiRotator<C = NoConsumers, N = Silent> =
+    Rotator<SecretsManagerStore, OpenAiBackend, C, N>;
 
 /// Everything the function reads from its environment, read once at cold start.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub openai: OpenAiOptions,
+    /// The services that consume the secret, and whom to tell about them.
+    pub watch: WatchConfig,
 }
 
 impl Config {
@@ -28,6 +34,8 @@ impl Config {
     /// | `OPENAI_BASE_URL` | `https://api.openai.com` |
     /// | `OPENAI_TIMEOUT_SECONDS` | 10 (1 to 60) |
     /// | `OPENAI_ADMIN_KEY_SECRET_ARN`, `OPENAI_PROJECT_ID` | both unset: keys are staged by hand |
+    /// | `CONSUMER_CLUSTERS` | unset: no consumer is watched (the template sets the stack's cluster) |
+    /// | `NOTIFY_TOPIC_ARN` | unset (no notification) |
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let base_url = config::text_or(&get, "OPENAI_BASE_URL", "https://api.openai.com")
             .trim_end_matches('/')
@@ -61,6 +69,7 @@ impl Config {
             }
         };
         Ok(Self {
+            watch: WatchConfig::from_lookup(&get)?,
             openai: OpenAiOptions {
                 base_url,
                 timeout: config::seconds(&get, "OPENAI_TIMEOUT_SECONDS", 10, 1..=60)?,
@@ -70,7 +79,8 @@ impl Config {
     }
 }
 
-/// Builds the rotator from a Secrets Manager client made once per cold start.
+/// The rotator without its watch of consumers (main adds it, from `config.watch`), from a
+/// Secrets Manager client made once per cold start.
 pub fn rotator(
     client: aws_sdk_secretsmanager::Client,
     config: Config,

@@ -4,17 +4,23 @@
 
 use shared::aws::secrets_manager::SecretsManagerStore;
 use shared::config::{self, ConfigError};
+use shared::consumers::{NoConsumers, WatchConfig};
+use shared::notify::Silent;
 use shared::postgres::{PostgresBackend, PostgresOptions, SslMode};
 use shared::rotation::{PasswordPolicy, Rotator};
 
-/// The rotator this function runs.
-pub type PostgresRotator = Rotator<SecretsManagerStore, PostgresBackend>;
+/// The rotator this function runs: the protocol and its backend; deployed, it also watches the
+/// services that consume the secret (`PostgresRotator<EcsConsumers, SnsNotifier>`, main.rs).
+pub type PostgresRotator<C = NoConsumers, N = Silent> =
+    Rotator<SecretsManagerStore, PostgresBackend, C, N>;
 
 /// Everything the function reads from its environment, read once at cold start.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub passwords: PasswordPolicy,
     pub postgres: PostgresOptions,
+    /// The services that consume the secret, and whom to tell about them.
+    pub watch: WatchConfig,
 }
 
 impl Config {
@@ -34,6 +40,8 @@ impl Config {
     /// | `PG_SSL_ROOT_CERT` | unset: the public roots only |
     /// | `PG_HOST`, `PG_PORT` | unset (any host the secret names), 5432 |
     /// | `DB_MASTER_SECRET_ARN` | unset: the alternating strategy refused |
+    /// | `CONSUMER_CLUSTERS` | unset: no consumer is watched (the template sets the stack's cluster) |
+    /// | `NOTIFY_TOPIC_ARN` | unset (no notification) |
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let passwords = config::password_policy(&get)?;
         let min_sslmode = match config::text(&get, "PG_MIN_SSLMODE") {
@@ -47,6 +55,7 @@ impl Config {
         };
         let port = config::port(&get, "PG_PORT", 5432)?;
         Ok(Self {
+            watch: WatchConfig::from_lookup(&get)?,
             passwords,
             postgres: PostgresOptions {
                 connect_timeout: config::seconds(&get, "DB_CONNECT_TIMEOUT_SECONDS", 5, 1..=60)?,
@@ -65,7 +74,8 @@ impl Config {
     }
 }
 
-/// Builds the rotator from a Secrets Manager client made once per cold start.
+/// The rotator without its watch of consumers (main adds it, from `config.watch`), from a
+/// Secrets Manager client made once per cold start.
 pub fn rotator(client: aws_sdk_secretsmanager::Client, config: Config) -> PostgresRotator {
     Rotator::new(
         SecretsManagerStore::new(client),

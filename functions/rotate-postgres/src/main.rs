@@ -4,6 +4,8 @@
 async fn main() -> Result<(), lambda_runtime::Error> {
     let aws = shared::lambda::init().await;
     let config = rotate_postgres::Config::from_env()?;
-    let rotator = rotate_postgres::rotator(aws_sdk_secretsmanager::Client::new(&aws), config);
+    let watch = shared::aws::ecs_consumers::watch(&aws, config.watch.clone());
+    let rotator =
+        rotate_postgres::rotator(aws_sdk_secretsmanager::Client::new(&aws), config).watching(watch);
     shared::lambda::serve(|event| shared::lambda::handle_rotation(&rotator, event)).await
 }

@@ -5,17 +5,23 @@
 use shared::aws::elasticache::ElastiCacheClient;
 use shared::aws::secrets_manager::SecretsManagerStore;
 use shared::config::{self, ConfigError};
+use shared::consumers::{NoConsumers, WatchConfig};
+use shared::notify::Silent;
 use shared::redis::{RedisBackend, RedisOptions};
 use shared::rotation::{PasswordPolicy, Rotator};
 
-/// The rotator this function runs.
-pub type RedisRotator = Rotator<SecretsManagerStore, RedisBackend>;
+/// The rotator this function runs: the protocol and its backend; deployed, it also watches the
+/// services that consume the secret (`RedisRotator<EcsConsumers, SnsNotifier>`, main.rs).
+pub type RedisRotator<C = NoConsumers, N = Silent> =
+    Rotator<SecretsManagerStore, RedisBackend, C, N>;
 
 /// Everything the function reads from its environment, read once at cold start.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub passwords: PasswordPolicy,
     pub redis: RedisOptions,
+    /// The services that consume the secret, and whom to tell about them.
+    pub watch: WatchConfig,
 }
 
 impl Config {
@@ -37,10 +43,13 @@ impl Config {
     /// | `ELASTICACHE_USER_ARN` | unset: any ElastiCache user |
     /// | `ELASTICACHE_REPLICATION_GROUP_ID` | unset: any replication group |
     /// | `ELASTICACHE_WAIT_SECONDS` | 300 (1 to 840) |
+    /// | `CONSUMER_CLUSTERS` | unset: no consumer is watched (the template sets the stack's cluster) |
+    /// | `NOTIFY_TOPIC_ARN` | unset (no notification) |
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let passwords = config::password_policy(&get)?;
         let port = config::port(&get, "REDIS_PORT", 6379)?;
         Ok(Self {
+            watch: WatchConfig::from_lookup(&get)?,
             passwords,
             redis: RedisOptions {
                 timeout: config::seconds(&get, "REDIS_TIMEOUT_SECONDS", 5, 1..=60)?,
@@ -57,8 +66,9 @@ impl Config {
     }
 }
 
-/// Builds the rotator from clients made once per cold start; without an ElastiCache client it
-/// rotates self-managed Redis only.
+/// The rotator without its watch of consumers (main adds it, from `config.watch`), from
+/// clients made once per cold start; without an ElastiCache client it rotates self-managed
+/// Redis only.
 pub fn rotator(
     client: aws_sdk_secretsmanager::Client,
     elasticache: Option<aws_sdk_elasticache::Client>,

@@ -4,10 +4,12 @@
 async fn main() -> Result<(), lambda_runtime::Error> {
     let aws = shared::lambda::init().await;
     let config = rotate_redis::Config::from_env()?;
+    let watch = shared::aws::ecs_consumers::watch(&aws, config.watch.clone());
     let rotator = rotate_redis::rotator(
         aws_sdk_secretsmanager::Client::new(&aws),
         Some(aws_sdk_elasticache::Client::new(&aws)),
         config,
-    )?;
+    )?
+    .watching(watch);
     shared::lambda::serve(|event| shared::lambda::handle_rotation(&rotator, event)).await
 }

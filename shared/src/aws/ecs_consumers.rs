@@ -9,9 +9,11 @@ use aws_sdk_ecs::Client as Ecs;
 use aws_sdk_ecs::types::ServiceField;
 
 use super::ecs::fleet_error;
+use crate::aws::sns::SnsNotifier;
 use crate::capacity::{FleetError, ServiceId};
 use crate::consumers::{
-    ConsumerFleet, ConsumerReader, ConsumerService, Deployment, DeploymentStatus,
+    ConsumerFleet, ConsumerReader, ConsumerService, Deployment, DeploymentStatus, Watch,
+    WatchConfig,
 };
 
 /// The ECS services that may consume secrets, through a client built once per cold start.
@@ -167,4 +169,18 @@ impl ConsumerFleet for EcsConsumers {
             .map_err(|e| fleet_error("UpdateService", &service.to_string(), e))?;
         Ok(())
     }
+}
+
+/// A rotation function's watch of its consumers, with clients built from `aws` (only when
+/// `CONSUMER_CLUSTERS` names clusters: otherwise the rotation watches none).
+pub fn watch(
+    aws: &aws_config::SdkConfig,
+    config: WatchConfig,
+) -> Option<Watch<EcsConsumers, SnsNotifier>> {
+    let clusters = config.clusters?;
+    Some(Watch {
+        reader: EcsConsumers::new(Ecs::new(aws)),
+        clusters,
+        notifier: SnsNotifier::new(aws_sdk_sns::Client::new(aws), config.notify_topic_arn),
+    })
 }

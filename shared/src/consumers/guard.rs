@@ -18,6 +18,26 @@ pub struct Watch<C, N> {
     pub notifier: N,
 }
 
+/// How a rotation function finds its consumers: `CONSUMER_CLUSTERS` (unset or empty: none are
+/// watched, the rotation retires without waiting) and `NOTIFY_TOPIC_ARN` (where a refusal or a
+/// single-user warning is announced).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WatchConfig {
+    pub clusters: Option<Vec<String>>,
+    pub notify_topic_arn: Option<String>,
+}
+
+impl WatchConfig {
+    pub fn from_lookup(
+        get: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, crate::config::ConfigError> {
+        Ok(Self {
+            clusters: crate::config::optional_list(get, "CONSUMER_CLUSTERS")?,
+            notify_topic_arn: crate::config::text(get, "NOTIFY_TOPIC_ARN"),
+        })
+    }
+}
+
 /// Why a guard could not decide.
 #[derive(Debug, thiserror::Error)]
 pub enum GuardError {

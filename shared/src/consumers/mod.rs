@@ -18,7 +18,7 @@ mod scenarios;
 pub use decision::{Plan, Trigger, is_production, plan, stale};
 pub use discovery::{Consumer, find};
 pub use event::{RefreshRequest, parse};
-pub use guard::{Blocker, GuardError, Watch, identity};
+pub use guard::{Blocker, GuardError, Watch, WatchConfig, identity};
 pub use ports::{
     ConsumerFleet, ConsumerReader, ConsumerService, Deployment, DeploymentStatus, NoConsumers,
 };
