@@ -18,6 +18,12 @@ that environment's parameter values, then checks the expanded CloudFormation:
    - every function's on-failure destination queue is writable by the function's role;
    - every rotation schedule's function has an invoke permission for secretsmanager.amazonaws.com;
    - no physical name is given twice within one stack.
+4. The consumers of secrets (issue 21): refresh-consumers' rule matches Secrets Manager's
+   documented `Secret Label Updated` event for this environment's secrets when AWSCURRENT moves,
+   and neither another label nor another environment's secret; its role may read the clusters'
+   services and task definitions, redeploy the services and describe the secrets; every function
+   that watches CONSUMER_CLUSTERS may read them, and every rotation function may record when
+   AWSCURRENT moved (secretsmanager:TagResource, for that one tag key only).
 
     python scripts/check_deploy.py              expand dev, staging, prod; check; exit 1 on problems
     python scripts/check_deploy.py --self-test  prove each check fails on a template that breaks it
@@ -271,6 +277,104 @@ def check_wiring(cfn):
     return problems
 
 
+# The example on the Secrets Manager user guide's "Secret Label Updated event" page
+# (events/aws-samples/secret-label-updated-doc.json), made about an environment's secret.
+def label_event(env, label="AWSCURRENT"):
+    name = f"macro-ai/{env}/database"
+    return {
+        "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "Secret Label Updated", "source": "aws.secretsmanager",
+        "account": "012345678901", "time": "2024-02-06T16:43:48Z", "region": "us-west-2",
+        "resources": [f"arn:aws:secretsmanager:us-west-2:012345678901:secret:{name}-a1b2c3"],
+        "detail": {"name": name, "labelUpdated": label,
+                   "versionId": "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"},
+    }
+
+
+def pattern_matches(pattern, event):
+    """EventBridge's matching for the operators this template uses: exact values and `prefix`.
+    Any other operator counts as no match (the check fails rather than guess)."""
+    for key, want in pattern.items():
+        if key not in event:
+            return False
+        got = event[key]
+        if isinstance(want, dict):
+            if not isinstance(got, dict) or not pattern_matches(want, got):
+                return False
+            continue
+        def one(w, v):
+            if isinstance(w, dict):
+                return set(w) == {"prefix"} and isinstance(v, str) and v.startswith(w["prefix"])
+            return w == v
+        if not any(one(w, v) for w in as_list(want) for v in as_list(got)):
+            return False
+    return True
+
+
+def role_has(resources, role_ref, action):
+    return any(action in as_list(st.get("Action")) for st in role_statements(resources, role_ref))
+
+
+def check_consumers(cfn, env, values):
+    resources = cfn.get("Resources", {})
+    functions = of_type(resources, "AWS::Lambda::Function")
+    problems = []
+    env_vars = lambda f: f.get("Properties", {}).get("Environment", {}).get("Variables", {})
+    refreshers = [fid for fid, f in functions.items() if "REFRESH_TABLE" in env_vars(f)]
+    if len(refreshers) != 1:
+        return [f"expected one refresh-consumers function (REFRESH_TABLE), found {len(refreshers)}"]
+    refresher = refreshers[0]
+    conditions = conditions_of(cfn, values)
+    def concrete(v):
+        if isinstance(v, dict):
+            if set(v) == {"prefix"}:
+                return {"prefix": resolve(v["prefix"], values, conditions, resources)}
+            return {k: concrete(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [concrete(x) for x in v]
+        return v
+    rules = [concrete(r["Properties"].get("EventPattern", {}))
+             for r in of_type(resources, "AWS::Events::Rule").values()
+             if refresher in [target_id(t.get("Arn")) for t in r["Properties"].get("Targets", [])]
+             and "EventPattern" in r["Properties"]]
+    others = [e for e in ENVIRONMENTS if e != env]
+    if not any(pattern_matches(p, label_event(env)) for p in rules):
+        problems.append(f"{refresher}: no rule matches the documented Secret Label Updated event "
+                        f"(AWSCURRENT) for macro-ai/{env}/")
+    for p in rules:
+        if pattern_matches(p, label_event(env, "CANDIDATE")):
+            problems.append(f"{refresher}: its rule matches labels other than AWSCURRENT")
+        if any(pattern_matches(p, label_event(o)) for o in others):
+            problems.append(f"{refresher}: its rule matches another environment's secrets")
+    role = functions[refresher]["Properties"].get("Role")
+    for action in ("ecs:UpdateService", "ecs:DescribeServices", "ecs:ListServices",
+                   "ecs:DescribeTaskDefinition", "secretsmanager:DescribeSecret",
+                   "secretsmanager:TagResource", "dynamodb:PutItem"):
+        if not role_has(resources, role, action):
+            problems.append(f"{refresher}: its role may not {action}")
+    rotators = {target_id(r["Properties"].get("RotationLambdaARN"))
+                for r in of_type(resources, "AWS::SecretsManager::RotationSchedule").values()}
+    for fid, f in functions.items():
+        role = f["Properties"].get("Role")
+        if "CONSUMER_CLUSTERS" in env_vars(f):
+            for action in ("ecs:ListServices", "ecs:DescribeServices", "ecs:DescribeTaskDefinition"):
+                if not role_has(resources, role, action):
+                    problems.append(f"{fid}: watches CONSUMER_CLUSTERS but its role may not {action}")
+        if fid in rotators:
+            if "CONSUMER_CLUSTERS" not in env_vars(f):
+                problems.append(f"{fid}: rotates a secret but watches no CONSUMER_CLUSTERS")
+            tagging = [st for st in role_statements(resources, role)
+                       if "secretsmanager:TagResource" in as_list(st.get("Action"))]
+            if not tagging:
+                problems.append(f"{fid}: may not record when AWSCURRENT moved (secretsmanager:TagResource)")
+            for st in tagging:
+                keys = st.get("Condition", {}).get("ForAllValues:StringEquals", {}).get("aws:TagKeys")
+                if as_list(keys) != ["macro-ai:current-since"]:
+                    problems.append(f"{fid}: secretsmanager:TagResource is not limited to the tag "
+                                    "macro-ai:current-since (aws:TagKeys)")
+    return problems
+
+
 # Who publishes to a topic, by the resource that names it, and the service principal that must be
 # able to use the topic's key.
 PUBLISHERS = {
@@ -391,6 +495,16 @@ def conditions_of(cfn, values):
     return done
 
 
+def values_of(cfn, env):
+    """The parameter and pseudo-parameter values of `env`'s stack (samconfig.toml, defaults)."""
+    stack, region, params = environments()[env]
+    values = {p: d.get("Default") for p, d in cfn.get("Parameters", {}).items()}
+    values.update(params)
+    values.update({"AWS::StackName": stack, "AWS::Region": region,
+                   "AWS::AccountId": account_of(params), "AWS::Partition": "aws"})
+    return values
+
+
 def check_accounts(expanded, stacks):
     """Stacks that share an account (samconfig's parameters say which) must not create the same
     physical name, nor more than one cost anomaly monitor (AWS allows one per account)."""
@@ -479,7 +593,8 @@ def main():
     problems = []
     for env, cfn in expanded.items():
         problems += [f"{env}: {p}" for p in
-                     check_wiring(cfn) + check_topic_keys(cfn) + check_publisher_keys(cfn)]
+                     check_wiring(cfn) + check_topic_keys(cfn) + check_publisher_keys(cfn)
+                     + check_consumers(cfn, env, values_of(cfn, env))]
     problems += check_accounts(expanded, environments())
     paths = [os.path.join(out_dir, f"{env}.json") for env in expanded]
     status, output = cfn_lint(paths)
@@ -494,6 +609,7 @@ def main():
     print("deploy check: the SAM transform succeeds for " + ", ".join(
         f"{env} ({n} resources)" for env, n in counts.items())
         + "; cfn-lint clean on each; rules, schedules, subscriptions, destinations and rotations wired;"
+        " the Secret Label Updated rule and the consumers' IAM in place;"
         " every topic AWS services publish to has a key they can use; no two environments create"
         " one name in one account")
     return 0
@@ -601,6 +717,54 @@ def self_test():
                                 if "kms:GenerateDataKey" not in as_list(st.get("Action"))]
     expect("a publisher without kms:GenerateDataKey on its topic's key is reported",
            any("may not use its key" in p for p in check_publisher_keys(broken)))
+
+    # 7c. The consumers of secrets (issue 21).
+    expect("the template as it is passes the consumers check",
+           check_consumers(good, "dev", values_of(good, "dev")) == [])
+    def consumers_broken(change):
+        broken = copy.deepcopy(good)
+        change(broken["Resources"])
+        return check_consumers(broken, "dev", values_of(broken, "dev"))
+    def label(label):
+        def change(resources):
+            for rule in of_type(resources, "AWS::Events::Rule").values():
+                detail = rule["Properties"].get("EventPattern", {}).get("detail", {})
+                if "labelUpdated" in detail:
+                    detail["labelUpdated"] = label
+        return change
+    expect("a rule on AWSPENDING (never sent) is reported",
+           any("no rule matches" in p for p in consumers_broken(label(["AWSPENDING"]))))
+    expect("a rule on every label is reported",
+           any("other than AWSCURRENT" in p for p in consumers_broken(label([{"prefix": ""}]))))
+    def any_env(resources):
+        for rule in of_type(resources, "AWS::Events::Rule").values():
+            detail = rule["Properties"].get("EventPattern", {}).get("detail", {})
+            if "name" in detail:
+                detail["name"] = [{"prefix": "macro-ai/"}]
+    expect("a rule on every environment's secrets is reported",
+           any("another environment" in p for p in consumers_broken(any_env)))
+    def drop(action, sid=None):
+        def change(resources):
+            for role in of_type(resources, "AWS::IAM::Role").values():
+                for policy in role["Properties"].get("Policies", []):
+                    doc = policy["PolicyDocument"]
+                    for st in as_list(doc["Statement"]):
+                        st["Action"] = [a for a in as_list(st.get("Action")) if a != action]
+                    doc["Statement"] = [st for st in as_list(doc["Statement"]) if st["Action"]]
+        return change
+    expect("a watcher that may not read task definitions is reported",
+           any("may not ecs:DescribeTaskDefinition" in p
+               for p in consumers_broken(drop("ecs:DescribeTaskDefinition"))))
+    expect("a refresh that may not redeploy is reported",
+           any("may not ecs:UpdateService" in p for p in consumers_broken(drop("ecs:UpdateService"))))
+    def any_tag(resources):
+        for role in of_type(resources, "AWS::IAM::Role").values():
+            for policy in role["Properties"].get("Policies", []):
+                for st in as_list(policy["PolicyDocument"]["Statement"]):
+                    if "secretsmanager:TagResource" in as_list(st.get("Action")):
+                        st.pop("Condition", None)
+    expect("tagging a secret with any key is reported",
+           any("not limited to the tag" in p for p in consumers_broken(any_tag)))
 
     # 8. Two environments' stacks in one account creating one name (issue 14: every stack made
     #    all three budgets), or two anomaly monitors.

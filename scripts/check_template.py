@@ -22,6 +22,7 @@ UNSCOPABLE = {
     "secretsmanager:GetRandomPassword": "not a resource action: it generates a string",
     "ecs:ListServices": "resource is *, narrowed to the named clusters by the ecs:cluster condition",
     "ecs:ListTaskDefinitions": "list actions on task definitions support no resource",
+    "ecs:DescribeTaskDefinition": "supports no resource-level permission (it reads no service or secret value)",
     "application-autoscaling:DescribeScalableTargets": "describe actions support no resource",
     "application-autoscaling:RegisterScalableTarget": "scalable-target ARNs end in a random id, unknown to the template",
 }
