@@ -253,13 +253,32 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
             tags.push((KNOWN_GOOD_AT_TAG, at.to_string()));
         }
         let ecs_rolling_back = release.tag(ECS_ROLLBACK_TAG).is_some_and(|t| !t.is_empty());
+        // A new deployment of the revision that is already the recorded release (refresh-
+        // consumers forcing one after a secret changed, or anyone's forceNewDeployment) is not a
+        // release: its window, tags and known-good promotion stay as they were. A revision we
+        // or ECS rolled back, deployed again, is a release again.
+        let redeployment = release.tag(RELEASE_TAG) == Some(current.as_str())
+            && !ecs_rolling_back
+            && !release.tag(LAST_ROLLBACK_TAG).is_some_and(|t| {
+                t.split_whitespace()
+                    .any(|p| p.strip_prefix("from=") == Some(short_name(&current)))
+            });
+        let completed = release.time_tag(RELEASE_COMPLETED_TAG).filter(|c| {
+            release
+                .time_tag(RELEASE_STARTED_TAG)
+                .is_none_or(|s| *c >= s)
+        });
         let why = match event {
             DeploymentEvent::EcsRollingBack => {
                 // Not a release: the release tags stay on the release ECS is undoing, and no
                 // window starts.
                 tags.push((ECS_ROLLBACK_TAG, at.to_string()));
-                // The release did not stand: it can never be promoted to known-good.
-                tags.push((RELEASE_COMPLETED_TAG, String::new()));
+                // The release did not stand: it can never be promoted to known-good. Unless ECS
+                // undoes a redeployment of a release that had completed (it returns to that
+                // release's own deployment).
+                if !(release.tag(RELEASE_TAG) == Some(current.as_str()) && completed.is_some()) {
+                    tags.push((RELEASE_COMPLETED_TAG, String::new()));
+                }
                 format!(
                     "ECS is rolling back {} itself (circuit breaker or deployment alarms): \
                      recorded, not a release; alarms meanwhile do not roll back again",
@@ -279,6 +298,15 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
                     short_name(&current)
                 )
             }
+            DeploymentEvent::InProgress if redeployment => format!(
+                "a new deployment of {}, the recorded release (a refresh or a forced \
+                 deployment): not a new release, its window and known-good stay",
+                short_name(&current)
+            ),
+            DeploymentEvent::Completed if redeployment && completed.is_some() => format!(
+                "a redeployment of {} completed; the release completed before: nothing moves",
+                short_name(&current)
+            ),
             DeploymentEvent::InProgress => {
                 if ecs_rolling_back {
                     tags.push((ECS_ROLLBACK_TAG, String::new()));
@@ -564,6 +592,71 @@ mod tests {
         assert_eq!(
             r.fleet.running(CLUSTER, SERVICE),
             Some(task_definition(SERVICE, 2))
+        );
+    }
+
+    /// An ECS deployment event of the fixture's service (the shape of
+    /// events/alarm-rollback/deployment-in-progress.json).
+    async fn deployment(r: &Fixture, name: &str, at_: &str) -> Outcome {
+        let event = serde_json::json!({
+            "version": "0", "id": "e", "detail-type": "ECS Deployment State Change",
+            "source": "aws.ecs", "account": "123456789012", "time": at_, "region": "us-east-1",
+            "resources": [format!("arn:aws:ecs:us-east-1:123456789012:service/{CLUSTER}/{SERVICE}")],
+            "detail": {"eventType": "INFO", "eventName": name, "deploymentId": "ecs-svc/1",
+                       "updatedAt": at_, "reason": "ECS deployment ecs-svc/1 in progress."}});
+        let (mut outcomes, failures) = r.handle(parse(&event).expect("parsed"), at(at_)).await;
+        assert!(failures.is_empty());
+        outcomes.remove(0)
+    }
+
+    #[tokio::test]
+    async fn given_a_redeployment_of_the_recorded_release_then_its_window_and_known_good_stay() {
+        let r = fixture();
+        deployment(&r, "SERVICE_DEPLOYMENT_COMPLETED", "2026-11-25T10:10:00Z").await;
+        let tags_before = r.fleet.service(CLUSTER, SERVICE).expect("service").tags;
+        // refresh-consumers redeploys revision 3 after a secret changed, at 10:40.
+        let refresh =
+            deployment(&r, "SERVICE_DEPLOYMENT_IN_PROGRESS", "2026-11-25T10:40:00Z").await;
+        assert!(refresh.why.contains("not a new release"), "{}", refresh.why);
+        deployment(&r, "SERVICE_DEPLOYMENT_COMPLETED", "2026-11-25T10:45:00Z").await;
+        assert_eq!(
+            r.fleet.service(CLUSTER, SERVICE).expect("service").tags,
+            tags_before
+        );
+        // 11:07 is past the window of the release that started at 10:05: no rollback (it would
+        // be, had the refresh restarted the window at 10:40).
+        assert_eq!(alarm(&r, "2026-11-25T11:07:00Z").await.action, "held");
+        // Release 4 at 11:20: 3 completed at 10:10 and ran its window, so it is known-good now
+        // (not only at 11:45, had the refresh's completion counted).
+        let id = r.fleet.service(CLUSTER, SERVICE).expect("service").id;
+        r.fleet
+            .deploy(&id, &task_definition(SERVICE, 4))
+            .await
+            .expect("release 4");
+        deployment(&r, "SERVICE_DEPLOYMENT_IN_PROGRESS", "2026-11-25T11:20:00Z").await;
+        let tags = r.fleet.service(CLUSTER, SERVICE).expect("service").tags;
+        assert_eq!(tags.get(KNOWN_GOOD_TAG), Some(&task_definition(SERVICE, 3)));
+        assert_eq!(tags.get(RELEASE_TAG), Some(&task_definition(SERVICE, 4)));
+    }
+
+    #[tokio::test]
+    async fn given_a_rolled_back_release_deployed_again_then_it_is_a_release_again() {
+        let r = fixture();
+        assert_eq!(
+            alarm(&r, "2026-11-25T10:12:00Z").await.action,
+            "rolled-back"
+        );
+        let id = r.fleet.service(CLUSTER, SERVICE).expect("service").id;
+        r.fleet
+            .deploy(&id, &task_definition(SERVICE, 3))
+            .await
+            .expect("3 again");
+        let again = deployment(&r, "SERVICE_DEPLOYMENT_IN_PROGRESS", "2026-11-25T13:00:00Z").await;
+        assert!(again.why.contains("release of"), "{}", again.why);
+        let tags = r.fleet.service(CLUSTER, SERVICE).expect("service").tags;
+        assert_eq!(
+            tags.get(RELEASE_STARTED_TAG).map(String::as_str),
+            Some("2026-11-25T13:00:00Z")
         );
     }
 
