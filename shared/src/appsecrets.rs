@@ -1,9 +1,11 @@
 //! Application keys (JWT signing secrets, cookie encryption keys, internal API keys) rotated with
 //! a verification overlap. There is no backend to install them in: the application reads the
-//! secret. What makes the rotation safe is the value itself: every new version carries the keys
-//! it replaced under `previous`, so an app that reads one version verifies what either key signed,
-//! and the rotation interval is held to at least the longest token life, so nothing a user holds
-//! was signed two keys ago.
+//! secret. What makes the rotation safe is the value itself: every version carries the key it
+//! replaced under `previous` and the key that will replace it under `next`, and each rotation
+//! promotes `next` to the signing key. So a task started before a rotation (which never reads the
+//! secret again) verifies what a task started after it signs (through `next`), and the reverse
+//! (through `previous`); and the rotation interval is held to at least the longest token life,
+//! so nothing a user holds was signed two keys ago.
 
 use base64::Engine as _;
 use hmac::Mac;
@@ -19,6 +21,8 @@ use crate::secret::SecretString;
 
 /// Where the keys an app still accepts live in the secret.
 pub const PREVIOUS: &str = "previous";
+/// Where the keys the next version signs with are published, so apps accept them first.
+pub const NEXT: &str = "next";
 
 /// How a key's characters are made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,12 +109,13 @@ pub fn parse_keys(raw: &str, exclude: &str) -> Result<Vec<KeySpec>, String> {
         let name = parts.next().unwrap_or_default().trim();
         if name.is_empty()
             || name == PREVIOUS
+            || name == NEXT
             || !name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
             return Err(format!(
-                "`{item}`: a key name is letters, digits, `_` or `-` (and not `previous`)"
+                "`{item}`: a key name is letters, digits, `_` or `-` (and not `previous` or `next`)"
             ));
         }
         let length = parts
@@ -208,8 +213,8 @@ impl AppSecretsBackend {
         Ok(present)
     }
 
-    /// Every rotated field of the secret of its length and alphabet; `previous`, when there, an
-    /// object of strings.
+    /// Every rotated field of the secret of its length and alphabet; `previous` and `next`, when
+    /// there, objects of strings, and a `next` key of its field's length and alphabet.
     fn check_shape(&self, fields: &Map<String, Value>, label: &str) -> Result<(), BackendError> {
         for spec in self.present(fields, label)? {
             match fields.get(&spec.name) {
@@ -235,13 +240,33 @@ impl AppSecretsBackend {
                 }
             }
         }
-        match fields.get(PREVIOUS) {
-            None | Some(Value::Null) => Ok(()),
-            Some(Value::Object(prev)) if prev.values().all(Value::is_string) => Ok(()),
-            Some(_) => Err(BackendError::invalid_secret(format!(
-                "{label}: `{PREVIOUS}` must be an object of the keys it replaced"
-            ))),
+        for (field, what) in [
+            (PREVIOUS, "the keys it replaced"),
+            (NEXT, "the keys that replace them"),
+        ] {
+            match fields.get(field) {
+                None | Some(Value::Null) => {}
+                Some(Value::Object(keys)) if keys.values().all(Value::is_string) => {}
+                Some(_) => {
+                    return Err(BackendError::invalid_secret(format!(
+                        "{label}: `{field}` must be an object of {what}"
+                    )));
+                }
+            }
         }
+        // A `next` key becomes the signing key: it must be a key of its field.
+        for spec in self.present(fields, label)? {
+            if let Some(next) = fields.get(NEXT).and_then(|n| n.get(&spec.name))
+                && !next.as_str().is_some_and(|v| spec.accepts(v))
+            {
+                return Err(BackendError::invalid_secret(format!(
+                    "{label}: `{NEXT}.{}` is not {}",
+                    spec.name,
+                    spec.describe()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The rotation interval must cover the longest token life: a token signed just before one
@@ -330,14 +355,14 @@ pub fn sign(key: &str, message: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-/// What an HS256 verifier with a fallback does: the current key, else the previous one.
-pub fn verifies(current: &str, previous: Option<&str>, message: &[u8], signature: &[u8]) -> bool {
-    let check = |key: &str| {
+/// What an HS256 verifier that accepts several keys does (the key, `previous`, `next`): true
+/// when any of them made `signature`.
+pub fn verifies(keys: &[&str], message: &[u8], signature: &[u8]) -> bool {
+    keys.iter().any(|key| {
         let mut mac = hmac_sha256(key.as_bytes());
         mac.update(message);
         mac.verify_slice(signature).is_ok()
-    };
-    check(current) || previous.is_some_and(check)
+    })
 }
 
 impl CredentialBackend for AppSecretsBackend {
@@ -361,28 +386,33 @@ impl CredentialBackend for AppSecretsBackend {
         self.check_shape(&fields, AWSCURRENT)?;
         self.check_interval(ctx.rotation_interval_days)?;
         self.check_age(ctx.last_rotated)?;
-        // AWSCURRENT's keys must be keys: a malformed one would become `previous` and verify
-        // nothing.
         let rotated = self.present(&fields, AWSCURRENT)?;
-        let previous: Map<String, Value> = rotated
-            .iter()
-            .filter_map(|spec| Some((spec.name.clone(), fields.get(&spec.name)?.clone())))
-            .collect();
-        for spec in &rotated {
-            let key = Self::new_key(ctx.store, spec).await?;
-            fields.insert(spec.name.clone(), Value::String(key.expose().to_string()));
-        }
-        // Keys of AWSCURRENT's `previous` that are not rotated here are kept (an app may still
-        // list them); the rotated ones are replaced by AWSCURRENT's values.
-        let mut kept = match fields.remove(PREVIOUS) {
-            Some(Value::Object(old)) => old
-                .into_iter()
-                .filter(|(k, _)| !self.options.keys.iter().any(|s| &s.name == k))
-                .collect(),
+        let mut previous = match fields.remove(PREVIOUS) {
+            Some(Value::Object(old)) => old,
             _ => Map::new(),
         };
-        kept.extend(previous);
-        fields.insert(PREVIOUS.into(), Value::Object(kept));
+        let mut next = match fields.remove(NEXT) {
+            Some(Value::Object(old)) => old,
+            _ => Map::new(),
+        };
+        for spec in &rotated {
+            let fresh = Value::String(Self::new_key(ctx.store, spec).await?.expose().to_string());
+            // `next` published with AWSCURRENT signs now, and the key it replaces is kept as
+            // `previous`. Without one (the seed's shape), this version only publishes a `next`
+            // and keeps signing with the same key, so no task started before it is refused.
+            if let Some(published) = next.insert(spec.name.clone(), fresh)
+                && let Some(replaced) = fields.insert(spec.name.clone(), published)
+            {
+                previous.insert(spec.name.clone(), replaced);
+            }
+        }
+        // `next` holds the rotated keys only; other keys of `previous` are kept (an app may
+        // still list them).
+        next.retain(|k, _| rotated.iter().any(|s| &s.name == k));
+        if !previous.is_empty() {
+            fields.insert(PREVIOUS.into(), Value::Object(previous));
+        }
+        fields.insert(NEXT.into(), Value::Object(next));
         Ok(SecretString::new(Value::Object(fields).to_string()))
     }
 
@@ -394,17 +424,33 @@ impl CredentialBackend for AppSecretsBackend {
         let pending = Self::object(&staged.pending, AWSPENDING)?;
         self.check_shape(&pending, AWSPENDING)?;
         // AWSPENDING was made from AWSCURRENT as it was then; if AWSCURRENT was rewritten since,
-        // promoting it would drop the key now current from both places, and everything it
-        // signed would be refused.
+        // promoting it would drop the key now current (or sign with one no task accepts yet).
         let current = Self::object(&staged.current, AWSCURRENT)?;
+        let get = |map: &Map<String, Value>, path: &[&str]| -> Option<Value> {
+            let mut v = map.get(path[0])?;
+            for p in &path[1..] {
+                v = v.get(*p)?;
+            }
+            Some(v.clone())
+        };
         for spec in self.present(&pending, AWSPENDING)? {
-            let now = current.get(&spec.name);
-            let kept = pending.get(PREVIOUS).and_then(|p| p.get(&spec.name));
-            if now.is_some() && (kept != now || pending.get(&spec.name) == now) {
+            let k = spec.name.as_str();
+            let signs = get(&pending, &[k]);
+            let kept = get(&pending, &[PREVIOUS, k]);
+            let published = get(&pending, &[NEXT, k]);
+            let follows = match get(&current, &[NEXT, k]) {
+                Some(current_next) => {
+                    signs.as_ref() == Some(&current_next) && kept == get(&current, &[k])
+                }
+                None => signs == get(&current, &[k]) && kept == get(&current, &[PREVIOUS, k]),
+            };
+            let fresh = published.is_some() && published != signs && published != kept;
+            if !follows || !fresh {
                 return Err(BackendError::refused(format!(
-                    "`{}`: AWSPENDING does not keep AWSCURRENT's key as `previous` (AWSCURRENT \
-                     changed during the rotation): cancel this rotation and start a new one",
-                    spec.name
+                    "`{k}`: AWSPENDING is not AWSCURRENT's successor (it must sign with \
+                     AWSCURRENT's `next`, keep AWSCURRENT's key as `previous` and publish a new \
+                     `next`): AWSCURRENT changed during the rotation; cancel this rotation and \
+                     start a new one"
                 )));
             }
         }
@@ -418,24 +464,34 @@ impl CredentialBackend for AppSecretsBackend {
     async fn test_pending(&self, pending: &SecretString) -> Result<(), BackendError> {
         let fields = Self::object(pending, AWSPENDING)?;
         self.check_shape(&fields, AWSPENDING)?;
-        let previous = fields.get(PREVIOUS).and_then(Value::as_object);
         let message = b"macro-ai-ops testSecret: header.payload";
         for spec in self.present(&fields, AWSPENDING)? {
+            let of = |field: &str| {
+                fields
+                    .get(field)
+                    .and_then(|f| f.get(&spec.name))
+                    .and_then(Value::as_str)
+            };
             let key = fields[&spec.name].as_str().unwrap_or_default();
-            let prev = previous
-                .and_then(|p| p.get(&spec.name))
-                .and_then(Value::as_str);
-            // Sign and verify with the new key; what the previous key signed verifies through
-            // `previous`; a key that is neither does not verify.
-            let round_trip = verifies(key, prev, message, &sign(key, message));
-            let fallback = prev.is_none_or(|p| verifies(key, Some(p), message, &sign(p, message)));
-            let stranger = verifies(key, prev, message, &sign("not one of the keys", message));
-            if !round_trip || !fallback || stranger || prev == Some(key) {
+            let (prev, next) = (of(PREVIOUS), of(NEXT));
+            let accepted: Vec<&str> = [Some(key), prev, next].into_iter().flatten().collect();
+            // What this version signs verifies; what the version before signed (`previous`) and
+            // the version after will sign (`next`) verify too; any other key does not, and the
+            // three are distinct.
+            let round_trip = verifies(&accepted, message, &sign(key, message));
+            let neighbours = [prev, next]
+                .into_iter()
+                .flatten()
+                .all(|k| verifies(&accepted, message, &sign(k, message)));
+            let stranger = verifies(&accepted, message, &sign("not one of the keys", message));
+            let distinct =
+                prev != Some(key) && next != Some(key) && (prev.is_none() || prev != next);
+            if !round_trip || !neighbours || stranger || !distinct || next.is_none() {
                 return Err(BackendError::new(
                     crate::rotation::BackendErrorKind::Failed,
                     format!(
-                        "`{}`: the sign/verify check failed (the new key must differ from \
-                         `previous` and each must verify only its own signatures)",
+                        "`{}`: the sign/verify check failed (the key, `previous` and `next` must \
+                         differ, and each verify only its own signatures)",
                         spec.name
                     ),
                 ));
@@ -470,6 +526,7 @@ mod tests {
             "a b:64",
             "x:64,x:64",
             "x:64:hex:extra",
+            "next:64",
             ",",
         ] {
             assert!(parse_keys(bad, SEED_EXCLUDE).is_err(), "{bad}");
@@ -532,12 +589,98 @@ mod tests {
         assert!(off.check_age(Some(now)).is_ok());
     }
 
+    fn rotator() -> crate::rotation::Rotator<crate::fakes::MemorySecretStore, AppSecretsBackend> {
+        crate::rotation::Rotator::new(
+            crate::fakes::MemorySecretStore::default().with_secret(
+                "jwt",
+                &serde_json::json!({"accessTokenSecret": "k0".repeat(32), "issuer": "i"})
+                    .to_string(),
+            ),
+            AppSecretsBackend::new(AppSecretOptions {
+                token_max_age: Duration::from_secs(24 * 3600),
+                min_key_age: Duration::ZERO,
+                ..AppSecretOptions::default()
+            }),
+            PasswordPolicy::default(),
+        )
+    }
+
+    async fn rotate(
+        r: &crate::rotation::Rotator<crate::fakes::MemorySecretStore, AppSecretsBackend>,
+        token: &str,
+    ) -> Value {
+        use crate::rotation::{RotationStep, Step};
+        for step in [Step::Create, Step::Set, Step::Test, Step::Finish] {
+            let s = RotationStep {
+                step,
+                secret_id: "jwt".into(),
+                token: token.into(),
+                rotation_token: None,
+            };
+            r.rotate(&s)
+                .await
+                .unwrap_or_else(|e| panic!("{token} {step:?}: {e}"));
+        }
+        serde_json::from_str(&r.store().value("jwt", AWSCURRENT).expect("current")).expect("json")
+    }
+
+    #[tokio::test]
+    async fn given_rotations_then_next_is_published_first_and_then_promoted() {
+        let r = rotator();
+        r.store().start_rotation("jwt", "t1");
+        let v1 = rotate(&r, "t1").await;
+        // The seed's shape gains `next`; it still signs with the same key.
+        assert_eq!(v1["accessTokenSecret"], serde_json::json!("k0".repeat(32)));
+        assert!(v1.get(PREVIOUS).is_none() && v1["issuer"] == "i");
+        let k1 = v1[NEXT]["accessTokenSecret"]
+            .as_str()
+            .expect("next")
+            .to_string();
+        r.store().start_rotation("jwt", "t2");
+        let v2 = rotate(&r, "t2").await;
+        assert_eq!(v2["accessTokenSecret"].as_str(), Some(k1.as_str()));
+        assert_eq!(
+            v2[PREVIOUS]["accessTokenSecret"],
+            serde_json::json!("k0".repeat(32))
+        );
+        let k2 = v2[NEXT]["accessTokenSecret"].as_str().expect("next");
+        assert!(k2 != k1 && k2.len() == 64);
+    }
+
+    #[tokio::test]
+    async fn given_awscurrent_rewritten_mid_rotation_then_set_secret_refuses() {
+        use crate::rotation::{RotationStep, SecretStore, Step};
+        let r = rotator();
+        r.store().start_rotation("jwt", "t1");
+        let step = |step| RotationStep {
+            step,
+            secret_id: "jwt".into(),
+            token: "t1".into(),
+            rotation_token: None,
+        };
+        r.rotate(&step(Step::Create)).await.expect("create");
+        // Someone publishes a `next` by hand after createSecret read AWSCURRENT.
+        let by_hand = serde_json::json!({"accessTokenSecret": "k0".repeat(32),
+                                         "next": {"accessTokenSecret": "kh".repeat(32)}});
+        r.store()
+            .put_pending("jwt", "hand", &SecretString::new(by_hand.to_string()), None)
+            .await
+            .expect("put");
+        r.store()
+            .move_stage("jwt", AWSCURRENT, Some("hand"), Some("v0"))
+            .await
+            .expect("current");
+        r.store().start_rotation("jwt", "t1");
+        let e = r.rotate(&step(Step::Set)).await.unwrap_err();
+        assert_eq!(e.error_type(), "RotationRefused", "{e}");
+    }
+
     #[test]
-    fn given_a_fallback_verifier_then_current_and_previous_verify_and_others_do_not() {
+    fn given_a_verifier_of_several_keys_then_each_verifies_and_others_do_not() {
         let msg = b"payload";
-        assert!(verifies("new", Some("old"), msg, &sign("old", msg)));
-        assert!(verifies("new", Some("old"), msg, &sign("new", msg)));
-        assert!(!verifies("new", Some("old"), msg, &sign("older", msg)));
-        assert!(!verifies("new", None, msg, &sign("old", msg)));
+        assert!(verifies(&["new", "old"], msg, &sign("old", msg)));
+        assert!(verifies(&["new", "old", "next"], msg, &sign("next", msg)));
+        assert!(!verifies(&["new", "old"], msg, &sign("older", msg)));
+        assert!(!verifies(&["new"], msg, &sign("old", msg)));
     }
 }

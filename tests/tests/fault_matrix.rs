@@ -594,24 +594,29 @@ async fn every_store_call_interrupted_in_every_rotation_function() -> Result<()>
     print_interruptions("rotate-openai-key (staged candidate)", &openai);
 
     // rotate-app-secrets: after any interruption and its retry, a token signed with the key the
-    // rotation replaced still verifies (current or `previous`): the overlap is never lost.
+    // rotation replaced still verifies (the key, `previous` or `next`): the overlap is never lost.
+    // The secret already publishes `next`, so the rotation promotes it and K0 becomes `previous`.
     const K0: &str = "k0-signing-key-of-this-matrix-0123456789-0123456789-0123456789-x";
+    const K1: &str = "k1-published-key-of-this-matrix-0123456789-0123456789-01234567-x";
     let jwt_works = |v: Value| -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>> {
         Box::pin(async move {
             let message = b"header.payload";
-            shared::appsecrets::verifies(
-                v["accessTokenSecret"].as_str().unwrap_or_default(),
+            let keys: Vec<&str> = [
+                v["accessTokenSecret"].as_str(),
                 v["previous"]["accessTokenSecret"].as_str(),
-                message,
-                &shared::appsecrets::sign(K0, message),
-            )
+                v["next"]["accessTokenSecret"].as_str(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            shared::appsecrets::verifies(&keys, message, &shared::appsecrets::sign(K0, message))
         })
     };
     let new_jwt = async || -> Result<String> {
         create_secret(
             &client,
             &unique("macro-ai/dev/jwt-secrets"),
-            &json!({"accessTokenSecret": K0}),
+            &json!({"accessTokenSecret": K0, "next": {"accessTokenSecret": K1}}),
         )
         .await
     };

@@ -1,6 +1,8 @@
 //! rotate-app-secrets end to end: moto's Secrets Manager through the real SDK (GetRandomPassword
 //! included). What is checked is what the Express API would see: a token signed before a rotation
-//! still verifies after it (through `previous`), one signed two rotations ago does not.
+//! still verifies after it (through `previous`), one the next version will sign verifies already
+//! (through `next`), one signed two keys ago does not. Tasks that read the secret once, across a
+//! rolling deployment, are in refresh_consumers.rs.
 
 use anyhow::Result;
 use serde_json::{Value, json};
@@ -36,12 +38,18 @@ fn seed_key() -> String {
     k
 }
 
-/// What the Express API does with one version of the secret: verify with the current key, else
-/// with `previous`.
+/// What the Express API does with one version of the secret: verify with the key, `previous`
+/// or `next`.
 fn api_accepts(secret: &Value, token: &[u8], signature: &[u8]) -> bool {
-    let current = secret["accessTokenSecret"].as_str().unwrap_or_default();
-    let previous = secret["previous"]["accessTokenSecret"].as_str();
-    verifies(current, previous, token, signature)
+    let keys: Vec<&str> = [
+        secret["accessTokenSecret"].as_str(),
+        secret["previous"]["accessTokenSecret"].as_str(),
+        secret["next"]["accessTokenSecret"].as_str(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    verifies(&keys, token, signature)
 }
 
 #[tokio::test]
@@ -57,11 +65,10 @@ async fn two_rotations_keep_one_key_of_overlap_and_every_step_twice_converges() 
         &json!({"accessTokenSecret": k0, "issuer": "macro-ai"}),
     )
     .await?;
-    let token0 = b"header.payload-signed-before-any-rotation";
-    let sig0 = sign(&k0, token0);
+    let message = b"header.payload";
+    // The keys in the order they sign: k0, then each `next` as it is promoted.
     let mut keys = vec![k0.clone()];
-    let mut sigs = vec![sig0];
-    for round in 1..=2 {
+    for round in 1..=3 {
         let token = start_rotation(&client, &arn).await?;
         // Every step twice, as at-least-once delivery may: the second is a no-op that agrees.
         for step in STEPS {
@@ -75,35 +82,44 @@ async fn two_rotations_keep_one_key_of_overlap_and_every_step_twice_converges() 
             }
         }
         let current = value_at(&client, &arn, "AWSCURRENT").await?;
-        let key = current["accessTokenSecret"]
+        let key = current["accessTokenSecret"].as_str().unwrap_or_default();
+        let next = current["next"]["accessTokenSecret"]
             .as_str()
-            .unwrap_or_default()
-            .to_string();
-        assert_eq!(key.len(), 64);
-        assert!(
-            !key.chars().any(|c| "\"@/\\'".contains(c)),
-            "the seed's alphabet"
-        );
-        assert_eq!(current["issuer"], json!("macro-ai"), "other fields kept");
-        assert_eq!(
-            current["previous"]["accessTokenSecret"].as_str(),
-            Some(keys.last().map(String::as_str).unwrap_or_default()),
-            "previous is the replaced key"
-        );
-        // Signed with the key before this rotation: still accepted, through `previous`.
-        let last = sigs.last().cloned().unwrap_or_default();
-        let message: &[u8] = if round == 1 {
-            token0
-        } else {
-            b"header.payload-signed-after-round-1"
-        };
-        assert!(api_accepts(&current, message, &last), "round {round}");
-        if round == 2 {
-            // Signed two rotations ago: refused.
-            assert!(!api_accepts(&current, token0, &sigs[0]), "two keys ago");
+            .unwrap_or_default();
+        for k in [key, next] {
+            assert_eq!(k.len(), 64);
+            assert!(
+                !k.chars().any(|c| "\"@/\\'".contains(c)),
+                "the seed's alphabet"
+            );
         }
-        sigs.push(sign(&key, b"header.payload-signed-after-round-1"));
-        keys.push(key);
+        assert_eq!(current["issuer"], json!("macro-ai"), "other fields kept");
+        if round == 1 {
+            // The seed's shape first gains `next`: the signing key does not change.
+            assert_eq!(key, k0);
+            assert!(current.get("previous").is_none());
+        } else {
+            // `next` of the version before signs now; the key it replaced is `previous`.
+            assert_eq!(
+                key,
+                keys[round - 1],
+                "round {round}: the published key signs"
+            );
+            assert_eq!(
+                current["previous"]["accessTokenSecret"].as_str(),
+                Some(keys[round - 2].as_str())
+            );
+        }
+        assert!(!keys.iter().any(|k| k == next), "a new next");
+        keys.push(next.to_string());
+        // What the version before signed, what this one signs and what the next will sign all
+        // verify; what was signed two keys ago does not.
+        let signing = keys.len() - 2;
+        for (i, k) in keys.iter().enumerate() {
+            let accepted = api_accepts(&current, message, &sign(k, message));
+            let expected = i + 1 >= signing && i <= signing + 1;
+            assert_eq!(accepted, expected, "round {round}: key #{i}");
+        }
     }
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     assert_never_shown(&refs, &[]);
@@ -213,9 +229,13 @@ async fn hex_and_base64_keys_rotate_in_their_own_alphabet_and_validation_checks_
         "{}",
         new.len()
     );
-    assert_eq!(
-        current["previous"]["cookieKey"].as_str(),
-        Some(cookie.as_str())
+    // The first rotation publishes `next` (64 hex digits) and keeps signing with the same key.
+    assert_eq!(new, cookie);
+    let published = current["next"]["cookieKey"].as_str().unwrap_or_default();
+    assert!(
+        published.len() == 64 && published.chars().all(|c| c.is_ascii_hexdigit()),
+        "{}",
+        published.len()
     );
     assert!(current.get("accessTokenSecret").is_none(), "not added");
     let api = create_secret(
@@ -229,7 +249,7 @@ async fn hex_and_base64_keys_rotate_in_their_own_alphabet_and_validation_checks_
         let r = invoke(&f, step_event(step, &api, &token)).await;
         assert!(r.is_ok(), "{step}: {}", outcome(&r));
     }
-    let key = value_at(&client, &api, "AWSCURRENT").await?["internalApiKey"]
+    let key = value_at(&client, &api, "AWSCURRENT").await?["next"]["internalApiKey"]
         .as_str()
         .unwrap_or_default()
         .to_string();

@@ -345,7 +345,7 @@ impl CredentialBackend for PostgresBackend {
             Strategy::Alternating { .. } => alternate_username(&current.username)?,
         };
         let password = ctx.new_password().await?;
-        Ok(current.with_login(&username, &password))
+        current.with_login(&username, &password)
     }
 
     async fn set_pending<S: SecretStore>(

@@ -1,7 +1,8 @@
 //! The PostgreSQL secret as Macro AI stores it, `{username, password, engine, host, port, dbname,
 //! sslmode?, masterarn?}` (engine `postgres` or `aurora-postgresql`), the master secret of the
 //! alternating strategy (RDS-managed ones hold only `username` and `password`), and the rules a
-//! rotation must keep. Unknown fields are kept untouched when a new version is made.
+//! rotation must keep. Unknown fields are kept untouched when a new version is made, but for
+//! `url` (what the seed's postgres-js client reads), which follows the new login.
 
 use serde_json::{Map, Value};
 
@@ -313,12 +314,84 @@ impl PgSecret {
         }
     }
 
-    /// The same secret with another login: every other field, known or not, kept as it was.
-    pub fn with_login(&self, username: &str, password: &SecretString) -> SecretString {
+    /// The same secret with another login: every other field, known or not, kept as it was, and
+    /// a `url` rewritten to the new login (the user, the percent-encoded password, host, port and
+    /// dbname from the secret's own fields, its query such as `sslmode` kept).
+    pub fn with_login(
+        &self,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<SecretString, BackendError> {
         let mut fields = self.fields.clone();
+        if let Some(url) = fields.get("url") {
+            let url = url.as_str().ok_or_else(|| {
+                BackendError::invalid_secret("AWSCURRENT: field `url` must be a string")
+            })?;
+            let url = self.login_url(url, username, password)?;
+            fields.insert("url".into(), Value::from(url));
+        }
         fields.insert("username".into(), Value::from(username));
         fields.insert("password".into(), Value::from(password.expose()));
-        SecretString::new(Value::Object(fields).to_string())
+        Ok(SecretString::new(Value::Object(fields).to_string()))
+    }
+
+    /// `<scheme>://<user>:<password>@<host>:<port>/<dbname>[?<query of old>]`, read back as a
+    /// client reads it before it is written: a host or dbname that would not come back whole is
+    /// refused. Errors never quote the URL (it holds a password).
+    fn login_url(
+        &self,
+        old: &str,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<String, BackendError> {
+        use crate::secret::url_component;
+        let bad =
+            |what: &str| BackendError::invalid_secret(format!("AWSCURRENT: field `url` {what}"));
+        let parsed = url::Url::parse(old).map_err(|_| bad("is not a URL"))?;
+        let scheme = parsed.scheme();
+        if scheme != "postgres" && scheme != "postgresql" {
+            return Err(bad("must be a postgres:// or postgresql:// URL"));
+        }
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let mut url = format!(
+            "{scheme}://{}:{}@{host}:{}/{}",
+            url_component(username),
+            url_component(password.expose()),
+            self.port,
+            url_component(&self.dbname)
+        );
+        if let Some(query) = parsed.query() {
+            url.push('?');
+            url.push_str(query);
+        }
+        let decoded = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(|d| d.into_owned())
+                .ok()
+        };
+        let back = url::Url::parse(&url).ok();
+        let whole = back.is_some_and(|u| {
+            decoded(u.username()).as_deref() == Some(username)
+                && u.password().and_then(decoded).as_deref() == Some(password.expose())
+                && u.host_str().is_some_and(|h| {
+                    h.trim_start_matches('[')
+                        .trim_end_matches(']')
+                        .eq_ignore_ascii_case(&self.host)
+                })
+                && u.port() == Some(self.port)
+                && u.path().strip_prefix('/').and_then(decoded).as_deref() == Some(&self.dbname)
+        });
+        if !whole {
+            return Err(bad(
+                "cannot carry the secret's host and dbname (they do not read back)",
+            ));
+        }
+        Ok(url)
     }
 
     /// True when both point at the same server (host compared without case, and port).
@@ -458,12 +531,100 @@ mod tests {
     #[test]
     fn given_a_new_login_then_every_other_field_is_kept() {
         let s = PgSecret::parse(&secret(base()), "AWSCURRENT").unwrap();
-        let out = s.with_login("macro_ai_app_clone", &SecretString::new("n3w"));
+        let out = s
+            .with_login("macro_ai_app_clone", &SecretString::new("n3w"))
+            .unwrap();
         let v: Value = serde_json::from_str(out.expose()).unwrap();
         let mut expected = base();
         expected["username"] = json!("macro_ai_app_clone");
         expected["password"] = json!("n3w");
         assert_eq!(v, expected);
+    }
+
+    #[test]
+    fn given_a_url_then_it_follows_the_new_login_and_keeps_its_query() {
+        let mut v = base();
+        v["url"] = json!(
+            "postgresql://macro_ai_app:old%21@db.internal:5432/macro_ai?sslmode=require&application_name=api"
+        );
+        let s = PgSecret::parse(&secret(v), "AWSCURRENT").unwrap();
+        let password = "a#b%c?d&e f+g=h;i[j]k{l}m!n*o(p)q$r,s^t|u<v>w~x-y_z.";
+        let out = s
+            .with_login("macro_ai_app_clone", &SecretString::new(password))
+            .unwrap();
+        let v: Value = serde_json::from_str(out.expose()).unwrap();
+        let url = v["url"].as_str().unwrap();
+        let (login, rest) = url
+            .strip_prefix("postgresql://")
+            .and_then(|u| u.split_once('@'))
+            .unwrap();
+        assert_eq!(
+            rest,
+            format!(
+                "{}:5432/{}?sslmode=require&application_name=api",
+                base()["host"].as_str().unwrap(),
+                base()["dbname"].as_str().unwrap()
+            )
+        );
+        let (user, pass) = login.split_once(':').unwrap();
+        assert_eq!(user, "macro_ai_app_clone");
+        assert_eq!(
+            crate::fakes::decode_uri_component(pass).as_deref(),
+            Some(password)
+        );
+        assert!(
+            pass.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~%".contains(&b)),
+            "{pass}"
+        );
+        // An IPv6 host is bracketed; a secret without `url` gets none.
+        let mut v = base();
+        v["host"] = json!("::1");
+        v["url"] = json!("postgres://u:p@[::1]:5432/x");
+        let out = PgSecret::parse(&secret(v), "AWSCURRENT")
+            .unwrap()
+            .with_login("u", &SecretString::new("p"))
+            .unwrap();
+        assert!(
+            out.expose().contains("postgres://u:p@[::1]:5432/"),
+            "{}",
+            out.expose()
+        );
+        let out = PgSecret::parse(&secret(base()), "AWSCURRENT")
+            .unwrap()
+            .with_login("u", &SecretString::new("p"))
+            .unwrap();
+        assert!(!out.expose().contains("url"));
+    }
+
+    #[test]
+    fn given_a_url_that_cannot_follow_then_it_is_refused_without_quoting_it() {
+        for (url, says) in [
+            (json!(5), "must be a string"),
+            (json!("not a url hunter2"), "is not a URL"),
+            (json!("redis://u:hunter2@h:1/x"), "postgres://"),
+            (json!("mysql://u:hunter2@h/x"), "postgres://"),
+        ] {
+            let mut v = base();
+            v["url"] = url.clone();
+            let e = PgSecret::parse(&secret(v), "AWSCURRENT")
+                .unwrap()
+                .with_login("u", &SecretString::new("p"))
+                .unwrap_err();
+            assert!(
+                e.message.contains(says) && !e.message.contains("hunter2"),
+                "{url}: {}",
+                e.message
+            );
+        }
+        let mut v = base();
+        v["host"] = json!("db.internal/evil?x=");
+        v["url"] = json!("postgres://u:p@db.internal:5432/x");
+        let e = PgSecret::parse(&secret(v), "AWSCURRENT")
+            .unwrap()
+            .with_login("u", &SecretString::new("p"))
+            .unwrap_err();
+        assert!(e.message.contains("do not read back"), "{}", e.message);
     }
 
     #[test]

@@ -4,22 +4,13 @@
 //! ElastiCache RBAC user) or `"replication_group_id"` (an ElastiCache AUTH token). A new version
 //! keeps the shape it had and every other field.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 
 use crate::rotation::BackendError;
 use crate::secret::SecretString;
 
 const DEFAULT_PORT: u16 = 6379;
-
-/// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`) is percent-encoded in
-/// a URL's password, `%` included: Node's `decodeURIComponent` (node-redis, ioredis) throws on
-/// `%zz` and silently turns `%41` into `A`, so only this encoding reads back as the password.
-const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 #[derive(Clone, PartialEq, Eq)]
 enum Shape {
@@ -220,7 +211,7 @@ impl RedisSecret {
             Shape::Url(url) => {
                 let mut url = url.clone();
                 // Already encoded: `set_password` leaves existing `%XX` as they are.
-                let encoded = utf8_percent_encode(password.expose(), NOT_UNRESERVED).to_string();
+                let encoded = crate::secret::url_component(password.expose());
                 url.set_password(Some(&encoded)).map_err(|_| {
                     BackendError::invalid_secret("the secret's `url` cannot carry a password")
                 })?;

@@ -205,6 +205,11 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
         &self.backend
     }
 
+    /// The store it rotates in (tests read the fake's state through it).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
     /// The same rotator, watching the consumers `watch` finds (`None`: none are watched).
     pub fn watching<C2: ConsumerReader, N2: Notifier>(
         self,
