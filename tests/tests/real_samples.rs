@@ -287,3 +287,32 @@ fn rotation_events_from_every_sdk_fixture_are_understood() {
         }
     }
 }
+
+#[test]
+fn the_documented_secret_label_updated_event_asks_for_a_refresh_of_its_version() {
+    let event = sample("secret-label-updated-doc.json");
+    assert_eq!(
+        shared::consumers::parse(&event).expect("understood"),
+        shared::consumers::RefreshRequest::LabelUpdated {
+            secret: "arn:aws:secretsmanager:us-west-2:012345678901:secret:mySecret-a1b2c3".into(),
+            label: "AWSCURRENT".into(),
+            version: "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111".into(),
+            at: Some("2024-02-06T16:43:48Z".parse().expect("a time")),
+        }
+    );
+    // Our Macro AI-shaped sample (events/refresh-consumers/) has the same shape.
+    let ours = tests::sample("refresh-consumers/secret-label-updated.json");
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().expect("an object").keys().cloned().collect();
+        k.extend(
+            v["detail"]
+                .as_object()
+                .expect("detail")
+                .keys()
+                .map(|d| format!("detail.{d}")),
+        );
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&ours), keys(&event));
+}

@@ -489,7 +489,7 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
             .notifier
             .announce(notices::consumers_not_refreshed(
                 self.backend.name(),
-                &r.secret_id,
+                description.name.as_deref().unwrap_or(&r.secret_id),
                 step,
                 &blockers,
             ))
@@ -518,7 +518,7 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
                     .notifier
                     .announce(notices::no_overlap(
                         self.backend.name(),
-                        &r.secret_id,
+                        description.name.as_deref().unwrap_or(&r.secret_id),
                         &services,
                     ))
                     .await;
