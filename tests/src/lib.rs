@@ -58,6 +58,8 @@ pub struct Stack {
     pub tls_ca: PathBuf,
     /// A CA that signed nothing of the stack's.
     pub tls_wrong_ca: PathBuf,
+    /// scripts/node/login.mjs beside the Node.js clients the stack installed.
+    pub node_login: PathBuf,
 }
 
 /// A role's logins as the server logged them.
@@ -121,6 +123,7 @@ impl Stack {
             pg_log: var("MACRO_AI_PG_LOG")?.into(),
             tls_ca: var("MACRO_AI_TLS_CA_FILE")?.into(),
             tls_wrong_ca: var("MACRO_AI_TLS_WRONG_CA_FILE")?.into(),
+            node_login: var("MACRO_AI_NODE_LOGIN")?.into(),
         })
     }
 
@@ -189,6 +192,30 @@ impl Stack {
             }
         }
         Ok(seen)
+    }
+
+    /// Who `url` logs in as with the seed's client (postgres-js) and with node-postgres, as
+    /// Node.js runs them (the stack's CA trusted): `(postgres-js, node-postgres)`, each a user
+    /// name or `refused: <code>`. The URL goes in the environment, never on a command line.
+    pub fn node_login(&self, url: &str) -> Result<(String, String)> {
+        let out = Command::new("node")
+            .arg(&self.node_login)
+            .env("DATABASE_URL", url)
+            .env("NODE_EXTRA_CA_CERTS", &self.tls_ca)
+            .output()
+            .context("running node")?;
+        if !out.status.success() {
+            bail!(
+                "node failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+            );
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        let who = |k: &str| v[k].as_str().unwrap_or("(none)").to_string();
+        Ok((who("postgres"), who("pg")))
     }
 
     /// An admin (superuser) connection to the stack's PostgreSQL.

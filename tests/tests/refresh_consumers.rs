@@ -574,3 +574,191 @@ fn reference_of<'a>(
         .find(|c| c.0 == service)
         .and_then(|c| c.1.as_ref())
 }
+
+/// What the Express API does with the JWT secret it read at start: sign with the key, verify
+/// with the key, `previous` and `next` (README, rotate-app-secrets).
+fn keys_of(task: &Task) -> Result<(String, Vec<String>)> {
+    let v: Value = serde_json::from_str(&task.env["JWT_SECRETS"])?;
+    let key = |p: &[&str]| {
+        p.iter()
+            .try_fold(&v, |v, k| v.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let signing = key(&["accessTokenSecret"]).context("a signing key")?;
+    let accepted = [
+        Some(signing.clone()),
+        key(&["previous", "accessTokenSecret"]),
+        key(&["next", "accessTokenSecret"]),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Ok((signing, accepted))
+}
+
+/// Every task verifies a token every other task signs (a user's requests land on any task).
+fn cross_verification_failures(tasks: &[Task], ignore_next: bool) -> Result<Vec<String>> {
+    let message = b"header.payload";
+    let mut failures = Vec::new();
+    for signer in tasks {
+        let (key, _) = keys_of(signer)?;
+        let token = shared::appsecrets::sign(&key, message);
+        for verifier in tasks {
+            let (own, mut accepted) = keys_of(verifier)?;
+            if ignore_next {
+                let v: Value = serde_json::from_str(&verifier.env["JWT_SECRETS"])?;
+                let next = v["next"]["accessTokenSecret"].as_str().map(str::to_string);
+                accepted.retain(|k| Some(k) != next.as_ref() || *k == own);
+            }
+            let refs: Vec<&str> = accepted.iter().map(String::as_str).collect();
+            if !shared::appsecrets::verifies(&refs, message, &token) {
+                failures.push(format!(
+                    "task {} refuses task {}'s token",
+                    verifier.id, signer.id
+                ));
+            }
+        }
+    }
+    Ok(failures)
+}
+
+#[tokio::test]
+async fn app_keys_verify_across_old_and_new_tasks_during_every_rolling_deployment() -> Result<()> {
+    let w = World::new().await?;
+    let mut key = unique("k0").replace(['-', '_'], "x");
+    while key.len() < 64 {
+        key.push('k');
+    }
+    let jwt = create_secret(
+        &w.sm,
+        "macro-ai/dev/jwt-secrets",
+        &json!({"accessTokenSecret": key[..64], "issuer": "macro-ai"}),
+    )
+    .await?;
+    let td = w
+        .aws
+        .task_definition_with_secrets("macro-ai-dev-web", &[("JWT_SECRETS", &jwt)])
+        .await?;
+    w.aws
+        .service(CLUSTER, &td, "macro-ai-dev-web-service", 3, &[], None)
+        .await?;
+    let mut app = App::start(&w.aws, &w.sm, CLUSTER, "macro-ai-dev-web-service").await?;
+    // Tokens of 24 h (the test secret rotates every 30 days), no minimum key age: three
+    // rotations run back to back here.
+    let rotator = rotate_app_secrets::rotator(
+        w.sm.clone(),
+        rotate_app_secrets::Config::from_lookup(|k| match k {
+            "TOKEN_MAX_AGE_HOURS" => Some("24".into()),
+            "MIN_KEY_AGE_HOURS" => Some("0".into()),
+            _ => None,
+        })?,
+    )
+    .watching(w.watch());
+    let mut mixed = 0;
+    let mut without_next = 0;
+    for round in 1..=3 {
+        let token = start_rotation(&w.sm, &jwt).await?;
+        for step in STEPS {
+            let r = invoke(&rotator, step_event(step, &jwt, &token)).await;
+            assert!(r.is_ok(), "round {round} {step}: {}", outcome(&r));
+        }
+        let r = invoke(&w.refresh, w.label_event(&jwt, &token).await?).await;
+        assert!(r.is_ok(), "{}", outcome(&r));
+        // During the rollout old and new tasks serve side by side: each accepts the other's.
+        while app.roll_one().await? {
+            if app.outdated().await? > 0 {
+                mixed += 1;
+                let failures = cross_verification_failures(&app.tasks, false)?;
+                assert!(failures.is_empty(), "round {round}: {failures:?}");
+                // A verifier that ignores `next` (the shape before this issue) refuses the
+                // new tasks' tokens from the second rotation on.
+                without_next += cross_verification_failures(&app.tasks, true)?.len();
+            }
+        }
+    }
+    println!(
+        "app keys: {mixed} mixed moments across 3 rolling deployments, 0 refused; {without_next} \
+         refusals by a verifier without `next`"
+    );
+    assert!(mixed >= 6 && without_next > 0, "{mixed} / {without_next}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_url_follows_every_rotation_and_the_seed_s_clients_log_in_with_it() -> Result<()> {
+    let w = World::new().await?;
+    let url_of = |v: &Value| v["url"].as_str().unwrap_or_default().to_string();
+    let secret = |user: &str, password: &str, masterarn: Option<&str>| {
+        let mut v = json!({"username": user, "password": password, "engine": "postgres",
+            "host": w.stack.pg_host, "port": w.stack.pg_port, "dbname": "postgres",
+            "sslmode": "require",
+            "url": format!("postgres://{user}:{password}@{}:{}/postgres?sslmode=require",
+                           w.stack.pg_host, w.stack.pg_port)});
+        if let Some(m) = masterarn {
+            v["masterarn"] = json!(m);
+        }
+        v
+    };
+    let mut admin = w.stack.pg_admin().await?;
+    let mut seen = Vec::new();
+    for alternating in [false, true] {
+        let user = unique("url");
+        let password = unique("initial");
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "CREATE ROLE {user} LOGIN PASSWORD '{password}'"
+        )))
+        .execute(&mut admin)
+        .await?;
+        let masterarn = alternating.then_some(w.master.as_str());
+        let name = if alternating {
+            "macro-ai/dev/url-alternating"
+        } else {
+            "macro-ai/dev/url-single"
+        };
+        let arn = create_secret(&w.sm, name, &secret(&user, &password, masterarn)).await?;
+        // A service injects the secret: a single-user rotation warns that it breaks it.
+        let td = w
+            .aws
+            .task_definition_with_secrets(&unique("macro-ai-dev-url"), &[("DATABASE", &arn)])
+            .await?;
+        w.aws
+            .service(CLUSTER, &td, &unique("url-service"), 1, &[], None)
+            .await?;
+        let rotator = w.postgres(true);
+        for round in 1..=2 {
+            let token = start_rotation(&w.sm, &arn).await?;
+            for step in STEPS {
+                let r = invoke(&rotator, step_event(step, &arn, &token)).await;
+                assert!(r.is_ok(), "{name} {round} {step}: {}", outcome(&r));
+            }
+            // Redeploy what injects it, as the event would, so the next rotation may retire.
+            invoke(&w.refresh, w.label_event(&arn, &token).await?)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message().to_string()))?;
+            let current = value_at(&w.sm, &arn, "AWSCURRENT").await?;
+            let url = url_of(&current);
+            let expected = current["username"].as_str().unwrap_or_default().to_string();
+            let (postgres_js, node_postgres) = w.stack.node_login(&url)?;
+            assert_eq!(
+                (postgres_js.as_str(), node_postgres.as_str()),
+                (expected.as_str(), expected.as_str()),
+                "{name}, rotation {round}"
+            );
+            assert!(
+                url.ends_with("/postgres?sslmode=require"),
+                "the query is kept"
+            );
+            seen.push(current["password"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    let notices = w.aws.notifications(&w.queue).await?;
+    let warnings = notices
+        .iter()
+        .filter(|(s, _)| s.contains("consumers fail until redeployed"))
+        .count();
+    assert_eq!(warnings, 2, "one per single-user rotation: {notices:?}");
+    let refs: Vec<&str> = seen.iter().map(String::as_str).collect();
+    assert_never_shown(&refs, &[]);
+    Ok(())
+}
