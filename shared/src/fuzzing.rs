@@ -32,6 +32,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("openai_key_secret", openai_key_secret),
     ("app_secret", app_secret),
     ("saved_capacity_tag", saved_capacity_tag),
+    ("refresh_event", refresh_event),
+    ("secret_reference", secret_reference),
+    ("current_since_tag", current_since_tag),
 ];
 
 pub fn rotation_event(data: &[u8]) {
@@ -157,6 +160,41 @@ pub fn saved_capacity_tag(data: &[u8]) {
         assert_eq!(
             crate::capacity::Capacity::decode(&c.encode()),
             Some(c),
+            "the tag round-trips"
+        );
+    }
+}
+
+/// What refresh-consumers is asked (a Secret Label Updated event, a manual refresh, a
+/// reconciliation).
+pub fn refresh_event(data: &[u8]) {
+    if let Some(v) = json(data) {
+        let _ = crate::consumers::parse(&v);
+    }
+}
+
+/// A task definition's `valueFrom`, against a secret: whatever it says, it names the secret or
+/// it does not.
+pub fn secret_reference(data: &[u8]) {
+    if let Some(t) = text(data)
+        && let Some(secret) = crate::consumers::SecretIdentity::new(
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:macro-ai/dev/database-AbCdEf",
+            "macro-ai/dev/database",
+        )
+    {
+        let _ = secret.referenced_by(t);
+    }
+}
+
+/// The `macro-ai:current-since` tag a secret carries: whatever someone wrote there reads back
+/// as no record or as the record it encodes.
+pub fn current_since_tag(data: &[u8]) {
+    if let Some(t) = text(data)
+        && let Some(since) = crate::rotation::CurrentSince::decode(t)
+    {
+        assert_eq!(
+            crate::rotation::CurrentSince::decode(&since.encode()),
+            Some(since),
             "the tag round-trips"
         );
     }

@@ -60,6 +60,11 @@ const TOKENS: &[&[u8]] = &[
     b"\"impact\"",
     b"\"totalImpact\"",
     b"SERVICE_DEPLOYMENT_COMPLETED",
+    b"Secret Label Updated",
+    b"arn:aws:secretsmanager:us-east-1:123456789012:secret:",
+    b"::AWSPREVIOUS:",
+    b"version=",
+    b" at=",
 ];
 
 fn seeds() -> Vec<Vec<u8>> {

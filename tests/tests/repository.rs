@@ -9,7 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Variables a function cannot start without; the check gives them a value so that
 /// `from_lookup` reads everything else.
-const REQUIRED: [&str; 2] = ["ROLLBACK_TABLE", "BUDGET_EVENTS_TABLE"];
+const REQUIRED: [&str; 4] = [
+    "ROLLBACK_TABLE",
+    "BUDGET_EVENTS_TABLE",
+    "REFRESH_TABLE",
+    "CONSUMER_CLUSTERS",
+];
 
 /// Set by Lambda itself, never by the template.
 const LAMBDA_SETS: [&str; 1] = ["AWS_LAMBDA_FUNCTION_NAME"];
@@ -68,6 +73,11 @@ fn functions() -> Vec<(&'static str, &'static str, BTreeSet<String>)> {
             "budget-response",
             "BudgetResponseFunction",
             reads(|get| budget_response::Config::from_lookup(get).is_ok()),
+        ),
+        (
+            "refresh-consumers",
+            "RefreshConsumersFunction",
+            reads(|get| refresh_consumers::Config::from_lookup(get).is_ok()),
         ),
     ]
 }

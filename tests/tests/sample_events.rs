@@ -294,3 +294,41 @@ fn the_budget_response_sample_events_parse_to_what_they_show() {
         BudgetInput::NewPeriod { .. }
     ));
 }
+
+#[test]
+fn the_refresh_consumers_sample_events_parse_to_their_requests() {
+    use shared::consumers::{RefreshRequest, parse};
+    let secret = "macro-ai/staging/database";
+    for (file, expected) in [
+        (
+            "refresh-consumers/manual-refresh.json",
+            RefreshRequest::Manual {
+                secret: secret.into(),
+                dry_run: false,
+            },
+        ),
+        (
+            "refresh-consumers/manual-refresh-dry-run.json",
+            RefreshRequest::Manual {
+                secret: secret.into(),
+                dry_run: true,
+            },
+        ),
+        (
+            "refresh-consumers/reconcile.json",
+            RefreshRequest::Reconcile { dry_run: false },
+        ),
+    ] {
+        assert_eq!(parse(&tests::sample(file)).expect(file), expected, "{file}");
+    }
+    match parse(&tests::sample(
+        "refresh-consumers/secret-label-updated.json",
+    )) {
+        Ok(RefreshRequest::LabelUpdated {
+            secret: arn, label, ..
+        }) => {
+            assert!(arn.contains(":secret:macro-ai/staging/database-") && label == "AWSCURRENT");
+        }
+        other => panic!("{other:?}"),
+    }
+}
