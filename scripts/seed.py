@@ -200,16 +200,17 @@ def jwt_sign(label):
 
 
 def jwt_verify(label, expected):
-    """What the Express API does (jsonwebtoken): verify with the current key, else `previous`."""
+    """What the Express API does (jsonwebtoken): verify with the key, `previous` or `next`."""
     import hashlib, hmac
     with open(os.path.join(os.environ["MACRO_AI_STACK_DIR"], f"jwt-{label}.txt")) as f:
         head, body, sig = f.read().split(".")
     value = json.loads(sm().get_secret_value(SecretId="macro-ai/dev/jwt-secrets",
                                              VersionStage="AWSCURRENT")["SecretString"])
     candidates = [("the current key", value["accessTokenSecret"])]
-    previous = value.get("previous") or {}
-    if previous.get("accessTokenSecret"):
-        candidates.append(("previous", previous["accessTokenSecret"]))
+    for field in ("previous", "next"):
+        other = value.get(field) or {}
+        if other.get("accessTokenSecret"):
+            candidates.append((field, other["accessTokenSecret"]))
     got = "refused"
     for name, key in candidates:
         mac = b64url(hmac.new(key.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
@@ -221,8 +222,20 @@ def jwt_verify(label, expected):
     return ok
 
 
+# What each environment's API injects (the seed's apiTaskDef: `ecs.Secret.fromSecretsManager`),
+# as ECS task definition `secrets`: name -> (secret, JSON key or None).
+API_SECRETS = {
+    "dev": {"RELATIONAL_DATABASE_URL": ("macro-ai/dev/database", None),
+            "REDIS_URL": ("macro-ai/dev/redis", "url"),
+            "JWT_SECRETS": ("macro-ai/dev/jwt-secrets", None)},
+    "staging": {"RELATIONAL_DATABASE_URL": ("macro-ai/staging/database", None),
+                "REDIS_URL": ("macro-ai/staging/redis-credentials", "url")},
+}
+
+
 def seed_ecs():
-    """The seed's ECS layout: api (autoscaled) and ui services in the dev and staging clusters."""
+    """The seed's ECS layout: api (autoscaled, injecting its secrets) and ui services in the dev
+    and staging clusters."""
     ecs = boto3.client("ecs", endpoint_url=ENDPOINT)
     aas = boto3.client("application-autoscaling", endpoint_url=ENDPOINT)
     schedules = {"dev": "dev-office-hours", "staging": "staging-nightly"}
@@ -230,10 +243,15 @@ def seed_ecs():
         cluster = f"macro-ai-{env}-cluster"
         ecs.create_cluster(clusterName=cluster)
         for svc, desired, bounds in (("api", 2, (1, 4)), ("ui", 2, None)):
+            container = {"name": svc, "image": f"macro-ai/{svc}:1.0.0", "memory": 512}
+            if svc == "api":
+                container["secrets"] = [
+                    {"name": name, "valueFrom": sm().describe_secret(SecretId=secret)["ARN"]
+                     + (f":{key}::" if key else "")}
+                    for name, (secret, key) in API_SECRETS[env].items()]
             td = ecs.register_task_definition(
                 family=f"macro-ai-{env}-{svc}",
-                containerDefinitions=[{"name": svc, "image": f"macro-ai/{svc}:1.0.0",
-                                       "memory": 512}])["taskDefinition"]["taskDefinitionArn"]
+                containerDefinitions=[container])["taskDefinition"]["taskDefinitionArn"]
             name = f"macro-ai-{env}-{svc}-service"
             ecs.create_service(cluster=cluster, serviceName=name, taskDefinition=td,
                                desiredCount=desired,
@@ -248,6 +266,7 @@ def seed_ecs():
 
 ROLLBACK_TABLE = "macro-ai-ops-rollbacks"
 BUDGET_TABLE = "macro-ai-ops-budget-events"
+REFRESH_TABLE = "macro-ai-ops-refreshes"
 
 
 def seed_prod():
@@ -260,7 +279,7 @@ def seed_prod():
     )["taskDefinition"]["taskDefinitionArn"] for v in ("1.4.0", "1.4.1")]
     ecs.create_service(cluster="macro-ai-prod-cluster", serviceName="macro-ai-prod-api-service",
                        taskDefinition=revs[0], desiredCount=4)
-    for table in (ROLLBACK_TABLE, BUDGET_TABLE):
+    for table in (ROLLBACK_TABLE, BUDGET_TABLE, REFRESH_TABLE):
         boto3.client("dynamodb", endpoint_url=ENDPOINT).create_table(
             TableName=table, BillingMode="PAY_PER_REQUEST",
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
@@ -302,9 +321,68 @@ def services():
             print(f"    {s['serviceName']:30} desired={s['desiredCount']}  {bounds:20} saved: {saved}")
 
 
+def label_event(secret_id, path):
+    """Secrets Manager's `Secret Label Updated` event for the secret's AWSCURRENT version, as
+    EventBridge delivers it (the documented example, events/aws-samples/secret-label-updated-doc.json,
+    about this secret), written to `path`."""
+    import datetime
+    d = sm().describe_secret(SecretId=secret_id)
+    version = next(v for v, labels in d["VersionIdsToStages"].items() if "AWSCURRENT" in labels)
+    with open(os.path.join(ROOT, "events", "aws-samples", "secret-label-updated-doc.json")) as f:
+        event = json.load(f)
+    event.update({"resources": [d["ARN"]], "region": "us-east-1", "account": "123456789012",
+                  "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    event["detail"].update({"name": d["Name"], "versionId": version})
+    with open(path, "w") as f:
+        json.dump(event, f)
+
+
+def deployments():
+    """The API services' PRIMARY deployment: a new one after each refresh."""
+    ecs = boto3.client("ecs", endpoint_url=ENDPOINT)
+    for env in ("dev", "staging"):
+        s = ecs.describe_services(cluster=f"macro-ai-{env}-cluster",
+                                  services=[f"macro-ai-{env}-api-service"])["services"][0]
+        d = next(d for d in s["deployments"] if d["status"] == "PRIMARY")
+        print(f"    macro-ai-{env}-api-service: deployment {d['id']} created "
+              f"{d['createdAt'].strftime('%H:%M:%S.%f')[:-3]}, desired={s['desiredCount']}")
+
+
+def consumers_current():
+    """The retire guard's question, asked of the end state: may a task of an API service still
+    hold a value from before its secrets' last change? (Each secret records when AWSCURRENT moved
+    in its `macro-ai:current-since` tag; a service at 0 holds nothing.)"""
+    import datetime
+    ecs = boto3.client("ecs", endpoint_url=ENDPOINT)
+    rows, ok = [], True
+    for env, injected in API_SECRETS.items():
+        s = ecs.describe_services(cluster=f"macro-ai-{env}-cluster",
+                                  services=[f"macro-ai-{env}-api-service"])["services"][0]
+        created = min(d["createdAt"] for d in s["deployments"])
+        for secret, _ in injected.values():
+            d = sm().describe_secret(SecretId=secret)
+            current = next(v for v, l in d["VersionIdsToStages"].items() if "AWSCURRENT" in l)
+            tag = {t["Key"]: t["Value"] for t in d.get("Tags", [])}.get("macro-ai:current-since", "")
+            parts = dict(p.split("=", 1) for p in tag.split() if "=" in p)
+            if parts.get("version") != current:
+                works = False
+                why = "no record of when AWSCURRENT moved"
+            else:
+                since = datetime.datetime.fromisoformat(parts["at"].replace("Z", "+00:00"))
+                works = s["desiredCount"] == 0 or created.astimezone(datetime.timezone.utc) >= since
+                why = "every task started after the change" if works else "a task may hold the value before it"
+            ok = ok and works
+            rows.append((f"macro-ai-{env}-api-service", secret, why + (" (as expected)" if works else " (UNEXPECTED)")))
+    return rows, ok
+
+
 def report():
     """Condenses a function's JSON answer (on stdin) to what changed."""
     r = json.load(sys.stdin)
+    for x in r.get("refreshes", []):
+        print(f"    {x['secret']}: {x['outcome']} ({x['why']})")
+        for s in x.get("services", []):
+            print(f"      {s['service']}: {s['action']} ({s['why']})")
     if "changed" in r:
         print(f"    changed={r['changed']} failed={r['failed']} ({r['mode']} at {r['at']})")
     for s in r.get("services", []):
@@ -398,6 +476,9 @@ def summary():
             ok = ok and works
             rows.append((svc["serviceName"], "capacity", f"desired={svc['desiredCount']} bounds={bounds}",
                          "as seeded (as expected)" if works else "NOT RESTORED (UNEXPECTED)"))
+    consumer_rows, consumers_ok = consumers_current()
+    rows.extend((a, "consumer", b, c) for a, b, c in consumer_rows)
+    ok = ok and consumers_ok
     prod = ecs.describe_services(cluster="macro-ai-prod-cluster", services=["macro-ai-prod-api-service"],
                                  include=["TAGS"])["services"][0]
     tags = {t["key"]: t["value"] for t in prod.get("tags", [])}
@@ -448,7 +529,11 @@ if __name__ == "__main__":
     elif what == "summary":
         sys.exit(0 if summary() else 1)
     elif what == "notifications":
-        sys.exit(0 if notifications() >= 13 else 1)
+        sys.exit(0 if notifications() >= 20 else 1)
+    elif what == "label-event":
+        label_event(sys.argv[2], sys.argv[3])
+    elif what == "deployments":
+        deployments()
     elif what == "release":
         release()
     elif what == "prod-api":
@@ -466,4 +551,4 @@ if __name__ == "__main__":
     elif what == "jwt-verify":
         sys.exit(0 if jwt_verify(sys.argv[2], sys.argv[3]) else 1)
     else:
-        sys.exit("usage: seed.py reset | summary | services | report | release | prod-api | notifications | stage SECRET_ID TOKEN | request-ids LOG | jwt-sign LABEL | jwt-verify LABEL accepted|refused")
+        sys.exit("usage: seed.py reset | summary | services | deployments | report | release | prod-api | notifications | stage SECRET_ID TOKEN | label-event SECRET_ID FILE | request-ids LOG | jwt-sign LABEL | jwt-verify LABEL accepted|refused")
