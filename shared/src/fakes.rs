@@ -41,6 +41,8 @@ struct FakeService {
     task_definition: String,
     /// Newest first: the PRIMARY one, then ACTIVE ones still draining.
     deployments: Vec<Deployment>,
+    /// A deployment controller other than ECS.
+    controller: Option<String>,
 }
 
 /// What runs before each write: another function's write landing between this one's read and
@@ -122,8 +124,21 @@ impl MemoryFleet {
                     created_at: LONG_AGO,
                     desired,
                 }],
+                controller: None,
             },
         );
+        self
+    }
+
+    /// `service` is deployed by `controller` (`CODE_DEPLOY`, `EXTERNAL`): its deployments are task
+    /// sets, and UpdateService cannot force a new one.
+    pub fn with_controller(self, cluster: &str, service: &str, controller: &str) -> Self {
+        if let Some(s) = lock(&self.0)
+            .services
+            .get_mut(&(cluster.to_string(), service.to_string()))
+        {
+            s.controller = Some(controller.to_string());
+        }
         self
     }
 
@@ -324,6 +339,7 @@ impl ConsumerReader for MemoryFleet {
                     })
                     .collect(),
                 tags: s.state.tags.clone(),
+                controller: s.controller.clone(),
             })
             .collect())
     }
@@ -348,7 +364,20 @@ impl ConsumerReader for MemoryFleet {
 impl ConsumerFleet for MemoryFleet {
     async fn redeploy(&self, service: &ServiceId) -> Result<(), FleetError> {
         let n = lock(&self.0).deployments_made;
-        self.write("UpdateService", service, |s| new_deployment(s, n))?;
+        let foreign = self.write("UpdateService", service, |s| {
+            if s.controller.is_none() {
+                new_deployment(s, n);
+            }
+            s.controller.is_some()
+        })?;
+        if foreign {
+            // What ECS answers (InvalidParameterException) under CODE_DEPLOY or EXTERNAL.
+            return Err(fleet_error(
+                "UpdateService",
+                service.to_string(),
+                FleetErrorKind::Other,
+            ));
+        }
         lock(&self.0).deployments_made += 1;
         Ok(())
     }

@@ -253,9 +253,17 @@ impl NotificationLedger for DynamoNotificationLedger {
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(key.to_string()))
-            .update_expression("SET #state = :done REMOVE lease_until")
+            // A key marked done without a claim first (a manual refresh) expires like the others.
+            .update_expression(
+                "SET #state = :done, expires_at = if_not_exists(expires_at, :expires) \
+                 REMOVE lease_until",
+            )
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":done", AttributeValue::S("done".into()))
+            .expression_attribute_values(
+                ":expires",
+                AttributeValue::N((epoch_seconds() + DEDUPE_DAYS * 86_400).to_string()),
+            )
             .send()
             .await
             .map_err(|e| failed(NOTIFICATION, "finish", key, e))?;

@@ -71,6 +71,22 @@ impl ConsumerReader for EcsConsumers {
                 let (Some(name), Some(arn)) = (s.service_name(), s.service_arn()) else {
                     continue;
                 };
+                let controller = s
+                    .deployment_controller()
+                    .map(|c| c.r#type().as_str().to_string())
+                    .filter(|t| t != "ECS");
+                // Under CODE_DEPLOY or EXTERNAL the tasks live in task sets.
+                let task_sets = s.task_sets().iter().map(|t| Deployment {
+                    id: t.id().unwrap_or_default().to_string(),
+                    status: match t.status() {
+                        Some("PRIMARY") => DeploymentStatus::Primary,
+                        // ACTIVE or DRAINING: may still have tasks.
+                        _ => DeploymentStatus::Active,
+                    },
+                    task_definition: t.task_definition().unwrap_or_default().to_string(),
+                    created_at: timestamp(t.created_at()),
+                    desired: t.computed_desired_count(),
+                });
                 services.push(ConsumerService {
                     id: ServiceId {
                         cluster: cluster.to_string(),
@@ -94,6 +110,7 @@ impl ConsumerReader for EcsConsumers {
                             created_at: timestamp(d.created_at()),
                             desired: d.desired_count(),
                         })
+                        .chain(task_sets)
                         .collect(),
                     tags: s
                         .tags()
@@ -105,6 +122,7 @@ impl ConsumerReader for EcsConsumers {
                             ))
                         })
                         .collect(),
+                    controller,
                 });
             }
         }

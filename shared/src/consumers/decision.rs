@@ -46,6 +46,12 @@ pub fn plan(
     if service.desired == 0 {
         return Plan::Skip("at 0 tasks: its tasks read the new value when they start".into());
     }
+    if let Some(controller) = &service.controller {
+        return Plan::Skip(format!(
+            "deployed by {controller}: UpdateService cannot start a new deployment of it; \
+             redeploy it through {controller} (a new deployment of the same revision)"
+        ));
+    }
     let now = consumer.follows_now();
     if now.is_empty() {
         return Plan::Skip(
@@ -61,10 +67,11 @@ pub fn plan(
             pins.join(" and ")
         ));
     }
-    if !refresh_production && is_production(consumer) {
+    // A refresh asked for by hand is that redeploy by hand.
+    if !refresh_production && trigger != Trigger::Manual && is_production(consumer) {
         return Plan::Skip(
             "production, and production refresh is off (RefreshProduction=false): redeploy it \
-             by hand"
+             by hand, or refresh it by hand ({\"refresh\": …})"
                 .into(),
         );
     }
@@ -160,6 +167,7 @@ mod tests {
                     })
                     .collect(),
                 tags: BTreeMap::new(),
+                controller: None,
             },
             references: BTreeMap::from([(td.to_string(), follows.to_vec())]),
         }
@@ -204,6 +212,15 @@ mod tests {
         assert!(
             matches!(plan(&c, since, Trigger::Event, false), Plan::Skip(w) if w.contains("RefreshProduction"))
         );
+        assert_eq!(plan(&c, since, Trigger::Manual, false), Plan::Redeploy);
+        // Deployed by CodeDeploy: UpdateService cannot redeploy it, and its task sets count.
+        let task_set = [(DeploymentStatus::Active, "ts-1", "2026-12-01T00:00:00Z")];
+        let mut c = consumer(2, &task_set, &current, DEV);
+        c.service.controller = Some("CODE_DEPLOY".into());
+        assert!(
+            matches!(plan(&c, since, Trigger::Manual, true), Plan::Skip(w) if w.contains("through CODE_DEPLOY"))
+        );
+        assert!(stale(&c, "v2", since).is_some_and(|w| w.contains("ts-1")));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::ports::{ConsumerReader, ConsumerService};
+use super::ports::{ConsumerReader, ConsumerService, DeploymentStatus};
 use super::reference::{Follows, SecretIdentity};
 use crate::capacity::FleetError;
 
@@ -45,10 +45,12 @@ pub async fn find<R: ConsumerReader>(
         services.sort_by(|a, b| a.id.cmp(&b.id));
         for service in services {
             let mut task_definitions = vec![service.task_definition.clone()];
+            // An INACTIVE deployment has no tasks (and its revision may be gone).
             task_definitions.extend(
                 service
                     .deployments
                     .iter()
+                    .filter(|d| d.status != DeploymentStatus::Inactive)
                     .map(|d| d.task_definition.clone()),
             );
             let mut references = BTreeMap::new();

@@ -76,6 +76,20 @@ impl<C: ConsumerReader, N> Watch<C, N> {
         let since = description.current_since();
         let consumers =
             discovery::find(&self.reader, &self.clusters, &identity(description)?).await?;
+        // A reference pinned to the version being retired loses its credential with it; a
+        // refresh would not help, so it is said, not waited for.
+        let retiring = description.version_with(AWSPREVIOUS).unwrap_or_default();
+        for c in &consumers {
+            let pins_it = c.references.values().flatten().any(|f| match f {
+                Follows::Version(v) => v == retiring,
+                Follows::Stage(s) => s == AWSPREVIOUS,
+                Follows::Current => false,
+            });
+            if pins_it && c.service.desired > 0 {
+                tracing::warn!(service = %c.service.id, version = retiring,
+                               "a reference pins the version being retired: its tasks lose that credential");
+            }
+        }
         Ok(consumers
             .iter()
             .filter_map(|c| {

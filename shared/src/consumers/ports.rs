@@ -21,7 +21,8 @@ pub enum DeploymentStatus {
     Inactive,
 }
 
-/// One deployment of a service.
+/// One deployment of a service (or, under a CODE_DEPLOY or EXTERNAL controller, one task set:
+/// those services list their tasks in task sets, not deployments).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deployment {
     pub id: String,
@@ -41,6 +42,9 @@ pub struct ConsumerService {
     pub task_definition: String,
     pub deployments: Vec<Deployment>,
     pub tags: BTreeMap<String, String>,
+    /// The deployment controller when it is not ECS (`CODE_DEPLOY`, `EXTERNAL`): UpdateService
+    /// cannot start a new deployment of such a service.
+    pub controller: Option<String>,
 }
 
 impl ConsumerService {

@@ -258,7 +258,15 @@ impl<S: SecretStore, F: ConsumerFleet, L: NotificationLedger, N: Notifier> Refre
             // the current version's refresh (done once, whichever event asks).
             superseded = Some(version.to_string());
         }
-        let key = format!("refresh#{}#{current}", identity.arn);
+        // One refresh per move of AWSCURRENT: the version it moved to and the one it left (a
+        // version made current again later, a rollback, is another move).
+        let key = format!(
+            "refresh#{}#{current}#{}",
+            identity.arn,
+            description
+                .version_with(crate::rotation::AWSPREVIOUS)
+                .unwrap_or("none")
+        );
         let claimed = ask.trigger == Trigger::Event && !ask.reconcile && !ask.dry_run;
         if claimed {
             match self.claim(&key).await? {
@@ -323,15 +331,25 @@ impl<S: SecretStore, F: ConsumerFleet, L: NotificationLedger, N: Notifier> Refre
                 });
             }
             None => {
-                // Now is after the move; the event's time (whole seconds) plus one is too, and
-                // is earlier when the event is prompt.
+                // Now is after the move. So is the event's time (whole seconds) plus one, and
+                // closer to it, but only a fresh event's time is trusted: a replayed or late one
+                // (or one anybody may invoke the function with) could date the change to before
+                // deployments that hold an older value.
                 let at = match ask.event {
-                    Some((_, Some(t))) if superseded.is_none() => {
+                    Some((_, Some(t)))
+                        if superseded.is_none()
+                            && t <= now
+                            && now.duration_since(t) < SignedDuration::from_secs(60) =>
+                    {
                         (t + SignedDuration::from_secs(1)).min(now)
                     }
                     _ => now,
                 };
-                let since = CurrentSince::new(current, at);
+                let since = CurrentSince::new(
+                    current,
+                    description.version_with(crate::rotation::AWSPREVIOUS),
+                    at,
+                );
                 if !ask.dry_run
                     && let Err(e) = self.store.mark_current_since(&identity.arn, &since).await
                 {

@@ -488,3 +488,126 @@ async fn given_a_reconciliation_then_what_still_runs_from_before_a_change_is_red
         (2, 1)
     );
 }
+
+#[tokio::test]
+async fn given_awscurrent_moved_back_to_an_earlier_version_then_it_is_a_change_of_its_own() {
+    let store = MemorySecretStore::default().with_secret(SECRET, "first");
+    let fleet = fleet();
+    let refresher = Refresher::new(
+        &store,
+        &fleet,
+        MemoryNotificationLedger::default(),
+        RecordingNotifier::default(),
+        config(),
+    );
+    let rotator = Rotator::new(
+        &store,
+        MemoryCredential::accepting(&["first"]),
+        PasswordPolicy::default(),
+    );
+    // Two rotations, each refreshed.
+    for token in ["t1", "t2"] {
+        store.start_rotation(SECRET, token);
+        for s in [Step::Create, Step::Set, Step::Test, Step::Finish] {
+            rotator.rotate(&step(s, token)).await.expect("rotation");
+        }
+        refresher.handle(label_event(token), Timestamp::now()).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // An operator rolls the secret back to t1 (AWSCURRENT t1, AWSPREVIOUS t2): t1 was refreshed
+    // once already, but this is another move, and the tasks run t2.
+    store
+        .move_stage(SECRET, AWSCURRENT, Some("t1"), Some("t2"))
+        .await
+        .expect("rollback");
+    let before = deployments(&fleet, "api");
+    let (reports, _) = refresher.handle(label_event("t1"), Timestamp::now()).await;
+    assert_eq!(reports[0].outcome, "refreshed", "{reports:?}");
+    assert_eq!(deployments(&fleet, "api"), before + 1);
+    // Recorded as that move (t1 after t2), not the earlier time t1 became current.
+    let d = store.describe(SECRET).await.expect("describe");
+    let since = d.current_since.clone().expect("recorded");
+    assert_eq!(
+        (since.version.as_str(), since.previous.as_deref()),
+        ("t1", Some("t2"))
+    );
+    assert!(d.current_since().is_some());
+}
+
+#[tokio::test]
+async fn given_a_late_event_then_its_time_is_not_taken_for_when_the_change_happened() {
+    let store = MemorySecretStore::default().with_secret(SECRET, "first");
+    let fleet = fleet();
+    let refresher = Refresher::new(
+        &store,
+        &fleet,
+        MemoryNotificationLedger::default(),
+        RecordingNotifier::default(),
+        config(),
+    );
+    let now = Timestamp::now();
+    let hour_ago = now - jiff::SignedDuration::from_hours(1);
+    let late = RefreshRequest::LabelUpdated {
+        secret: ARN.into(),
+        label: AWSCURRENT.into(),
+        version: "v0".into(),
+        at: Some(hour_ago),
+    };
+    refresher.handle(late, now).await;
+    let since = store
+        .describe(SECRET)
+        .await
+        .unwrap()
+        .current_since()
+        .expect("recorded");
+    assert!(
+        since >= now - jiff::SignedDuration::from_millis(1),
+        "{since} is not {hour_ago} + 1 s"
+    );
+}
+
+#[tokio::test]
+async fn given_awscurrent_moved_by_hand_past_the_guard_then_a_retried_finish_does_not_retire() {
+    let store = MemorySecretStore::default().with_secret(SECRET, "first");
+    let fleet = fleet();
+    let rotator = Rotator::new(
+        &store,
+        MemoryCredential::accepting(&["first"]),
+        PasswordPolicy::default(),
+    )
+    .watching(Some(Watch {
+        reader: &fleet,
+        clusters: vec![DEV.into()],
+        notifier: RecordingNotifier::default(),
+    }));
+    store.start_rotation(SECRET, "t1");
+    for s in [Step::Create, Step::Set, Step::Test, Step::Finish] {
+        rotator
+            .rotate(&step(s, "t1"))
+            .await
+            .expect("first rotation");
+    }
+    store.start_rotation(SECRET, "t2");
+    for s in [Step::Create, Step::Set, Step::Test] {
+        rotator.rotate(&step(s, "t2")).await.expect("up to finish");
+    }
+    assert!(
+        rotator.rotate(&step(Step::Finish, "t2")).await.is_err(),
+        "the guard waits"
+    );
+    // An operator promotes t2 by hand, as a way out of the wait; Secrets Manager retries
+    // finishSecret, which finds t2 current.
+    store
+        .move_stage(SECRET, AWSCURRENT, Some("t2"), Some("t1"))
+        .await
+        .expect("by hand");
+    let r = rotator
+        .rotate(&step(Step::Finish, "t2"))
+        .await
+        .expect("finish");
+    assert_eq!(r.outcome, "alreadyCurrent");
+    assert!(
+        rotator_accepts(&rotator, "first"),
+        "the clean-up waits: the API's tasks may still hold it"
+    );
+}

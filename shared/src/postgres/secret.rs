@@ -352,6 +352,17 @@ impl PgSecret {
         if scheme != "postgres" && scheme != "postgresql" {
             return Err(bad("must be a postgres:// or postgresql:// URL"));
         }
+        // Query parameters that some clients let override the login or server it carries.
+        if let Some((key, _)) = parsed.query_pairs().find(|(k, _)| {
+            ["user", "password", "passfile", "host", "port", "dbname"]
+                .iter()
+                .any(|o| k.eq_ignore_ascii_case(o))
+        }) {
+            return Err(bad(&format!(
+                "sets `{}` in its query, which would override the login or server it carries",
+                crate::event::short(&key)
+            )));
+        }
         let host = if self.host.contains(':') {
             format!("[{}]", self.host)
         } else {
@@ -604,6 +615,14 @@ mod tests {
             (json!("not a url hunter2"), "is not a URL"),
             (json!("redis://u:hunter2@h:1/x"), "postgres://"),
             (json!("mysql://u:hunter2@h/x"), "postgres://"),
+            (
+                json!("postgres://u:p@h:1/x?password=hunter2"),
+                "`password` in its query",
+            ),
+            (
+                json!("postgres://u:p@h:1/x?sslmode=require&User=x"),
+                "`User` in its query",
+            ),
         ] {
             let mut v = base();
             v["url"] = url.clone();

@@ -273,12 +273,8 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
                 // Not a release: the release tags stay on the release ECS is undoing, and no
                 // window starts.
                 tags.push((ECS_ROLLBACK_TAG, at.to_string()));
-                // The release did not stand: it can never be promoted to known-good. Unless ECS
-                // undoes a redeployment of a release that had completed (it returns to that
-                // release's own deployment).
-                if !(release.tag(RELEASE_TAG) == Some(current.as_str()) && completed.is_some()) {
-                    tags.push((RELEASE_COMPLETED_TAG, String::new()));
-                }
+                // The release did not stand: it can never be promoted to known-good.
+                tags.push((RELEASE_COMPLETED_TAG, String::new()));
                 format!(
                     "ECS is rolling back {} itself (circuit breaker or deployment alarms): \
                      recorded, not a release; alarms meanwhile do not roll back again",

@@ -288,10 +288,13 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
                         .map_err(store_err)?;
                 }
                 if description.current_since().is_none() {
-                    self.record_current_since(r).await;
+                    let previous = description.version_with(AWSPREVIOUS);
+                    self.record_current_since(r, previous).await;
                 }
                 let previous = description.version_with(AWSPREVIOUS);
-                self.clean_up(r, &description, previous).await?;
+                if self.clean_up_may_retire(r, &description).await? {
+                    self.clean_up(r, &description, previous).await?;
+                }
             }
             info!(secret_id = %r.secret_id, step, version = %r.token,
                   "version is already AWSCURRENT: nothing to do");
@@ -431,7 +434,7 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
             .move_stage(&r.secret_id, AWSCURRENT, Some(&r.token), previous_current)
             .await
             .map_err(|source| self.store_error(r, source))?;
-        self.record_current_since(r).await;
+        self.record_current_since(r, previous_current).await;
         // Secrets Manager clears AWSPENDING itself once the rotation ends; clearing it here too
         // makes a rotation driven by hand (or an emulator) end in the same state.
         self.store
@@ -532,12 +535,49 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
     /// Records on the secret when this version became AWSCURRENT (now, just after the move: at
     /// or after it). Best effort: the label event and a manual refresh record it too, and a
     /// rotation that finds no record waits for a refresh rather than guess.
-    async fn record_current_since(&self, r: &RotationStep) {
-        let since = CurrentSince::new(&r.token, jiff::Timestamp::now());
+    async fn record_current_since(&self, r: &RotationStep, previous: Option<&str>) {
+        let previous = previous.filter(|p| *p != r.token);
+        let since = CurrentSince::new(&r.token, previous, jiff::Timestamp::now());
         if let Err(e) = self.store.mark_current_since(&r.secret_id, &since).await {
             warn!(secret_id = %r.secret_id, error = %report(&e),
                   "when AWSCURRENT moved could not be recorded on the secret");
         }
+    }
+
+    /// Whether a retried finishSecret may run a clean-up that retires credentials. The guard ran
+    /// before this rotation moved AWSCURRENT; but AWSCURRENT may have been moved by someone else
+    /// (an operator finishing a rotation the guard kept waiting), so a backend that retires at
+    /// finishSecret asks again, and a clean-up consumers could still need waits for the next
+    /// rotation (said in the log).
+    async fn clean_up_may_retire(
+        &self,
+        r: &RotationStep,
+        description: &SecretDescription,
+    ) -> Result<bool, RotationError> {
+        let Some(watch) = &self.consumers else {
+            return Ok(true);
+        };
+        let current = self
+            .required(r, VersionRef::Stage(AWSCURRENT), AWSCURRENT)
+            .await?;
+        if self.retirement(r, &current)? != Retirement::AtFinish {
+            return Ok(true);
+        }
+        let blockers =
+            watch
+                .blockers(description)
+                .await
+                .map_err(|source| RotationError::Consumers {
+                    step: r.step.as_str(),
+                    secret: r.secret_id.clone(),
+                    source,
+                })?;
+        if blockers.is_empty() {
+            return Ok(true);
+        }
+        warn!(secret_id = %r.secret_id, services = %blockers.iter().map(|b| b.service.as_str()).collect::<Vec<_>>().join(", "),
+              "AWSCURRENT moved, but consumers may still hold an older value: the clean-up waits for the next rotation");
+        Ok(false)
     }
 
     /// The backend's clean-up once AWSCURRENT moved; idempotent, so retries run it again.

@@ -16,18 +16,23 @@ pub const AWSPENDING: &str = "AWSPENDING";
 pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
 
 /// The tag on a secret that records when its AWSCURRENT version became current:
-/// `version=<id> at=<RFC 3339, milliseconds>`. Secrets Manager keeps no such date (a version's
+/// `version=<id> previous=<id or none> at=<RFC 3339, milliseconds>` (`previous`: the version
+/// AWSCURRENT left then, so a version made current again later never reuses an old record). Secrets Manager keeps no such date (a version's
 /// `CreatedDate` is when it was staged, `LastRotatedDate` is not moved by `PutSecretValue`), and
 /// a consumer that read the secret before that moment may still hold the value before it. It
 /// is written right after AWSCURRENT moves (finishSecret), or from the label event, or by a
 /// manual refresh: each a time at or after the move, so the tasks of a deployment created after
 /// it read the new value.
 pub const CURRENT_SINCE_TAG: &str = "macro-ai:current-since";
+/// `previous=` of a record made when AWSCURRENT left no version behind.
+const NO_VERSION: &str = "none";
 
 /// When a version became AWSCURRENT, as [`CURRENT_SINCE_TAG`] records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CurrentSince {
     pub version: String,
+    /// The version AWSCURRENT left (AWSPREVIOUS since), if any.
+    pub previous: Option<String>,
     pub at: jiff::Timestamp,
 }
 
@@ -35,31 +40,42 @@ impl CurrentSince {
     /// `version` current since `at`, to the millisecond (what a tag holds). A deployment's tasks
     /// start seconds after it is created, so a fraction of a millisecond either way never lets
     /// a task that read the old value pass for one that read the new.
-    pub fn new(version: &str, at: jiff::Timestamp) -> Self {
+    pub fn new(version: &str, previous: Option<&str>, at: jiff::Timestamp) -> Self {
         Self {
             version: version.to_string(),
+            previous: previous.map(str::to_string),
             at: jiff::Timestamp::from_millisecond(at.as_millisecond()).unwrap_or(at),
         }
     }
 
     /// The tag value.
     pub fn encode(&self) -> String {
-        format!("version={} at={}", self.version, self.at)
+        format!(
+            "version={} previous={} at={}",
+            self.version,
+            self.previous.as_deref().unwrap_or(NO_VERSION),
+            self.at
+        )
     }
 
     /// Reads a tag value written by [`CurrentSince::encode`]; anything else is no record.
     pub fn decode(value: &str) -> Option<Self> {
         let mut version = None;
+        let mut previous = None;
         let mut at = None;
         for part in value.split_whitespace() {
             match part.split_once('=')? {
                 ("version", v) if !v.is_empty() && version.is_none() => version = Some(v),
+                ("previous", v) if !v.is_empty() && previous.is_none() => previous = Some(v),
                 ("at", t) if at.is_none() => at = Some(t.parse::<jiff::Timestamp>().ok()?),
                 _ => return None,
             }
         }
         Some(Self {
             version: version?.to_string(),
+            previous: Some(previous?)
+                .filter(|p| *p != NO_VERSION)
+                .map(str::to_string),
             at: at?,
         })
     }
@@ -90,12 +106,15 @@ impl SecretDescription {
         self.versions.get(version).map(Vec::as_slice)
     }
 
-    /// When the version that is AWSCURRENT now became current, if a record names it.
+    /// When the version that is AWSCURRENT now became current, if a record names it and the
+    /// version it replaced (AWSPREVIOUS now): a record of an earlier time the same version was
+    /// current is no record.
     pub fn current_since(&self) -> Option<jiff::Timestamp> {
         let current = self.version_with(AWSCURRENT)?;
+        let previous = self.version_with(AWSPREVIOUS);
         self.current_since
             .as_ref()
-            .filter(|s| s.version == current)
+            .filter(|s| s.version == current && s.previous.as_deref() == previous)
             .map(|s| s.at)
     }
 
@@ -251,19 +270,25 @@ mod tests {
     #[test]
     fn given_a_record_then_it_reads_back_to_the_millisecond_and_bad_ones_are_none() {
         let at: jiff::Timestamp = "2026-12-03T10:00:00.123456Z".parse().unwrap();
-        let since = CurrentSince::new("v-1", at);
-        assert_eq!(since.encode(), "version=v-1 at=2026-12-03T10:00:00.123Z");
+        let since = CurrentSince::new("v-1", Some("v-0"), at);
+        assert_eq!(
+            since.encode(),
+            "version=v-1 previous=v-0 at=2026-12-03T10:00:00.123Z"
+        );
         assert_eq!(CurrentSince::decode(&since.encode()), Some(since));
+        let first = CurrentSince::new("v", None, at);
+        assert_eq!(CurrentSince::decode(&first.encode()), Some(first));
         let whole: jiff::Timestamp = "2026-12-03T10:00:00Z".parse().unwrap();
-        assert_eq!(CurrentSince::new("v", whole).at, whole);
+        assert_eq!(CurrentSince::new("v", None, whole).at, whole);
         for bad in [
             "",
-            "version=v-1",
-            "at=2026-12-03T10:00:00Z",
-            "version= at=2026-12-03T10:00:00Z",
-            "version=v at=yesterday",
-            "version=v at=2026-12-03T10:00:00Z extra=1",
-            "version=v version=w at=2026-12-03T10:00:00Z",
+            "version=v-1 previous=none",
+            "version=v at=2026-12-03T10:00:00Z",
+            "previous=none at=2026-12-03T10:00:00Z",
+            "version= previous=none at=2026-12-03T10:00:00Z",
+            "version=v previous=none at=yesterday",
+            "version=v previous=none at=2026-12-03T10:00:00Z extra=1",
+            "version=v version=w previous=none at=2026-12-03T10:00:00Z",
         ] {
             assert_eq!(CurrentSince::decode(bad), None, "{bad}");
         }

@@ -532,6 +532,51 @@ async fn budget_response(stack: &'static Stack) -> Result<Row> {
     )
 }
 
+async fn refresh_consumers(stack: &'static Stack) -> Result<Row> {
+    let aws = stack.aws(&MotoAccount(DEFAULT_ACCOUNT.into()));
+    let client = stack.secrets_manager(&MotoAccount(DEFAULT_ACCOUNT.into()));
+    let cluster = unique("bench-dev-cluster");
+    aws.cluster(&cluster).await?;
+    let secret = create_secret(&client, &unique("bench/database"), &json!({"k": "v"})).await?;
+    // Ten services, each injecting the secret one way or another.
+    for n in 0..10 {
+        let reference = if n % 2 == 0 {
+            secret.clone()
+        } else {
+            format!("{secret}:k::")
+        };
+        let td = aws
+            .task_definition_with_secrets(&unique("bench-api"), &[("DB", &reference)])
+            .await?;
+        aws.service(&cluster, &td, &format!("api-{n}"), 2, &[], None)
+            .await?;
+    }
+    let version = tests::rotation::stages(&client, &secret)
+        .await?
+        .into_keys()
+        .next()
+        .context("a version")?;
+    let mut event = tests::sample("aws-samples/secret-label-updated-doc.json");
+    event["resources"] = json!([secret]);
+    event["detail"]["versionId"] = json!(version);
+    event["time"] = json!(
+        jiff::Timestamp::now()
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    );
+    let env = [
+        ("CONSUMER_CLUSTERS", cluster),
+        ("REFRESH_TABLE", ledger(&aws).await?),
+    ];
+    measure(
+        "refresh-consumers",
+        "label event, 10 consumers redeployed + redelivery",
+        stack,
+        &env,
+        vec![event.clone(), event],
+    )
+}
+
 /// A fleet whose every call takes `delay` longer: a real ECS round trip from Lambda is tens of
 /// milliseconds, moto's on loopback about one, so the emulator alone hides what concurrency buys.
 struct Delayed<F> {
@@ -626,6 +671,7 @@ async fn main() -> Result<()> {
         after_hours(stack).await?,
         alarm_rollback(stack).await?,
         budget_response(stack).await?,
+        refresh_consumers(stack).await?,
     ];
     eprintln!();
     eprintln!(
