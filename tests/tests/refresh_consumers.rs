@@ -560,7 +560,7 @@ async fn every_reference_form_is_refreshed_once_and_nothing_else_is_touched() ->
     assert!(tags.tags().iter().any(|t| {
         t.key() == Some("macro-ai:current-since")
             && t.value()
-                .is_some_and(|v| v.starts_with(&format!("version={version} at=")))
+                .is_some_and(|v| v.starts_with(&format!("version={version} previous=none at=")))
     }));
     Ok(())
 }
