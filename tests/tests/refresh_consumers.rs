@@ -199,10 +199,14 @@ impl World {
     }
 }
 
+/// Logins the probes made in this test process (for the figures the tests print).
+static LOGINS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// What the API's tasks do with what they read: log in to PostgreSQL and Redis. Each refused
 /// login is a failure a user would see (the text names the task, never a value).
 async fn probe(stack: &Stack, tasks: &[Task]) -> Result<Vec<String>> {
     let mut failures = Vec::new();
+    LOGINS.fetch_add(2 * tasks.len(), std::sync::atomic::Ordering::Relaxed);
     for task in tasks {
         let db: Value = serde_json::from_str(&task.env["RELATIONAL_DATABASE_URL"])?;
         let user = db["username"].as_str().unwrap_or_default();
@@ -319,8 +323,9 @@ async fn three_rounds_of_rotations_reach_every_task_and_no_login_fails() -> Resu
         }
     }
     println!(
-        "{rollouts} rotations, each followed by a rolling deployment of 3 tasks: {} failed logins",
-        failures.len()
+        "{rollouts} rotations, each followed by a rolling deployment of 3 tasks: {} of {} logins failed",
+        failures.len(),
+        LOGINS.load(std::sync::atomic::Ordering::Relaxed)
     );
     assert!(failures.is_empty(), "{failures:#?}");
     // The refreshes were announced, naming the API.
@@ -363,7 +368,11 @@ async fn without_the_refresh_tasks_that_read_their_secrets_once_are_locked_out()
             );
         }
     }
-    println!("control without refresh: {} failed logins", failures.len());
+    println!(
+        "control without refresh: {} of {} logins failed",
+        failures.len(),
+        LOGINS.load(std::sync::atomic::Ordering::Relaxed)
+    );
     assert!(
         failures.iter().any(|f| f.contains("PostgreSQL"))
             && failures.iter().any(|f| f.contains("Redis")),
