@@ -22,8 +22,14 @@ use tests::{MotoAccount, Stack, root, unique};
 /// moto's default account: the account a function sees when it sends no account header.
 const DEFAULT_ACCOUNT: &str = "123456789012";
 
+/// `target/lambda/<name>/bootstrap`, or under `BENCH_LAMBDA_DIR` (another build's, to compare
+/// releases: the same driver, stack and events).
 fn binary(name: &str) -> PathBuf {
-    root().join("target/lambda").join(name).join("bootstrap")
+    std::env::var_os("BENCH_LAMBDA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/lambda"))
+        .join(name)
+        .join("bootstrap")
 }
 
 fn spawn(name: &str, api: &RuntimeApi, stack: &Stack, env: &[(&str, String)]) -> Result<Child> {
@@ -663,7 +669,7 @@ async fn scaling_concurrency(
 async fn main() -> Result<()> {
     let stack = Stack::get();
     // The in-process scaler writes its EMF lines to stdout: the tables go to stderr.
-    let rows = vec![
+    let mut rows = vec![
         rotate_postgres(stack).await?,
         rotate_redis(stack).await?,
         rotate_openai_key(stack).await?,
@@ -671,8 +677,11 @@ async fn main() -> Result<()> {
         after_hours(stack).await?,
         alarm_rollback(stack).await?,
         budget_response(stack).await?,
-        refresh_consumers(stack).await?,
     ];
+    // A build from before refresh-consumers existed has no bootstrap of it.
+    if binary("refresh-consumers").exists() {
+        rows.push(refresh_consumers(stack).await?);
+    }
     eprintln!();
     eprintln!(
         "| function | bootstrap size | cold init (median of 20) | run | run time | peak RSS |"
