@@ -24,6 +24,9 @@ that environment's parameter values, then checks the expanded CloudFormation:
    services and task definitions, redeploy the services and describe the secrets; every function
    that watches CONSUMER_CLUSTERS may read them, and every rotation function may record when
    AWSCURRENT moved (secretsmanager:TagResource, for that one tag key only).
+5. KMS scope (issue 22): a role that may use a key other than the stack's topic key (the
+   secrets' key) may do so only through Secrets Manager (`kms:ViaService`) and only for named
+   secrets (`kms:EncryptionContext:SecretARN`): otherwise it could decrypt anything under that key.
 
     python scripts/check_deploy.py              expand dev, staging, prod; check; exit 1 on problems
     python scripts/check_deploy.py --self-test  prove each check fails on a template that breaks it
@@ -375,6 +378,39 @@ def check_consumers(cfn, env, values):
     return problems
 
 
+def all_statements(resources, role_id):
+    """Every Allow statement of a role's inline policies, both branches of an `Fn::If` included."""
+    role = resources.get(role_id, {})
+    for policy in role.get("Properties", {}).get("Policies", []):
+        for st in as_list(policy.get("PolicyDocument", {}).get("Statement", [])):
+            branches = st["Fn::If"][1:] if isinstance(st, dict) and "Fn::If" in st else [st]
+            for b in branches:
+                if isinstance(b, dict) and b.get("Effect") == "Allow":
+                    yield b
+
+
+def check_kms(cfn):
+    resources = cfn.get("Resources", {})
+    topic_keys = set(of_type(resources, "AWS::KMS::Key"))
+    problems = []
+    for rid in of_type(resources, "AWS::IAM::Role"):
+        for st in all_statements(resources, rid):
+            actions = as_list(st.get("Action"))
+            if not any(a in ("kms:Decrypt", "kms:GenerateDataKey", "kms:*") for a in actions):
+                continue
+            if all(target_id(r) in topic_keys for r in as_list(st.get("Resource"))):
+                continue
+            equals = st.get("Condition", {}).get("StringEquals", {})
+            via = json.dumps(equals.get("kms:ViaService", ""))
+            if "secretsmanager." not in via:
+                problems.append(f"role {rid}: uses a secrets key without kms:ViaService "
+                                "secretsmanager.<region>.amazonaws.com (it could decrypt anything under it)")
+            if not as_list(equals.get("kms:EncryptionContext:SecretARN") or []):
+                problems.append(f"role {rid}: uses a secrets key without kms:EncryptionContext:SecretARN "
+                                "(it could decrypt any secret under it)")
+    return problems
+
+
 # Who publishes to a topic, by the resource that names it, and the service principal that must be
 # able to use the topic's key.
 PUBLISHERS = {
@@ -594,7 +630,7 @@ def main():
     for env, cfn in expanded.items():
         problems += [f"{env}: {p}" for p in
                      check_wiring(cfn) + check_topic_keys(cfn) + check_publisher_keys(cfn)
-                     + check_consumers(cfn, env, values_of(cfn, env))]
+                     + check_consumers(cfn, env, values_of(cfn, env)) + check_kms(cfn)]
     problems += check_accounts(expanded, environments())
     paths = [os.path.join(out_dir, f"{env}.json") for env in expanded]
     status, output = cfn_lint(paths)
@@ -609,7 +645,8 @@ def main():
     print("deploy check: the SAM transform succeeds for " + ", ".join(
         f"{env} ({n} resources)" for env, n in counts.items())
         + "; cfn-lint clean on each; rules, schedules, subscriptions, destinations and rotations wired;"
-        " the Secret Label Updated rule and the consumers' IAM in place;"
+        " the Secret Label Updated rule and the consumers' IAM in place; the secrets key only via"
+        " Secrets Manager for named secrets;"
         " every topic AWS services publish to has a key they can use; no two environments create"
         " one name in one account")
     return 0
@@ -765,6 +802,16 @@ def self_test():
                         st.pop("Condition", None)
     expect("tagging a secret with any key is reported",
            any("not limited to the tag" in p for p in consumers_broken(any_tag)))
+
+    # 7d. The secrets key without its conditions (issue 22).
+    expect("the template as it is passes the KMS scope check", check_kms(good) == [])
+    for condition in ("kms:ViaService", "kms:EncryptionContext:SecretARN"):
+        broken = copy.deepcopy(good)
+        for rid in of_type(broken["Resources"], "AWS::IAM::Role"):
+            for st in all_statements(broken["Resources"], rid):
+                st.get("Condition", {}).get("StringEquals", {}).pop(condition, None)
+        expect(f"a role that uses the secrets key without {condition} is reported",
+               any(condition in p for p in check_kms(broken)))
 
     # 8. Two environments' stacks in one account creating one name (issue 14: every stack made
     #    all three budgets), or two anomaly monitors.

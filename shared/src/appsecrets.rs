@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::postgres::scram::hmac_sha256;
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, BackendError, CreateContext, CredentialBackend, PasswordPolicy,
-    Retirement, SecretStore, SetOutcome, Staged,
+    Retirement, SecretStore, SetOutcome, Staged, VersionRef,
 };
 use crate::secret::SecretString;
 
@@ -292,10 +292,11 @@ impl AppSecretsBackend {
         }
     }
 
-    /// AWSCURRENT must have been current for `min_key_age`: the key it replaced is about to be
-    /// dropped, and tokens it signed may still be alive.
-    fn check_age(&self, last_rotated: Option<jiff::Timestamp>) -> Result<(), BackendError> {
-        let Some(at) = last_rotated else {
+    /// AWSCURRENT must have been in the secret for `min_key_age` (since its version was created,
+    /// or moved to, whichever is later): the key it replaced is about to be dropped, and tokens
+    /// it signed may still be alive.
+    fn check_age(&self, since: Option<jiff::Timestamp>) -> Result<(), BackendError> {
+        let Some(at) = since else {
             return Ok(());
         };
         let age = jiff::Timestamp::now().duration_since(at);
@@ -305,13 +306,84 @@ impl AppSecretsBackend {
             return Ok(());
         }
         Err(BackendError::refused(format!(
-            "the current keys have been current for {} h only (last rotated {at}); a rotation now \
+            "the current keys have been current for {} h only (since {at}); a rotation now \
              would drop keys that tokens signed up to {} h ago still use (MIN_KEY_AGE_HOURS). If a \
              key leaked, revoke it instead: put a new value without `previous` (everyone signs in \
              again)",
             age.as_hours(),
             self.options.token_max_age.as_secs() / 3600
         )))
+    }
+
+    /// AWSPENDING was made from AWSCURRENT as it was then; if AWSCURRENT was rewritten since (an
+    /// operator's edit, a revocation), promoting AWSPENDING would undo it: drop a field added
+    /// since, trust a key revoked since as `previous`, or drop the key now current. So AWSPENDING
+    /// must be AWSCURRENT-now's successor: every field but the rotated keys, `previous` and `next`
+    /// the same; the same rotated keys; each signing with AWSCURRENT's `next` (or, where there
+    /// was none, the same key and `previous`), keeping AWSCURRENT's key as `previous`, and
+    /// publishing a new `next`.
+    fn check_successor(
+        &self,
+        current: &Map<String, Value>,
+        pending: &Map<String, Value>,
+    ) -> Result<(), BackendError> {
+        let changed = |what: String| {
+            Err(BackendError::refused(format!(
+                "{what}: AWSCURRENT changed after this rotation's AWSPENDING was made from it; \
+                 nothing is promoted. Cancel this rotation (remove AWSPENDING from its version) \
+                 and start a new one"
+            )))
+        };
+        let rotated = |name: &str| {
+            name == PREVIOUS || name == NEXT || self.options.keys.iter().any(|k| k.name == name)
+        };
+        let others = |map: &Map<String, Value>| -> Map<String, Value> {
+            map.iter()
+                .filter(|(k, _)| !rotated(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        if others(current) != others(pending) {
+            return changed("a field other than the keys differs".into());
+        }
+        let names = |map: &Map<String, Value>| -> Vec<String> {
+            self.options
+                .keys
+                .iter()
+                .filter(|k| map.contains_key(&k.name))
+                .map(|k| k.name.clone())
+                .collect()
+        };
+        if names(current) != names(pending) {
+            return changed("the set of keys differs".into());
+        }
+        let get = |map: &Map<String, Value>, path: &[&str]| -> Option<Value> {
+            let mut v = map.get(path[0])?;
+            for p in &path[1..] {
+                v = v.get(*p)?;
+            }
+            Some(v.clone())
+        };
+        for k in names(pending) {
+            let k = k.as_str();
+            let signs = get(pending, &[k]);
+            let kept = get(pending, &[PREVIOUS, k]);
+            let published = get(pending, &[NEXT, k]);
+            let follows = match get(current, &[NEXT, k]) {
+                Some(current_next) => {
+                    signs.as_ref() == Some(&current_next) && kept == get(current, &[k])
+                }
+                None => signs == get(current, &[k]) && kept == get(current, &[PREVIOUS, k]),
+            };
+            let fresh = published.is_some() && published != signs && published != kept;
+            if !follows || !fresh {
+                return changed(format!(
+                    "`{k}` is not AWSCURRENT's successor (it must sign with AWSCURRENT's `next`, \
+                     keep AWSCURRENT's key as `previous` and publish a new `next`)"
+                ));
+            }
+        }
+        Ok(())
     }
 
     async fn new_key<S: SecretStore>(
@@ -385,7 +457,7 @@ impl CredentialBackend for AppSecretsBackend {
         // The whole value first (keys and `previous`): nothing is staged from a malformed one.
         self.check_shape(&fields, AWSCURRENT)?;
         self.check_interval(ctx.rotation_interval_days)?;
-        self.check_age(ctx.last_rotated)?;
+        self.check_age(ctx.current_since().await?)?;
         let rotated = self.present(&fields, AWSCURRENT)?;
         let mut previous = match fields.remove(PREVIOUS) {
             Some(Value::Object(old)) => old,
@@ -423,42 +495,39 @@ impl CredentialBackend for AppSecretsBackend {
     ) -> Result<SetOutcome, BackendError> {
         let pending = Self::object(&staged.pending, AWSPENDING)?;
         self.check_shape(&pending, AWSPENDING)?;
-        // AWSPENDING was made from AWSCURRENT as it was then; if AWSCURRENT was rewritten since,
-        // promoting it would drop the key now current (or sign with one no task accepts yet).
         let current = Self::object(&staged.current, AWSCURRENT)?;
-        let get = |map: &Map<String, Value>, path: &[&str]| -> Option<Value> {
-            let mut v = map.get(path[0])?;
-            for p in &path[1..] {
-                v = v.get(*p)?;
-            }
-            Some(v.clone())
-        };
-        for spec in self.present(&pending, AWSPENDING)? {
-            let k = spec.name.as_str();
-            let signs = get(&pending, &[k]);
-            let kept = get(&pending, &[PREVIOUS, k]);
-            let published = get(&pending, &[NEXT, k]);
-            let follows = match get(&current, &[NEXT, k]) {
-                Some(current_next) => {
-                    signs.as_ref() == Some(&current_next) && kept == get(&current, &[k])
-                }
-                None => signs == get(&current, &[k]) && kept == get(&current, &[PREVIOUS, k]),
-            };
-            let fresh = published.is_some() && published != signs && published != kept;
-            if !follows || !fresh {
-                return Err(BackendError::refused(format!(
-                    "`{k}`: AWSPENDING is not AWSCURRENT's successor (it must sign with \
-                     AWSCURRENT's `next`, keep AWSCURRENT's key as `previous` and publish a new \
-                     `next`): AWSCURRENT changed during the rotation; cancel this rotation and \
-                     start a new one"
-                )));
-            }
-        }
+        self.check_successor(&current, &pending)?;
         Ok(SetOutcome::Installed {
             change: "nothing to set: application keys live only in the secret; apps read the \
                      new version (with `previous`) after finishSecret"
                 .into(),
         })
+    }
+
+    /// The check of setSecret again, on AWSCURRENT as it is right before the move: a change
+    /// between setSecret and finishSecret (a revocation) is not undone by the promotion.
+    async fn before_promote<S: SecretStore>(
+        &self,
+        store: &S,
+        secret_id: &str,
+        token: &str,
+    ) -> Result<(), BackendError> {
+        let read = |version| async move {
+            store
+                .get(secret_id, version)
+                .await?
+                .ok_or_else(|| BackendError::invalid_secret("a version to compare has no value"))
+        };
+        let current = read(VersionRef::Stage(AWSCURRENT)).await?;
+        let pending = read(VersionRef::Version {
+            id: token,
+            stage: AWSPENDING,
+        })
+        .await?;
+        self.check_successor(
+            &Self::object(&current, AWSCURRENT)?,
+            &Self::object(&pending, AWSPENDING)?,
+        )
     }
 
     async fn test_pending(&self, pending: &SecretString) -> Result<(), BackendError> {
@@ -673,6 +742,118 @@ mod tests {
         r.store().start_rotation("jwt", "t1");
         let e = r.rotate(&step(Step::Set)).await.unwrap_err();
         assert_eq!(e.error_type(), "RotationRefused", "{e}");
+    }
+
+    /// What an operator does with PutSecretValue: `value` becomes AWSCURRENT as a new version.
+    async fn put_current(
+        r: &crate::rotation::Rotator<crate::fakes::MemorySecretStore, AppSecretsBackend>,
+        version: &str,
+        value: Value,
+    ) {
+        use crate::rotation::SecretStore;
+        let store = r.store();
+        let pending = store
+            .describe("jwt")
+            .await
+            .expect("describe")
+            .version_with(AWSPENDING)
+            .map(str::to_string);
+        store
+            .put_pending("jwt", version, &SecretString::new(value.to_string()), None)
+            .await
+            .expect("put");
+        let current = store.describe("jwt").await.expect("describe");
+        store
+            .move_stage(
+                "jwt",
+                AWSCURRENT,
+                Some(version),
+                current.version_with(AWSCURRENT),
+            )
+            .await
+            .expect("current");
+        // PutSecretValue with AWSCURRENT leaves a rotation's AWSPENDING where it was.
+        if let Some(p) = pending {
+            store.start_rotation("jwt", &p);
+        }
+    }
+
+    fn step(step: crate::rotation::Step) -> crate::rotation::RotationStep {
+        crate::rotation::RotationStep {
+            step,
+            secret_id: "jwt".into(),
+            token: "t1".into(),
+            rotation_token: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn given_a_revocation_after_set_secret_then_finish_promotes_nothing() {
+        use crate::rotation::Step;
+        let r = rotator();
+        let next = serde_json::json!({"accessTokenSecret": "k0".repeat(32),
+                                      "next": {"accessTokenSecret": "k1".repeat(32)}});
+        put_current(&r, "with-next", next).await;
+        r.store().start_rotation("jwt", "t1");
+        for s in [Step::Create, Step::Set, Step::Test] {
+            r.rotate(&step(s)).await.expect("up to finish");
+        }
+        // k0 leaks: the operator revokes it the README's way, a new key, no previous or next.
+        let revoked = serde_json::json!({"accessTokenSecret": "k3".repeat(32)});
+        put_current(&r, "revocation", revoked.clone()).await;
+        let e = r.rotate(&step(Step::Finish)).await.unwrap_err();
+        assert_eq!(e.error_type(), "RotationRefused", "{e}");
+        let current: Value =
+            serde_json::from_str(&r.store().value("jwt", AWSCURRENT).expect("current")).unwrap();
+        assert_eq!(
+            current, revoked,
+            "the revocation stands: k0 is not trusted again"
+        );
+    }
+
+    #[tokio::test]
+    async fn given_a_field_added_after_create_secret_then_set_secret_refuses() {
+        use crate::rotation::Step;
+        let r = rotator();
+        r.store().start_rotation("jwt", "t1");
+        r.rotate(&step(Step::Create)).await.expect("create");
+        let edited = serde_json::json!({"accessTokenSecret": "k0".repeat(32), "issuer": "i",
+                                        "audience": "macro-ai-web"});
+        put_current(&r, "edited", edited).await;
+        let e = r.rotate(&step(Step::Set)).await.unwrap_err();
+        assert_eq!(e.error_type(), "RotationRefused", "{e}");
+        let text = crate::error::report(&e);
+        assert!(text.contains("other than the keys"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn given_a_key_put_by_hand_just_now_then_the_minimum_age_counts_from_it() {
+        use crate::rotation::Step;
+        let r = crate::rotation::Rotator::new(
+            crate::fakes::MemorySecretStore::default().with_secret(
+                "jwt",
+                &serde_json::json!({"accessTokenSecret": "k0".repeat(32)}).to_string(),
+            ),
+            AppSecretsBackend::new(AppSecretOptions {
+                token_max_age: Duration::from_secs(24 * 3600),
+                min_key_age: Duration::from_secs(24 * 3600),
+                ..AppSecretOptions::default()
+            }),
+            PasswordPolicy::default(),
+        );
+        // The secret's first version is old: a rotation may replace it. A key put by hand a
+        // moment ago (PutSecretValue moves no LastRotatedDate) may not.
+        put_current(
+            &r,
+            "by-hand",
+            serde_json::json!({"accessTokenSecret": "k5".repeat(32)}),
+        )
+        .await;
+        r.store().start_rotation("jwt", "t1");
+        let e = r.rotate(&step(Step::Create)).await.unwrap_err();
+        assert_eq!(e.error_type(), "RotationRefused", "{e}");
+        let text = crate::error::report(&e);
+        assert!(text.contains("MIN_KEY_AGE_HOURS"), "{text}");
     }
 
     #[test]

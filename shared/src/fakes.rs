@@ -14,7 +14,7 @@ use crate::capacity::{
 use crate::consumers::{
     ConsumerFleet, ConsumerReader, ConsumerService, Deployment, DeploymentStatus,
 };
-use crate::ledger::{Claim, LedgerError, NotificationLedger};
+use crate::ledger::{Claim, LedgerError, NotificationLedger, Owner};
 use crate::notify::{Notice, Notifier, NotifyError};
 use crate::rollback::{LedgerEntry, ReleaseFleet, RollbackLedger, ServiceRelease};
 use crate::rotation::{
@@ -530,28 +530,54 @@ impl RollbackLedger for MemoryRollbackLedger {
 /// The notification ledger in memory. A claim is in progress until finished or forgotten
 /// (leases are not modelled: the end-to-end tests cover a lease running out).
 #[derive(Debug, Default)]
-pub struct MemoryNotificationLedger(Mutex<BTreeMap<String, Claim>>);
+pub struct MemoryNotificationLedger(Mutex<BTreeMap<String, (Claim, Owner)>>);
+
+fn now_seconds() -> u64 {
+    jiff::Timestamp::now().as_second().max(0) as u64
+}
+
+fn not_the_owner(operation: &'static str, key: &str) -> LedgerError {
+    LedgerError {
+        ledger: "notification",
+        operation,
+        key: key.to_string(),
+        source: "the claim is another invocation's (the conditional write failed)".into(),
+    }
+}
 
 impl NotificationLedger for MemoryNotificationLedger {
-    async fn claim(&self, key: &str) -> Result<Claim, LedgerError> {
+    async fn claim(&self, key: &str, owner: &Owner) -> Result<Claim, LedgerError> {
         let mut claims = lock(&self.0);
         match claims.get(key) {
-            Some(found) => Ok(*found),
-            None => {
-                claims.insert(key.to_string(), Claim::InProgress);
-                Ok(Claim::New)
+            // A claim whose lease ran out is taken over, as the DynamoDB condition allows.
+            Some((Claim::InProgress, held)) if held.until < now_seconds() => {}
+            Some((found, _)) => return Ok(*found),
+            None => {}
+        }
+        claims.insert(key.to_string(), (Claim::InProgress, owner.clone()));
+        Ok(Claim::New)
+    }
+
+    async fn finish(&self, key: &str, owner: &Owner) -> Result<(), LedgerError> {
+        let mut claims = lock(&self.0);
+        match claims.get_mut(key) {
+            Some((claim, held)) if held.id == owner.id => {
+                *claim = Claim::Done;
+                Ok(())
             }
+            _ => Err(not_the_owner("finish", key)),
         }
     }
 
-    async fn finish(&self, key: &str) -> Result<(), LedgerError> {
-        lock(&self.0).insert(key.to_string(), Claim::Done);
-        Ok(())
-    }
-
-    async fn forget(&self, key: &str) -> Result<(), LedgerError> {
-        lock(&self.0).remove(key);
-        Ok(())
+    async fn forget(&self, key: &str, owner: &Owner) -> Result<(), LedgerError> {
+        let mut claims = lock(&self.0);
+        match claims.get(key) {
+            Some((_, held)) if held.id == owner.id => {
+                claims.remove(key);
+                Ok(())
+            }
+            _ => Err(not_the_owner("forget", key)),
+        }
     }
 }
 
@@ -580,6 +606,8 @@ struct FakeSecret {
     /// Version id → (value, staging labels).
     versions: BTreeMap<String, (Option<String>, Vec<String>)>,
     tags: BTreeMap<String, String>,
+    /// Version id → when it was created.
+    created: BTreeMap<String, jiff::Timestamp>,
 }
 
 #[derive(Debug, Default)]
@@ -596,13 +624,15 @@ struct Secrets {
 pub struct MemorySecretStore(Mutex<Secrets>);
 
 impl MemorySecretStore {
-    /// A secret whose AWSCURRENT (version `v0`) is `value`, with rotation enabled.
+    /// A secret whose AWSCURRENT (version `v0`, made long ago) is `value`, with rotation
+    /// enabled.
     pub fn with_secret(self, id: &str, value: &str) -> Self {
         let mut secret = FakeSecret::default();
         secret.versions.insert(
             "v0".into(),
             (Some(value.to_string()), vec![AWSCURRENT.to_string()]),
         );
+        secret.created.insert("v0".into(), LONG_AGO);
         lock(&self.0).secrets.insert(id.to_string(), secret);
         self
     }
@@ -695,7 +725,6 @@ impl SecretStore for MemorySecretStore {
                 name: Some(secret_name(secret_id).to_string()),
                 rotation_enabled: true,
                 rotation_interval_days: Some(30),
-                last_rotated: None,
                 versions: secret
                     .versions
                     .iter()
@@ -735,6 +764,10 @@ impl SecretStore for MemorySecretStore {
         _rotation_token: Option<&str>,
     ) -> Result<(), StoreError> {
         self.with("PutSecretValue", secret_id, |secret, _| {
+            secret
+                .created
+                .entry(token.to_string())
+                .or_insert_with(jiff::Timestamp::now);
             let entry = secret
                 .versions
                 .entry(token.to_string())
@@ -815,6 +848,15 @@ impl SecretStore for MemorySecretStore {
             .take(usize::from(policy.length))
             .collect();
         Ok(SecretString::new(password))
+    }
+
+    async fn versions_created(
+        &self,
+        secret_id: &str,
+    ) -> Result<BTreeMap<String, jiff::Timestamp>, StoreError> {
+        self.with("ListSecretVersionIds", secret_id, |secret, _| {
+            Ok(secret.created.clone())
+        })
     }
 
     async fn mark_current_since(

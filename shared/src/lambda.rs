@@ -99,6 +99,7 @@ where
             let invocation = telemetry::Invocation {
                 request_id: event.context.request_id.clone(),
                 trace_id: event.context.xray_trace_id.clone(),
+                deadline_ms: Some(event.context.deadline).filter(|d| *d > 0),
             };
             // Boxed: one allocation per invocation keeps the runtime's future type shallow.
             Box::pin(telemetry::within(invocation, handler(event)))

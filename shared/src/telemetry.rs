@@ -11,6 +11,8 @@ use tracing::info;
 pub struct Invocation {
     pub request_id: String,
     pub trace_id: Option<String>,
+    /// When Lambda stops the invocation (epoch milliseconds), when it says.
+    pub deadline_ms: Option<u64>,
 }
 
 tokio::task_local! {
@@ -24,6 +26,11 @@ pub async fn within<F: Future>(invocation: Invocation, work: F) -> F::Output {
 
 fn current() -> Option<Invocation> {
     INVOCATION.try_with(Clone::clone).ok()
+}
+
+/// The invocation being handled, if any (its request id names the claims it makes).
+pub fn invocation() -> Option<Invocation> {
+    current()
 }
 
 /// The CloudWatch namespace of every metric the suite emits.
@@ -197,6 +204,7 @@ mod tests {
             Some(&Invocation {
                 request_id: "req-1".into(),
                 trace_id: Some("Root=1-abc".into()),
+                deadline_ms: None,
             }),
         );
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
@@ -256,6 +264,7 @@ mod tests {
             Invocation {
                 request_id: "req-2".into(),
                 trace_id: None,
+                deadline_ms: None,
             },
             async { current() },
         )

@@ -99,6 +99,15 @@ impl<S: SecretStore, H: StoreHook> SecretStore for Wrapped<S, H> {
         let call = self.inner.mark_current_since(secret_id, since);
         self.hook.around(call).await
     }
+
+    async fn versions_created(
+        &self,
+        secret_id: &str,
+    ) -> Result<std::collections::BTreeMap<String, jiff::Timestamp>, StoreError> {
+        self.hook
+            .around(self.inner.versions_created(secret_id))
+            .await
+    }
 }
 
 /// A [`SecretStore`] that never returns from the call chosen by [`Stop`] (and signals `hung`).

@@ -12,6 +12,18 @@ use crate::{Stack, unique};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The admin secret of a self-managed Redis, by the name each test account gives it.
+pub const ADMIN_SECRET: &str = "macro-ai/dev/redis-admin";
+
+/// rotate-redis's options as deployed for a self-managed Redis: `REDIS_ADMIN_SECRET_ARN` names
+/// `ADMIN_SECRET` (a name is enough, as the function compares the ARNs Secrets Manager gives).
+pub fn self_managed() -> shared::redis::RedisOptions {
+    shared::redis::RedisOptions {
+        admin_secret_arn: Some(ADMIN_SECRET.to_string()),
+        ..Default::default()
+    }
+}
+
 /// Logs in as `user`; `Ok(true)` when Redis accepts the password, `Ok(false)` when it refuses it.
 pub async fn logs_in(host: &str, port: u16, user: &str, password: &str) -> Result<bool> {
     let mut conn = RedisConnection::connect(host, port, None, TIMEOUT).await?;

@@ -565,7 +565,7 @@ async fn a_hold_acts_on_every_service_reports_the_one_that_failed_and_the_retry_
 async fn a_hold_cut_off_mid_way_is_resumed_by_the_redelivery_after_the_lease() -> Result<()> {
     capture_logs();
     let mut w = world(&[]).await?;
-    w.config.lease = std::time::Duration::from_secs(3);
+    w.config.budget.claim_lease = std::time::Duration::from_secs(3);
     // A redelivery fails at once while the lease runs (in production it first waits up to
     // DEDUPE_WAIT_SECONDS for the other invocation).
     w.config.budget.claim_wait = std::time::Duration::ZERO;

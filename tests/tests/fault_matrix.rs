@@ -12,19 +12,29 @@ use serde_json::{Value, json};
 use shared::aws::secrets_manager::SecretsManagerStore;
 use shared::openai::OpenAiBackend;
 use shared::postgres::{PostgresBackend, PostgresOptions};
-use shared::redis::{RedisBackend, RedisOptions};
+use shared::redis::RedisBackend;
 use shared::rotation::{CredentialBackend, PasswordPolicy, Rotator, SecretStore};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tests::faults::{FaultyStore, LosingProxy, Stop};
 use tests::invoke;
-use tests::redis::{PrivateRedis, create_user, logs_in, password_count};
+use tests::redis::{
+    ADMIN_SECRET, PrivateRedis, create_user, logs_in, password_count, self_managed,
+};
 use tests::rotation::{STEPS, create_secret, start_rotation, step_event, value_at};
 use tests::{
     MotoAccount, PrivateCluster, Stack, capture_logs, dead_endpoint, pg_connect,
     secrets_manager_at, unique,
 };
 use tokio::sync::Notify;
+
+/// rotate-redis's configuration as deployed for a self-managed Redis.
+fn redis_config() -> rotate_redis::Config {
+    rotate_redis::Config {
+        redis: self_managed(),
+        ..Default::default()
+    }
+}
 
 const RETRYABLE: [&str; 2] = ["BackendUnavailable", "SecretStoreUnavailable"];
 
@@ -191,13 +201,13 @@ async fn rotate_redis() -> Result<()> {
     let mut redis = PrivateRedis::start()?;
     let account = MotoAccount::new();
     let client = stack.secrets_manager(&account);
-    let healthy = rotate_redis::rotator(client.clone(), None, rotate_redis::Config::default())?;
+    let healthy = rotate_redis::rotator(client.clone(), None, redis_config())?;
     let cut_off = rotate_redis::rotator(
         secrets_manager_at(&dead_endpoint(), &account),
         None,
-        rotate_redis::Config::default(),
+        redis_config(),
     )?;
-    let admin_arn = create_secret(&client, "macro-ai/dev/redis-admin", &json!({"username": "admin", "password": redis.admin_password, "host": "127.0.0.1", "port": redis.port})).await?;
+    let admin_arn = create_secret(&client, ADMIN_SECRET, &json!({"username": "admin", "password": redis.admin_password, "host": "127.0.0.1", "port": redis.port})).await?;
     let port = redis.port;
     let works = move |v: Value| -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>> {
         Box::pin(async move {
@@ -505,7 +515,7 @@ async fn every_store_call_interrupted_in_every_rotation_function() -> Result<()>
     // rotate-redis, an ACL user with a stale password the clean-up removes.
     let admin_arn = create_secret(
         &client,
-        "macro-ai/dev/redis-admin",
+        ADMIN_SECRET,
         &json!({"username": stack.redis_admin_user, "password": stack.redis_admin_password(),
                 "host": stack.redis_host, "port": stack.redis_port}),
     )
@@ -533,7 +543,7 @@ async fn every_store_call_interrupted_in_every_rotation_function() -> Result<()>
         create_secret(&client, &unique("macro-ai/dev/redis"), &secret).await
     };
     let redis = interrupt_every_store_call(
-        &RedisBackend::new(RedisOptions::default())?,
+        &RedisBackend::new(self_managed())?,
         &policy,
         &client,
         new_redis,
@@ -733,7 +743,7 @@ async fn a_stale_read_after_the_label_move_never_removes_the_new_password() -> R
     let client = stack.secrets_manager(&MotoAccount::new());
     let admin_arn = create_secret(
         &client,
-        "macro-ai/dev/redis-admin",
+        ADMIN_SECRET,
         &json!({"username": stack.redis_admin_user, "password": stack.redis_admin_password(),
                 "host": stack.redis_host, "port": stack.redis_port}),
     )
@@ -747,7 +757,7 @@ async fn a_stale_read_after_the_label_move_never_removes_the_new_password() -> R
                 "port": stack.redis_port, "adminarn": admin_arn}),
     )
     .await?;
-    let healthy = rotate_redis::rotator(client.clone(), None, rotate_redis::Config::default())?;
+    let healthy = rotate_redis::rotator(client.clone(), None, redis_config())?;
     // One rotation first, so AWSPREVIOUS exists and the second clean-up has something to remove.
     tests::rotation::rotate(&healthy, &client, &arn).await?;
     let token = start_rotation(&client, &arn).await?;
@@ -761,7 +771,7 @@ async fn a_stale_read_after_the_label_move_never_removes_the_new_password() -> R
     stale.freeze(&arn).await?;
     let finishing = Rotator::new(
         stale,
-        RedisBackend::new(RedisOptions::default())?,
+        RedisBackend::new(self_managed())?,
         PasswordPolicy::default(),
     );
     if let Err(e) = invoke(&finishing, step_event("finishSecret", &arn, &token)).await {

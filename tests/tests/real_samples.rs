@@ -316,3 +316,41 @@ fn the_documented_secret_label_updated_event_asks_for_a_refresh_of_its_version()
     };
     assert_eq!(keys(&ours), keys(&event));
 }
+
+#[test]
+fn an_eventbridge_alarm_delivered_through_sns_is_the_same_alarm_with_the_same_delivery_id() {
+    // EventBridge rule → SNS topic → Lambda: the record's message is the whole event.
+    let through_sns = rollback_parse(&sample("sns-eventbridge-alarm.json")).expect("understood");
+    let direct =
+        rollback_parse(&sample("eventbridge-alarm-single-metric.json")).expect("understood");
+    assert_eq!(
+        through_sns, direct,
+        "the same alarm, named by the event's id"
+    );
+    assert_eq!(
+        alarms(&sample("sns-eventbridge-alarm.json")),
+        vec![(
+            "ServerCpuTooHigh".to_string(),
+            "ALARM".to_string(),
+            "metric alarm",
+            false
+        )]
+    );
+    // An ECS deployment event that came the same way is read as one too.
+    let mut wrapped = sample("sns-eventbridge-alarm.json");
+    wrapped["Records"][0]["Sns"]["Message"] =
+        json!(sample("ecs-deployment-completed.json").to_string());
+    assert!(matches!(
+        rollback_parse(&wrapped).expect("understood").as_slice(),
+        [Input::Deployment {
+            event: DeploymentEvent::Completed,
+            ..
+        }]
+    ));
+    // A broken one inside SNS is named, not taken for the classic alarm JSON.
+    let mut broken = sample("sns-eventbridge-alarm.json");
+    broken["Records"][0]["Sns"]["Message"] =
+        json!(r#"{"detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch"}"#);
+    let e = rollback_parse(&broken).unwrap_err().to_string();
+    assert!(e.contains("record 0") && !e.contains("AlarmName"), "{e}");
+}

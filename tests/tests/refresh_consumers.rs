@@ -84,7 +84,7 @@ impl World {
         create_user(&mut stack.redis_admin().await?, &ruser, &rpass).await?;
         let admin = create_secret(
             &sm,
-            "macro-ai/dev/redis-admin",
+            tests::redis::ADMIN_SECRET,
             &json!({"username": stack.redis_admin_user, "password": stack.redis_admin_password(),
                     "host": stack.redis_host, "port": stack.redis_port}),
         )
@@ -166,10 +166,15 @@ impl World {
         &self,
         watched: bool,
     ) -> Result<rotate_redis::RedisRotator<EcsConsumers, SnsNotifier>> {
-        Ok(
-            rotate_redis::rotator(self.sm.clone(), None, rotate_redis::Config::default())?
-                .watching(if watched { self.watch() } else { None }),
-        )
+        Ok(rotate_redis::rotator(
+            self.sm.clone(),
+            None,
+            rotate_redis::Config {
+                redis: tests::redis::self_managed(),
+                ..Default::default()
+            },
+        )?
+        .watching(if watched { self.watch() } else { None }))
     }
 
     /// Secrets Manager's `Secret Label Updated` event for `version` of `arn` becoming

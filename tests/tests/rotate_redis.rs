@@ -4,14 +4,21 @@
 use anyhow::Result;
 use serde_json::{Value, json};
 use tests::invoke;
-use tests::redis::{PrivateRedis, create_user, logs_in, password_count};
+use tests::redis::{
+    ADMIN_SECRET, PrivateRedis, create_user, logs_in, password_count, self_managed,
+};
 use tests::rotation::{
     STEPS, create_secret, outcome, rotate, stages, start_rotation, step_event, value_at,
 };
 use tests::{MotoAccount, Stack, assert_never_shown, capture_logs, unique};
 
+/// The function as deployed for a self-managed Redis.
 fn rotator(client: aws_sdk_secretsmanager::Client) -> rotate_redis::RedisRotator {
-    rotate_redis::rotator(client, None, rotate_redis::Config::default()).expect("default config")
+    let config = rotate_redis::Config {
+        redis: self_managed(),
+        ..Default::default()
+    };
+    rotate_redis::rotator(client, None, config).expect("default config")
 }
 
 /// The password inside either shape of the secret.
@@ -29,7 +36,7 @@ fn password(v: &Value) -> String {
 async fn admin_secret(client: &aws_sdk_secretsmanager::Client, stack: &Stack) -> Result<String> {
     create_secret(
         client,
-        "macro-ai/dev/redis-admin",
+        ADMIN_SECRET,
         &json!({"username": stack.redis_admin_user, "password": stack.redis_admin_password(),
                 "host": stack.redis_host, "port": stack.redis_port}),
     )
@@ -111,7 +118,7 @@ async fn redis_down_at_set_and_test_fails_cleanly_and_the_retry_converges() -> R
     admin.query(redis::cmd("ACL").arg("SAVE")).await?;
     let admin_arn = create_secret(
         &client,
-        "macro-ai/staging/redis-admin",
+        ADMIN_SECRET,
         &json!({"username": "admin", "password": redis.admin_password, "host": "127.0.0.1",
                 "port": redis.port}),
     )

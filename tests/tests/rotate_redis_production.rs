@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use shared::redis::RedisOptions;
 use shared::rotation::PasswordPolicy;
 use tests::invoke;
-use tests::redis::{PrivateRedis, Users, create_user, logs_in, password_count};
+use tests::redis::{
+    ADMIN_SECRET, PrivateRedis, Users, create_user, logs_in, password_count, self_managed,
+};
 use tests::rotation::{
     create_secret, outcome, put_current, rotate, stages, start_rotation, step_event,
     steps_until_failure, value_at,
@@ -30,13 +32,9 @@ fn rotator(
     )?)
 }
 
-/// The function with its default configuration (self-managed Redis, the default password policy).
+/// The function as deployed for a self-managed Redis, with the default password policy.
 fn default_rotator(client: &aws_sdk_secretsmanager::Client) -> Result<rotate_redis::RedisRotator> {
-    rotator(
-        client.clone(),
-        PasswordPolicy::default(),
-        RedisOptions::default(),
-    )
+    rotator(client.clone(), PasswordPolicy::default(), self_managed())
 }
 
 /// The admin secret of the stack's Redis.
@@ -68,9 +66,19 @@ async fn admin_secret(
     port: u16,
     password: &str,
 ) -> Result<String> {
+    admin_secret_named(client, ADMIN_SECRET, host, port, password).await
+}
+
+async fn admin_secret_named(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+    host: &str,
+    port: u16,
+    password: &str,
+) -> Result<String> {
     create_secret(
         client,
-        &unique("macro-ai/dev/redis-admin"),
+        name,
         &json!({"username": "admin", "password": password, "host": host, "port": port}),
     )
     .await
@@ -88,7 +96,7 @@ async fn url_passwords_read_back_exactly_with_a_strict_decoder() -> Result<()> {
             length: 128,
             exclude_characters: String::new(),
         },
-        RedisOptions::default(),
+        self_managed(),
     )?;
     let admin_arn = stack_admin_secret(&client, stack).await?;
     let (user, initial) = (unique("app"), unique("initial"));
@@ -208,7 +216,23 @@ async fn users_in_redis_conf_are_persisted_and_a_server_that_cannot_persist_is_r
 
     // No ACL file and no config file: refused at setSecret, not silently lost at the next restart.
     let bare = PrivateRedis::start_with(Users::Nowhere)?;
-    let admin_arn = admin_secret(&client, "127.0.0.1", bare.port, &bare.admin_password).await?;
+    let bare_admin = "macro-ai/dev/redis-admin-bare";
+    let admin_arn = admin_secret_named(
+        &client,
+        bare_admin,
+        "127.0.0.1",
+        bare.port,
+        &bare.admin_password,
+    )
+    .await?;
+    let f = rotator(
+        client.clone(),
+        PasswordPolicy::default(),
+        RedisOptions {
+            admin_secret_arn: Some(bare_admin.to_string()),
+            ..RedisOptions::default()
+        },
+    )?;
     let (user, initial) = (unique("app"), unique("initial"));
     create_user(&mut bare.admin().await?, &user, &initial).await?;
     let secret = json!({"username": user, "password": initial, "host": "127.0.0.1",
@@ -288,7 +312,7 @@ async fn rediss_with_a_private_ca_rotates_and_a_wrong_ca_is_refused_without_plai
     let client = stack.secrets_manager(&MotoAccount::new());
     let with_ca = |ca: &std::path::Path| RedisOptions {
         tls_ca_file: Some(ca.to_path_buf()),
-        ..RedisOptions::default()
+        ..self_managed()
     };
     let f = rotator(
         client.clone(),
@@ -305,12 +329,7 @@ async fn rediss_with_a_private_ca_rotates_and_a_wrong_ca_is_refused_without_plai
         stack.redis_admin_password(),
         stack.redis_tls_port
     );
-    let admin_arn = create_secret(
-        &client,
-        &unique("macro-ai/dev/redis-admin"),
-        &json!({"url": admin}),
-    )
-    .await?;
+    let admin_arn = create_secret(&client, ADMIN_SECRET, &json!({"url": admin})).await?;
     let plaintext_attempts = || -> Result<usize> {
         Ok(std::fs::read_to_string(&stack.redis_log)?
             .matches("wrong version number")
@@ -639,36 +658,65 @@ async fn adminarn_may_name_only_the_configured_admin_secret_and_never_the_secret
     create_user(&mut stack.redis_admin().await?, &user, &initial).await?;
     let secret = json!({"username": user, "password": initial, "host": stack.redis_host,
                         "port": stack.redis_port, "adminarn": admin_arn});
-    let arn = create_secret(&client, "macro-ai/dev/redis-credentials", &secret).await?;
-    // Configured with another admin secret: this one's `adminarn` is refused before any login.
-    let pinned = rotator(
-        client.clone(),
-        PasswordPolicy::default(),
-        RedisOptions {
-            admin_secret_arn: Some(format!("{admin_arn}-other")),
-            ..RedisOptions::default()
-        },
-    )?;
+    // Another admin secret, of the same server, that the function may be configured with.
+    let other = admin_secret_named(
+        &client,
+        "macro-ai/dev/redis-admin-other",
+        &stack.redis_host,
+        stack.redis_port,
+        stack.redis_admin_password(),
+    )
+    .await?;
+    let name = "macro-ai/dev/redis-credentials";
+    let arn = create_secret(&client, name, &secret).await?;
+    // The ARN without its six random characters: Secrets Manager resolves it to the same secret.
+    let partial = arn
+        .rsplit_once('-')
+        .map(|(head, _)| head.to_string())
+        .expect("-XXXXXX");
+    let pinned_to = |admin: Option<&str>| {
+        rotator(
+            client.clone(),
+            PasswordPolicy::default(),
+            RedisOptions {
+                admin_secret_arn: admin.map(str::to_string),
+                ..RedisOptions::default()
+            },
+        )
+    };
+    let cases = [
+        // Configured with another admin secret: this one's `adminarn` is refused before any login.
+        (pinned_to(Some(&other))?, None, "not the admin secret"),
+        // Not configured at all: no self-managed rotation, whatever `adminarn` says.
+        (pinned_to(None)?, None, "REDIS_ADMIN_SECRET_ARN is not set"),
+        // A pin that names the rotated secret (by name), and `adminarn` rewritten to name it by
+        // partial ARN: the strings differ, the secrets do not.
+        (
+            pinned_to(Some(name))?,
+            Some(partial.clone()),
+            "the secret being rotated",
+        ),
+        (
+            pinned_to(Some(&arn))?,
+            Some(name.to_string()),
+            "the secret being rotated",
+        ),
+    ];
     let mut messages = Vec::new();
-    for (f, event_secret) in [
-        (&pinned, arn.clone()),
-        (&default_rotator(&client)?, arn.clone()),
-    ] {
-        if messages.len() == 1 {
-            // `adminarn` rewritten to name the rotated secret itself.
+    for (f, adminarn, why) in &cases {
+        if let Some(adminarn) = adminarn {
             let mut own = secret.clone();
-            own["adminarn"] = json!(arn);
+            own["adminarn"] = json!(adminarn);
             put_current(&client, &arn, &own).await?;
         }
-        let token = start_rotation(&client, &event_secret).await?;
-        invoke(f, step_event("createSecret", &event_secret, &token))
+        let token = start_rotation(&client, &arn).await?;
+        invoke(f, step_event("createSecret", &arn, &token))
             .await
             .map_err(|e| anyhow::anyhow!(e.message().to_string()))?;
-        let e = invoke(f, step_event("setSecret", &event_secret, &token))
+        let e = invoke(f, step_event("setSecret", &arn, &token))
             .await
             .expect_err("refused");
         assert_eq!(e.error_type(), "RotationRefused", "{}", e.message());
-        let why = ["REDIS_ADMIN_SECRET_ARN", "the secret being rotated"][messages.len()];
         assert!(e.message().contains(why), "{}", e.message());
         messages.push(e.message().to_string());
         // Nothing was added.
@@ -677,6 +725,16 @@ async fn adminarn_may_name_only_the_configured_admin_secret_and_never_the_secret
             1
         );
     }
+    // The admin secret named by its name while the pin holds its ARN: the same secret, accepted.
+    let mut by_name = secret.clone();
+    by_name["adminarn"] = json!(ADMIN_SECRET);
+    put_current(&client, &arn, &by_name).await?;
+    rotate(&pinned_to(Some(&admin_arn))?, &client, &arn).await?;
+    assert_eq!(
+        password_count(&mut stack.redis_admin().await?, &user).await?,
+        2,
+        "the new password added beside the old"
+    );
     assert_never_shown(
         &[&initial],
         &messages.iter().map(String::as_str).collect::<Vec<_>>(),

@@ -24,9 +24,6 @@ pub struct Config {
     /// The DynamoDB table of handled notifications (`BUDGET_EVENTS_TABLE`).
     pub table: String,
     pub notify_topic_arn: Option<String>,
-    /// How long a claimed notification is one invocation's (`DEDUPE_LEASE_SECONDS`, default 90:
-    /// more than the template's 60 s timeout), after which a retry takes it over.
-    pub lease: std::time::Duration,
 }
 
 impl Config {
@@ -60,7 +57,6 @@ impl Config {
                 "the DynamoDB table of handled notifications",
             )?,
             notify_topic_arn: config::text(&get, "NOTIFY_TOPIC_ARN"),
-            lease: config::seconds(&get, "DEDUPE_LEASE_SECONDS", 90, 1..=3600)?,
             budget: BudgetConfig {
                 policy,
                 budget_environments: config::json_map(&get, "BUDGET_ENVIRONMENTS")?,
@@ -71,6 +67,7 @@ impl Config {
                 environment_clusters: config::json_map(&get, "ENVIRONMENT_CLUSTERS")?,
                 own_environment: config::text(&get, "MACRO_AI_ENVIRONMENT"),
                 claim_wait: config::seconds(&get, "DEDUPE_WAIT_SECONDS", 20, 0..=50)?,
+                claim_lease: config::seconds(&get, "DEDUPE_LEASE_SECONDS", 90, 1..=3600)?,
             },
         })
     }
@@ -96,7 +93,7 @@ pub fn responder_over<F: ServiceFleet>(
 ) -> BudgetResponder<F, DynamoNotificationLedger, SnsNotifier> {
     BudgetResponder::new(
         fleet,
-        DynamoNotificationLedger::new(dynamodb, config.table, config.lease),
+        DynamoNotificationLedger::new(dynamodb, config.table),
         SnsNotifier::new(sns, config.notify_topic_arn),
         config.budget,
     )
@@ -146,7 +143,7 @@ mod tests {
                 .as_deref(),
             Some("staging")
         );
-        assert_eq!((c.lease.as_secs(), b.claim_wait.as_secs()), (90, 20));
+        assert_eq!((b.claim_lease.as_secs(), b.claim_wait.as_secs()), (90, 20));
         assert_eq!(
             Config::from_lookup(|_| None).unwrap_err().variable,
             "BUDGET_EVENTS_TABLE"

@@ -29,9 +29,6 @@ pub struct Config {
     /// The DynamoDB table of handled changes (`REFRESH_TABLE`).
     pub table: String,
     pub notify_topic_arn: Option<String>,
-    /// How long a claimed change is one invocation's (`DEDUPE_LEASE_SECONDS`, default 90: more
-    /// than the template's 60 s timeout).
-    pub lease: std::time::Duration,
 }
 
 impl Config {
@@ -65,13 +62,13 @@ impl Config {
                 "the DynamoDB table of handled changes",
             )?,
             notify_topic_arn: config::text(&get, "NOTIFY_TOPIC_ARN"),
-            lease: config::seconds(&get, "DEDUPE_LEASE_SECONDS", 90, 1..=3600)?,
             refresh: RefreshConfig {
                 clusters,
                 secret_prefix: config::pin(&get, "SECRET_NAME_PREFIX")?,
                 refresh_production: config::flag(&get, "REFRESH_PRODUCTION", true)?,
                 reconcile: config::optional_list(&get, "RECONCILE_SECRETS")?.unwrap_or_default(),
                 claim_wait: config::seconds(&get, "DEDUPE_WAIT_SECONDS", 20, 0..=50)?,
+                claim_lease: config::seconds(&get, "DEDUPE_LEASE_SECONDS", 90, 1..=3600)?,
             },
         })
     }
@@ -105,7 +102,7 @@ pub fn refresher_over<S: SecretStore, F: ConsumerFleet>(
     Refresher::new(
         store,
         fleet,
-        DynamoNotificationLedger::new(dynamodb, config.table, config.lease),
+        DynamoNotificationLedger::new(dynamodb, config.table),
         SnsNotifier::new(sns, config.notify_topic_arn),
         config.refresh,
     )
@@ -158,7 +155,10 @@ mod tests {
         assert!(c.refresh.refresh_production && c.refresh.reconcile.is_empty());
         assert_eq!(c.refresh.secret_prefix, None);
         assert_eq!(
-            (c.lease.as_secs(), c.refresh.claim_wait.as_secs()),
+            (
+                c.refresh.claim_lease.as_secs(),
+                c.refresh.claim_wait.as_secs()
+            ),
             (90, 20)
         );
         let c = Config::from_lookup(with("REFRESH_PRODUCTION", "false")).unwrap();

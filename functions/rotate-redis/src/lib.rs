@@ -39,7 +39,7 @@ impl Config {
     /// | `REDIS_TLS_CA_FILE` | unset: the public roots only |
     /// | `REDIS_HOST`, `REDIS_PORT` | unset (any host the secret names), 6379 |
     /// | `REDIS_USER_NAME` | unset: any user |
-    /// | `REDIS_ADMIN_SECRET_ARN` | unset: no admin secret may be used |
+    /// | `REDIS_ADMIN_SECRET_ARN` | unset: no self-managed Redis is rotated |
     /// | `ELASTICACHE_USER_ARN` | unset: any ElastiCache user |
     /// | `ELASTICACHE_REPLICATION_GROUP_ID` | unset: any replication group |
     /// | `ELASTICACHE_WAIT_SECONDS` | 300 (1 to 840) |
@@ -59,7 +59,7 @@ impl Config {
                 user_arn: config::pin(&get, "ELASTICACHE_USER_ARN")?,
                 replication_group_id: config::pin(&get, "ELASTICACHE_REPLICATION_GROUP_ID")?,
                 pinned: config::pin(&get, "REDIS_HOST")?.map(|host| (host, port)),
-                admin_secret_arn: config::text(&get, "REDIS_ADMIN_SECRET_ARN"),
+                admin_secret_arn: config::pin(&get, "REDIS_ADMIN_SECRET_ARN")?,
                 ..RedisOptions::default()
             },
         })

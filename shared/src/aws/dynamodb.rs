@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
 use super::{CallFailure, call_failure};
-use crate::ledger::{Claim, LedgerError, NotificationLedger};
+use crate::ledger::{Claim, LedgerError, NotificationLedger, Owner};
 use crate::rollback::{LedgerEntry, RollbackLedger, RollbackRecord};
 
 #[derive(Clone, Debug)]
@@ -151,23 +151,22 @@ impl RollbackLedger for DynamoRollbackLedger {
 }
 
 /// [`NotificationLedger`] on DynamoDB: one item per notification key, kept for 14
-/// days (the table's TTL attribute `expires_at`). A claim is `state = in-progress` with a lease
-/// (`lease_until`, epoch seconds) longer than the function's timeout, so a claim whose invocation
-/// timed out or crashed can be taken over by the retry; `finish` makes it `done`.
+/// days (the table's TTL attribute `expires_at`). A claim is `state = in-progress` with its
+/// `owner` (the invocation's request id) and a lease (`lease_until`, epoch seconds: past the
+/// invocation's deadline), so a claim whose invocation timed out or crashed can be taken over by
+/// the retry, and never one that may still run; `finish` makes it `done` and `forget` deletes it,
+/// each only for its owner.
 #[derive(Clone, Debug)]
 pub struct DynamoNotificationLedger {
     client: Client,
     table: String,
-    lease: std::time::Duration,
 }
 
 impl DynamoNotificationLedger {
-    /// `lease`: how long a claim is another invocation's (more than the function's timeout).
-    pub fn new(client: Client, table: impl Into<String>, lease: std::time::Duration) -> Self {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
-            lease,
         }
     }
 }
@@ -182,7 +181,7 @@ fn epoch_seconds() -> u64 {
 const DEDUPE_DAYS: u64 = 14;
 
 impl NotificationLedger for DynamoNotificationLedger {
-    async fn claim(&self, key: &str) -> Result<Claim, LedgerError> {
+    async fn claim(&self, key: &str, owner: &Owner) -> Result<Claim, LedgerError> {
         let error = |operation, e: BoxError| LedgerError {
             ledger: NOTIFICATION,
             operation,
@@ -199,10 +198,8 @@ impl NotificationLedger for DynamoNotificationLedger {
                 .table_name(&self.table)
                 .item("pk", AttributeValue::S(key.to_string()))
                 .item("state", AttributeValue::S("in-progress".into()))
-                .item(
-                    "lease_until",
-                    AttributeValue::N((now + self.lease.as_secs()).to_string()),
-                )
+                .item("owner", AttributeValue::S(owner.id.clone()))
+                .item("lease_until", AttributeValue::N(owner.until.to_string()))
                 .item(
                     "expires_at",
                     AttributeValue::N((now + DEDUPE_DAYS * 86_400).to_string()),
@@ -248,33 +245,31 @@ impl NotificationLedger for DynamoNotificationLedger {
         Ok(Claim::InProgress)
     }
 
-    async fn finish(&self, key: &str) -> Result<(), LedgerError> {
+    async fn finish(&self, key: &str, owner: &Owner) -> Result<(), LedgerError> {
         self.client
             .update_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(key.to_string()))
-            // A key marked done without a claim first (a manual refresh) expires like the others.
-            .update_expression(
-                "SET #state = :done, expires_at = if_not_exists(expires_at, :expires) \
-                 REMOVE lease_until",
-            )
+            .condition_expression("#owner = :me")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":me", AttributeValue::S(owner.id.clone()))
+            .update_expression("SET #state = :done REMOVE lease_until")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":done", AttributeValue::S("done".into()))
-            .expression_attribute_values(
-                ":expires",
-                AttributeValue::N((epoch_seconds() + DEDUPE_DAYS * 86_400).to_string()),
-            )
             .send()
             .await
             .map_err(|e| failed(NOTIFICATION, "finish", key, e))?;
         Ok(())
     }
 
-    async fn forget(&self, key: &str) -> Result<(), LedgerError> {
+    async fn forget(&self, key: &str, owner: &Owner) -> Result<(), LedgerError> {
         self.client
             .delete_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(key.to_string()))
+            .condition_expression("#owner = :me")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":me", AttributeValue::S(owner.id.clone()))
             .send()
             .await
             .map_err(|e| failed(NOTIFICATION, "forget", key, e))?;

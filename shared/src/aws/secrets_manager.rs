@@ -73,9 +73,6 @@ impl SecretStore for SecretsManagerStore {
                         .and_then(|d| u64::try_from(d).ok()),
                 }
             }),
-            last_rotated: out
-                .last_rotated_date()
-                .and_then(|d| jiff::Timestamp::from_second(d.secs()).ok()),
             versions: out
                 .version_ids_to_stages()
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -170,6 +167,30 @@ impl SecretStore for SecretsManagerStore {
                 kind: StoreErrorKind::Other,
                 source: "the response carried no password".into(),
             })
+    }
+
+    async fn versions_created(
+        &self,
+        secret_id: &str,
+    ) -> Result<std::collections::BTreeMap<String, jiff::Timestamp>, StoreError> {
+        let mut created = std::collections::BTreeMap::new();
+        let mut pages = self
+            .client
+            .list_secret_version_ids()
+            .secret_id(secret_id)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| store_error("ListSecretVersionIds", secret_id, e))?;
+            for v in page.versions() {
+                if let (Some(id), Some(at)) = (v.version_id(), v.created_date())
+                    && let Ok(at) = jiff::Timestamp::new(at.secs(), at.subsec_nanos() as i32)
+                {
+                    created.insert(id.to_string(), at);
+                }
+            }
+        }
+        Ok(created)
     }
 
     async fn mark_current_since(

@@ -48,9 +48,29 @@ pub struct BudgetConfig {
     /// failing for a retry (`DEDUPE_WAIT_SECONDS`, default 20): an anomaly arrives by SNS and by
     /// EventBridge at once, and the second must not page anyone by failing.
     pub claim_wait: Duration,
+    /// How long a claim is one invocation's at least (`DEDUPE_LEASE_SECONDS`, default 90); never
+    /// less than to the invocation's deadline, whatever it is set to.
+    pub claim_lease: Duration,
 }
 
 impl BudgetConfig {
+    /// Every default (the seed's policy, no maps, no wait): what unit tests hold environments with.
+    #[cfg(test)]
+    pub(crate) fn seed() -> Self {
+        Self {
+            policy: Self::parse_policy(None).unwrap_or_default(),
+            budget_environments: BTreeMap::new(),
+            anomaly_environments: BTreeMap::new(),
+            anomaly_min_percent: 20.0,
+            anomaly_action_usd: 50.0,
+            function_name: "budget-response".into(),
+            environment_clusters: BTreeMap::new(),
+            own_environment: None,
+            claim_wait: Duration::ZERO,
+            claim_lease: Duration::from_secs(90),
+        }
+    }
+
     /// The seed's policy (dev held at 0 tasks, staging at 1, prod notified) with `BUDGET_POLICY`
     /// (`{"dev": {"actual": {"scaleTo": 0}}, "prod": {"actual": "notify"}}`) over it. A policy
     /// that would scale production is refused here, at cold start.

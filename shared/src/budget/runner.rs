@@ -7,13 +7,13 @@ use super::notices;
 use crate::capacity::{self, BUDGET_HOLD_TAG, Change, ServiceFleet};
 use crate::environment;
 use crate::error::report;
-use crate::ledger::{Claim, LedgerError, NotificationLedger};
+use crate::ledger::{Claim, LedgerError, NotificationLedger, Owner, claim_waiting};
 use crate::notify::Notifier;
 use crate::telemetry::{self, AuditRecord};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;
-use std::time::Duration;
+
 use tracing::{info, warn};
 
 fn usd(v: Option<f64>) -> String {
@@ -149,8 +149,9 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
             )),
             (_, k) => k,
         };
+        let owner = Owner::of_this_invocation(self.config.claim_lease);
         if let Some(key) = &key {
-            match self.claim(key).await {
+            match claim_waiting(&self.ledger, key, &owner, self.config.claim_wait).await {
                 Ok(Claim::New) => {}
                 Ok(Claim::InProgress) => {
                     // Not a duplicate yet: the other invocation may still fail or die. Fail
@@ -176,7 +177,7 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
         match &result {
             Ok(_) => {
                 if let Some(key) = &key
-                    && let Err(e) = self.ledger.finish(key).await
+                    && let Err(e) = self.ledger.finish(key, &owner).await
                 {
                     // Handled; the lease runs out and a redelivery redoes it, which converges.
                     warn!(error = %report(&e), "the claim could not be marked done");
@@ -185,26 +186,13 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
             Err(e) => {
                 warn!(input = %label, error = %report(e), "input could not be handled");
                 if let Some(key) = &key
-                    && let Err(f) = self.ledger.forget(key).await
+                    && let Err(f) = self.ledger.forget(key, &owner).await
                 {
                     warn!(error = %report(&f), "the claim could not be given back");
                 }
             }
         }
         (label, result)
-    }
-
-    /// Claims `key`, waiting up to `claim_wait` while another invocation holds it.
-    async fn claim(&self, key: &str) -> Result<Claim, LedgerError> {
-        let deadline = tokio::time::Instant::now() + self.config.claim_wait;
-        loop {
-            match self.ledger.claim(key).await? {
-                Claim::InProgress if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                }
-                other => return Ok(other),
-            }
-        }
     }
 
     /// What one input asks, done: a hold, a release, or a notice.
@@ -606,22 +594,11 @@ mod tests {
             .with_service(DEV, "macro-ai-dev-api-service", 2, Some((1, 4)), &[])
             .with_service(DEV, "macro-ai-dev-ui-service", 1, None, &[])
             .with_service(PROD, "macro-ai-prod-api-service", 4, Some((2, 10)), &[]);
-        let config = BudgetConfig {
-            policy: BudgetConfig::parse_policy(None).expect("the seed's policy"),
-            budget_environments: Default::default(),
-            anomaly_environments: Default::default(),
-            anomaly_min_percent: 20.0,
-            anomaly_action_usd: 50.0,
-            function_name: "budget-response".into(),
-            environment_clusters: Default::default(),
-            own_environment: None,
-            claim_wait: Duration::ZERO,
-        };
         BudgetResponder::new(
             fleet,
             MemoryNotificationLedger::default(),
             RecordingNotifier::default(),
-            config,
+            BudgetConfig::seed(),
         )
     }
 

@@ -156,6 +156,51 @@ pub trait ServiceFleet: Send + Sync {
     ) -> impl Future<Output = Result<(), FleetError>> + Send;
 }
 
+/// A fleet shared by reference (two orchestrators of one test on one fake).
+impl<T: ServiceFleet> ServiceFleet for &T {
+    fn list(
+        &self,
+        cluster: &str,
+    ) -> impl Future<Output = Result<Vec<ServiceState>, FleetError>> + Send {
+        (**self).list(cluster)
+    }
+    fn get(
+        &self,
+        service: &ServiceId,
+    ) -> impl Future<Output = Result<ServiceState, FleetError>> + Send {
+        (**self).get(service)
+    }
+    fn set_desired(
+        &self,
+        service: &ServiceId,
+        desired: i32,
+    ) -> impl Future<Output = Result<(), FleetError>> + Send {
+        (**self).set_desired(service, desired)
+    }
+    fn set_bounds(
+        &self,
+        service: &ServiceId,
+        bounds: Bounds,
+    ) -> impl Future<Output = Result<(), FleetError>> + Send {
+        (**self).set_bounds(service, bounds)
+    }
+    fn tag(
+        &self,
+        service: &ServiceId,
+        key: &str,
+        value: &str,
+    ) -> impl Future<Output = Result<(), FleetError>> + Send {
+        (**self).tag(service, key, value)
+    }
+    fn untag(
+        &self,
+        service: &ServiceId,
+        key: &str,
+    ) -> impl Future<Output = Result<(), FleetError>> + Send {
+        (**self).untag(service, key)
+    }
+}
+
 /// What a capacity operation did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {

@@ -17,7 +17,7 @@ use super::notices;
 use super::ports::ConsumerFleet;
 use crate::capacity::FleetError;
 use crate::error::report;
-use crate::ledger::{Claim, LedgerError, NotificationLedger};
+use crate::ledger::{Claim, LedgerError, NotificationLedger, Owner, claim_waiting};
 use crate::notify::Notifier;
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, CurrentSince, SecretDescription, SecretStore, StoreError,
@@ -42,6 +42,9 @@ pub struct RefreshConfig {
     pub reconcile: Vec<String>,
     /// How long a delivery waits for another invocation's claim (`DEDUPE_WAIT_SECONDS`).
     pub claim_wait: Duration,
+    /// How long a claim is one invocation's at least (`DEDUPE_LEASE_SECONDS`; never less than to
+    /// the invocation's deadline).
+    pub claim_lease: Duration,
 }
 
 /// What happened to one consumer.
@@ -268,8 +271,9 @@ impl<S: SecretStore, F: ConsumerFleet, L: NotificationLedger, N: Notifier> Refre
                 .unwrap_or("none")
         );
         let claimed = ask.trigger == Trigger::Event && !ask.reconcile && !ask.dry_run;
+        let owner = Owner::of_this_invocation(self.config.claim_lease);
         if claimed {
-            match self.claim(&key).await? {
+            match claim_waiting(&self.ledger, &key, &owner, self.config.claim_wait).await? {
                 Claim::New => {}
                 Claim::InProgress => return Err(RefreshError::InProgress(key)),
                 Claim::Done => {
@@ -287,16 +291,16 @@ impl<S: SecretStore, F: ConsumerFleet, L: NotificationLedger, N: Notifier> Refre
         let result = self
             .act(ask, &description, &identity, &current, superseded, now)
             .await;
+        // A manual refresh claims nothing: its event, arriving later, finds every consumer
+        // redeployed since the change and deploys nothing again.
         match &result {
-            Ok(_) if claimed || (ask.trigger == Trigger::Manual && !ask.dry_run) => {
-                // A manual refresh also marks the change done: its event, arriving later, is a
-                // duplicate.
-                if let Err(e) = self.ledger.finish(&key).await {
+            Ok(_) if claimed => {
+                if let Err(e) = self.ledger.finish(&key, &owner).await {
                     warn!(error = %report(&e), "the refresh could not be marked done");
                 }
             }
             Err(_) if claimed => {
-                if let Err(e) = self.ledger.forget(&key).await {
+                if let Err(e) = self.ledger.forget(&key, &owner).await {
                     warn!(error = %report(&e), "the claim could not be given back");
                 }
             }
@@ -460,19 +464,6 @@ impl<S: SecretStore, F: ConsumerFleet, L: NotificationLedger, N: Notifier> Refre
             why,
             services,
         })
-    }
-
-    /// Claims `key`, waiting up to `claim_wait` while another invocation holds it.
-    async fn claim(&self, key: &str) -> Result<Claim, LedgerError> {
-        let deadline = tokio::time::Instant::now() + self.config.claim_wait;
-        loop {
-            match self.ledger.claim(key).await? {
-                Claim::InProgress if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                }
-                other => return Ok(other),
-            }
-        }
     }
 }
 

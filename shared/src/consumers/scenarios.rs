@@ -58,6 +58,7 @@ fn config() -> RefreshConfig {
         refresh_production: true,
         reconcile: vec![SECRET.into()],
         claim_wait: Duration::ZERO,
+        claim_lease: Duration::from_secs(90),
     }
 }
 

@@ -21,11 +21,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tracing::info;
 
-use crate::rotation::prove_possession;
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, BackendError, BackendErrorKind, CreateContext,
     CredentialBackend, Retirement, SecretStore, SetOutcome, Staged, VersionRef,
 };
+use crate::rotation::{prove_possession, secret_arn};
 use crate::secret::SecretString;
 pub use secret::{Endpoint, PgSecret, SslMode, Strategy};
 use secret::{alternate_username, check_successor, owner_username, quote_ident, quote_literal};
@@ -368,11 +368,27 @@ impl CredentialBackend for PostgresBackend {
                     .await
             }
             Strategy::Alternating { master_arn } => {
-                if self.options.master_secret_arn.as_deref() != Some(master_arn.as_str()) {
-                    return Err(BackendError::refused(
+                // Compared by the ARNs Secrets Manager gives them, whatever spelling names them.
+                let refused = || {
+                    BackendError::refused(
                         "the secret's `masterarn` is not the master secret this function was \
                          deployed with (DB_MASTER_SECRET_ARN, the template's \
                          DatabaseMasterSecretArn; unset means single-user rotation only)",
+                    )
+                };
+                let want = self
+                    .options
+                    .master_secret_arn
+                    .as_deref()
+                    .ok_or_else(refused)?;
+                let named = secret_arn(store, &master_arn).await?;
+                if named != secret_arn(store, want).await? {
+                    return Err(refused());
+                }
+                if named == staged.secret_arn {
+                    return Err(BackendError::refused(
+                        "`masterarn` names the secret being rotated: the master login must come \
+                         from a secret of its own",
                     ));
                 }
                 self.set_alternating(store, staged, &master_arn, &current, &pending)

@@ -19,11 +19,11 @@ use tracing::info;
 
 use crate::aws::elasticache::ElastiCacheClient;
 use crate::config::ConfigError;
-use crate::rotation::prove_possession;
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, BackendError, BackendErrorKind, CreateContext,
     CredentialBackend, Finished, Retirement, SecretStore, SetOutcome, Staged, VersionRef,
 };
+use crate::rotation::{prove_possession, secret_arn};
 use crate::secret::SecretString;
 use connection::{ConnError, RedisConnection, TlsSettings, text};
 use elasticache::{ElastiCacheApi, TokenChange, TokenUpdate, fit_policy, user_id, wait_for};
@@ -343,7 +343,7 @@ impl RedisBackend {
     async fn admin_nodes<S: SecretStore>(
         &self,
         store: &S,
-        rotated_id: &str,
+        rotated_arn: &str,
         secret: &RedisSecret,
     ) -> Result<Vec<Node>, BackendError> {
         if !secret.nodes.is_empty() {
@@ -359,16 +359,23 @@ impl RedisBackend {
             )
         })?;
         // `adminarn` is written by whoever writes this secret: it may name only the configured
-        // admin secret, and never the rotated secret itself.
-        if let Some(want) = &self.options.admin_secret_arn
-            && arn != want
-        {
+        // admin secret, and never the rotated secret itself, compared by the ARNs Secrets
+        // Manager gives them (a name or a partial ARN names the same secret as its ARN).
+        let want = self.options.admin_secret_arn.as_deref().ok_or_else(|| {
+            BackendError::refused(
+                "REDIS_ADMIN_SECRET_ARN is not set: this deployment rotates no self-managed Redis \
+                 (a secret with `adminarn`); set the template's RedisAdminSecretArn to the one \
+                 admin secret it may use",
+            )
+        })?;
+        let named = secret_arn(store, arn).await?;
+        if named != secret_arn(store, want).await? {
             return Err(BackendError::refused(format!(
                 "`adminarn` names `{arn}`, not the admin secret this function is configured \
                  with (REDIS_ADMIN_SECRET_ARN)"
             )));
         }
-        if arn == rotated_id {
+        if named == rotated_arn {
             return Err(BackendError::refused(
                 "`adminarn` names the secret being rotated: the admin login must come from a \
                  secret of its own",
@@ -654,7 +661,9 @@ impl CredentialBackend for RedisBackend {
         }
         // The admin's view decides (ACL GETUSER's hashes), not a login: a `nopass` user lets any
         // password in. The admin secret is checked to name this server before anything is sent.
-        let mut nodes = self.admin_nodes(store, &staged.secret_id, &pending).await?;
+        let mut nodes = self
+            .admin_nodes(store, &staged.secret_arn, &pending)
+            .await?;
         let user = pending.username.as_str();
         let pending_hash = password_hash(&pending.password);
         // Fails clearly if the user does not exist on a node, instead of creating a disabled one.
@@ -762,7 +771,7 @@ impl CredentialBackend for RedisBackend {
             .map(|s| password_hash(&s.password))
             .collect();
         let mut nodes = self
-            .admin_nodes(store, finished.secret_id, &current)
+            .admin_nodes(store, finished.secret_arn, &current)
             .await?;
         let user = current.username.as_str();
         // A replaced version whose password the user does not have (AWSCURRENT was refused and

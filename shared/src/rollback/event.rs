@@ -1,12 +1,14 @@
-//! What alarm-rollback is invoked with: a CloudWatch alarm state change, delivered three ways
-//! (SNS records, an EventBridge "CloudWatch Alarm State Change", or CloudWatch invoking the
-//! function as an alarm action), EventBridge "ECS Deployment State Change" events, or a manual
-//! rollback. All three alarm deliveries become one `AlarmNotification`, so the same decision and
-//! guards apply. The alarm type tolerates what CloudWatch really sends: a null description,
+//! What alarm-rollback is invoked with: a CloudWatch alarm state change, delivered four ways
+//! (SNS records of CloudWatch's alarm JSON, an EventBridge "CloudWatch Alarm State Change" on its
+//! own or inside an SNS record (an EventBridge rule whose target is a topic sends the whole
+//! event as the message), or CloudWatch invoking the function as an alarm action), EventBridge
+//! "ECS Deployment State Change" events, or a manual rollback. Every alarm delivery becomes one
+//! `AlarmNotification`, so the same decision and guards apply. The alarm type tolerates what CloudWatch really sends: a null description,
 //! metric-math and anomaly-band alarms, composite alarms without `Trigger`, `Unit: null`.
 
 pub use crate::event::InvalidEvent;
 use crate::event::{AlarmData, Envelope, open, serde_error, short};
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
@@ -194,12 +196,16 @@ pub fn parse(event: &Value) -> Result<Vec<Input>, InvalidEvent> {
             .iter()
             .enumerate()
             .map(|(i, r)| {
-                sns_alarm(&r.message)
-                    .map(|alarm| Input::Alarm {
+                let input = match eventbridge_in(&r.message) {
+                    // EventBridge → SNS → Lambda: the message is the whole event.
+                    Some(Ok(e)) => eventbridge(*e),
+                    Some(Err(e)) => Err(e),
+                    None => sns_alarm(&r.message).map(|alarm| Input::Alarm {
                         message_id: r.message_id.clone(),
                         alarm: Box::new(alarm),
-                    })
-                    .map_err(|e| InvalidEvent(format!("record {i}: {}", e.0)))
+                    }),
+                };
+                input.map_err(|e| InvalidEvent(format!("record {i}: {}", e.0)))
             })
             .collect(),
         Envelope::AlarmAction(action) => {
@@ -211,26 +217,47 @@ pub fn parse(event: &Value) -> Result<Vec<Input>, InvalidEvent> {
                 alarm: Box::new(checked(alarm)?),
             }])
         }
-        Envelope::EventBridge(e) => match (e.source.as_str(), e.detail_type.as_str()) {
-            ("aws.cloudwatch", "CloudWatch Alarm State Change") => {
-                require_state_value(e.detail.pointer("/state/value"))?;
-                let data = crate::event::alarm_data(&e.detail)?;
-                let arn = e.resources.as_ref().and_then(|r| r.first().cloned());
-                let alarm = AlarmNotification::from_alarm_data(data, arn)?;
-                Ok(vec![Input::Alarm {
-                    message_id: e.id.clone().unwrap_or_default(),
-                    alarm: Box::new(checked(alarm)?),
-                }])
-            }
-            ("aws.ecs", _) => deployment(&e).map(|t| vec![t]),
-            (source, detail_type) => Err(InvalidEvent(format!(
-                "an EventBridge event this function does not handle (source `{}`, detail-type \
-                 `{}`): it takes CloudWatch Alarm State Change and ECS Deployment State Change",
-                short(source),
-                short(detail_type)
-            ))),
-        },
+        Envelope::EventBridge(e) => eventbridge(*e).map(|t| vec![t]),
         Envelope::Direct(obj) => manual(&obj),
+    }
+}
+
+/// An SNS message that is an EventBridge event (a JSON object with `detail-type`), read with the
+/// same envelope as a direct delivery (its errors are its own); `None` for anything else
+/// (CloudWatch's alarm JSON).
+fn eventbridge_in(message: &str) -> Option<Result<Box<EventBridgeEvent<Value>>, InvalidEvent>> {
+    let value: Value = serde_json::from_str(message).ok()?;
+    value.get("detail-type")?;
+    Some(match open(&value) {
+        Ok(Envelope::EventBridge(e)) => Ok(e),
+        Ok(_) => Err(InvalidEvent::new(
+            "`Sns.Message` has a `detail-type` but is not an EventBridge event",
+        )),
+        Err(e) => Err(e),
+    })
+}
+
+/// An EventBridge event: a CloudWatch alarm state change or an ECS deployment event. The alarm's
+/// delivery is named by the event's id, however it arrived (directly, or inside SNS).
+fn eventbridge(e: EventBridgeEvent<Value>) -> Result<Input, InvalidEvent> {
+    match (e.source.as_str(), e.detail_type.as_str()) {
+        ("aws.cloudwatch", "CloudWatch Alarm State Change") => {
+            require_state_value(e.detail.pointer("/state/value"))?;
+            let data = crate::event::alarm_data(&e.detail)?;
+            let arn = e.resources.as_ref().and_then(|r| r.first().cloned());
+            let alarm = AlarmNotification::from_alarm_data(data, arn)?;
+            Ok(Input::Alarm {
+                message_id: e.id.clone().unwrap_or_default(),
+                alarm: Box::new(checked(alarm)?),
+            })
+        }
+        ("aws.ecs", _) => deployment(&e),
+        (source, detail_type) => Err(InvalidEvent(format!(
+            "an EventBridge event this function does not handle (source `{}`, detail-type \
+             `{}`): it takes CloudWatch Alarm State Change and ECS Deployment State Change",
+            short(source),
+            short(detail_type)
+        ))),
     }
 }
 

@@ -91,8 +91,10 @@ pub struct CreateContext<'a, S> {
     pub passwords: &'a PasswordPolicy,
     /// The secret's rotation interval in days, when DescribeSecret says.
     pub rotation_interval_days: Option<u64>,
-    /// When the secret was last rotated, when DescribeSecret says.
-    pub last_rotated: Option<jiff::Timestamp>,
+    /// The version AWSCURRENT is on.
+    pub current_version: Option<&'a str>,
+    /// When AWSCURRENT moved to it, when the secret's record names the move.
+    pub recorded_since: Option<jiff::Timestamp>,
 }
 
 impl<S: SecretStore> CreateContext<'_, S> {
@@ -100,12 +102,30 @@ impl<S: SecretStore> CreateContext<'_, S> {
     pub async fn new_password(&self) -> Result<SecretString, BackendError> {
         Ok(self.store.random_password(self.passwords).await?)
     }
+
+    /// Since when AWSCURRENT's value has been in the secret: its version's creation
+    /// (ListSecretVersionIds; a `PutSecretValue` creates one, but does not move
+    /// `LastRotatedDate`), or the recorded move to it when that is later.
+    pub async fn current_since(&self) -> Result<Option<jiff::Timestamp>, BackendError> {
+        let created = match self.current_version {
+            Some(v) => self
+                .store
+                .versions_created(self.secret_id)
+                .await?
+                .get(v)
+                .copied(),
+            None => None,
+        };
+        Ok(created.max(self.recorded_since))
+    }
 }
 
 /// The values of one rotation as setSecret sees them. AWSPREVIOUS is not read up front: a
 /// backend that needs it as a fallback login reads it from the store then.
 pub struct Staged {
     pub secret_id: String,
+    /// The secret's ARN from DescribeSecret (the event's id when the store gave none).
+    pub secret_arn: String,
     pub token: String,
     pub current: SecretString,
     pub pending: SecretString,
@@ -185,6 +205,17 @@ pub trait CredentialBackend: Send + Sync {
         current: &SecretString,
     ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
+    /// finishSecret, right before AWSCURRENT moves to `token`: a last check of the pending
+    /// version against AWSCURRENT as it is now (nothing, by default).
+    fn before_promote<S: SecretStore>(
+        &self,
+        _store: &S,
+        _secret_id: &str,
+        _token: &str,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send {
+        async { Ok(()) }
+    }
+
     /// When a rotation of a secret like `current` retires a credential consumers may hold.
     fn retirement(&self, _current: &SecretString) -> Result<Retirement, BackendError> {
         Ok(Retirement::Never)
@@ -199,6 +230,17 @@ pub trait CredentialBackend: Send + Sync {
     ) -> impl Future<Output = Result<Option<String>, BackendError>> + Send {
         async { Ok(None) }
     }
+}
+
+/// The ARN Secrets Manager gives the secret `id` names (a name, a partial or full ARN): how a
+/// secret named by another (`masterarn`, `adminarn`) is compared with the one configured, never
+/// by its spelling.
+pub async fn secret_arn<S: SecretStore>(store: &S, id: &str) -> Result<String, BackendError> {
+    Ok(store
+        .describe(id)
+        .await?
+        .arn
+        .unwrap_or_else(|| id.to_string()))
 }
 
 /// Possession before privilege, the rule of every backend that changes a password: nothing is

@@ -15,7 +15,7 @@ mod store;
 
 pub use backend::{
     BackendError, BackendErrorKind, CreateContext, CredentialBackend, Finished, Retirement,
-    SetOutcome, Staged, prove_possession,
+    SetOutcome, Staged, prove_possession, secret_arn,
 };
 pub use runner::{Report, RotationError, Rotator};
 pub use store::{

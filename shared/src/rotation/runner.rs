@@ -350,7 +350,8 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
             token: &r.token,
             passwords: &self.passwords,
             rotation_interval_days: description.rotation_interval_days,
-            last_rotated: description.last_rotated,
+            current_version: description.version_with(AWSCURRENT),
+            recorded_since: description.current_since(),
         };
         let pending = self
             .backend
@@ -383,7 +384,10 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
         r: &RotationStep,
         description: &SecretDescription,
     ) -> Result<Report, RotationError> {
-        let staged = self.staged(r).await?;
+        let mut staged = self.staged(r).await?;
+        if let Some(arn) = &description.arn {
+            staged.secret_arn = arn.clone();
+        }
         if self.retirement(r, &staged.current)? == Retirement::AtSet {
             self.guard(r, description).await?;
         }
@@ -422,6 +426,10 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
         description: &SecretDescription,
     ) -> Result<Report, RotationError> {
         let previous_current = description.version_with(AWSCURRENT);
+        self.backend
+            .before_promote(&self.store, &r.secret_id, &r.token)
+            .await
+            .map_err(|source| self.backend_error(r, source))?;
         if self.consumers.is_some() {
             let current = self
                 .required(r, VersionRef::Stage(AWSCURRENT), AWSCURRENT)
@@ -647,6 +655,7 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
         let pending = self.pending(r).await?;
         Ok(Staged {
             secret_id: r.secret_id.clone(),
+            secret_arn: r.secret_id.clone(),
             token: r.token.clone(),
             current,
             pending,

@@ -92,8 +92,6 @@ pub struct SecretDescription {
     /// The rotation interval in days (`RotationRules.AutomaticallyAfterDays`, or a
     /// `rate(N days)` schedule); `None` when it is not known (no rules, a cron schedule).
     pub rotation_interval_days: Option<u64>,
-    /// When the secret was last rotated (DescribeSecret's `LastRotatedDate`).
-    pub last_rotated: Option<jiff::Timestamp>,
     /// Version id → staging labels.
     pub versions: BTreeMap<String, Vec<String>>,
     /// When AWSCURRENT (or an earlier version) became current, from [`CURRENT_SINCE_TAG`].
@@ -208,6 +206,12 @@ pub trait SecretStore: Send + Sync {
         secret_id: &str,
         since: &CurrentSince,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// When each version with a label was created (ListSecretVersionIds' `CreatedDate`).
+    fn versions_created(
+        &self,
+        secret_id: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, jiff::Timestamp>, StoreError>> + Send;
 }
 
 /// A store shared by reference (several orchestrators of one test on one fake).
@@ -260,6 +264,13 @@ impl<T: SecretStore> SecretStore for &T {
         since: &CurrentSince,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
         (**self).mark_current_since(secret_id, since)
+    }
+
+    fn versions_created(
+        &self,
+        secret_id: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, jiff::Timestamp>, StoreError>> + Send {
+        (**self).versions_created(secret_id)
     }
 }
 

@@ -6,6 +6,8 @@
 mod decision;
 mod event;
 mod runner;
+#[cfg(test)]
+mod scenarios;
 
 pub use decision::{Decision, Plan, decide, environment_of, is_prod};
 pub use runner::{Scaler, ScalingReport, ServiceResult};

@@ -4,7 +4,9 @@
 use super::ScalingConfig;
 use super::decision::{Plan, decide, environment_of};
 use super::event::{Mode, ScalingRequest};
-use crate::capacity::{self, BUDGET_HOLD_TAG, CapacityError, Change, ServiceFleet, ServiceState};
+use crate::capacity::{
+    self, BUDGET_HOLD_TAG, CapacityError, Change, SAVED_CAPACITY_TAG, ServiceFleet, ServiceState,
+};
 use crate::error::report;
 use crate::notify::{Notice, Notifier};
 use crate::telemetry::{self, AuditRecord};
@@ -138,8 +140,14 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
     }
 
     /// After a restore: if a budget hold landed meanwhile, reduce to it again (the hold's
-    /// `to=`), so the hold stands whatever the interleaving.
-    async fn hold_again(&self, state: &ServiceState) -> Result<Change, capacity::CapacityError> {
+    /// `to=`), so the hold stands whatever the interleaving; and the day's capacity, which the
+    /// restore just put back, is saved again if the restore's last write (removing the saved
+    /// tag) came after the hold read it: the hold's release brings back exactly that.
+    async fn hold_again(
+        &self,
+        state: &ServiceState,
+        restored: capacity::Capacity,
+    ) -> Result<Change, capacity::CapacityError> {
         let fresh = self.fleet.get(&state.id).await?;
         let Some(to) = fresh.tag(BUDGET_HOLD_TAG).map(|hold| {
             hold.split_whitespace()
@@ -153,6 +161,15 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
             });
         };
         warn!(service = %state.id, to, "a budget hold landed during the restore: held again");
+        let mut fresh = fresh;
+        if capacity::saved(&fresh)?.is_none() {
+            self.fleet
+                .tag(&fresh.id, SAVED_CAPACITY_TAG, &restored.encode())
+                .await?;
+            fresh
+                .tags
+                .insert(SAVED_CAPACITY_TAG.to_string(), restored.encode());
+        }
         capacity::reduce_to(&self.fleet, &fresh, to).await
     }
 
@@ -208,7 +225,7 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
             Plan::Reduce { to } => capacity::reduce_to(&self.fleet, &state, to).await,
             Plan::Restore => match capacity::restore(&self.fleet, &state).await {
                 // A budget hold tagged between the re-read and the restore: put the hold back.
-                Ok(Change::Changed { .. }) => self.hold_again(&state).await,
+                Ok(Change::Changed { after, .. }) => self.hold_again(&state, after).await,
                 other => other,
             },
         };

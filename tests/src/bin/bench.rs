@@ -179,7 +179,7 @@ async fn rotate_redis(stack: &'static Stack) -> Result<Row> {
         "rotate-redis",
         "full rotation (4 steps)",
         stack,
-        &[],
+        &[("REDIS_ADMIN_SECRET_ARN", admin_arn)],
         rotation_events(&arn, &token),
     )
 }
