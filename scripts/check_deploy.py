@@ -178,12 +178,29 @@ def role_statements(resources, role_ref):
                 yield st
 
 
+def resource_ids(resource):
+    """The logical ids a Resource entry names, through Fn::If's branches."""
+    for r in as_list(resource):
+        if isinstance(r, dict) and "Fn::If" in r:
+            for branch in r["Fn::If"][1:]:
+                yield from resource_ids(branch)
+        elif target_id(r) is not None:
+            yield target_id(r)
+
+
 def role_allows(resources, role_ref, action, resource_id):
     for st in role_statements(resources, role_ref):
-        if action in as_list(st.get("Action")) and any(
-                target_id(r) == resource_id for r in as_list(st.get("Resource"))):
+        if action in as_list(st.get("Action")) and resource_id in resource_ids(st.get("Resource")):
             return True
     return False
+
+
+# What each rotation function asks Secrets Manager about the secret it rotates (shared/src/aws/
+# secrets_manager.rs); a role without one fails that step in AWS, and nowhere here (moto checks
+# no IAM). ListSecretVersionIds: rotate-app-secrets' key age (issue 22).
+ROTATION_ACTIONS = ("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
+                    "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
+ROTATION_EXTRA_ACTIONS = {"RotateAppSecretsFunction": ("secretsmanager:ListSecretVersionIds",)}
 
 
 def has_invoke_permission(resources, function_id, principal, source_id=None):
@@ -265,6 +282,11 @@ def check_wiring(cfn):
         fn = target_id(rotation.get("Properties", {}).get("RotationLambdaARN"))
         if not has_invoke_permission(resources, fn, "secretsmanager.amazonaws.com"):
             problems.append(f"rotation {rid}: no scoped invoke permission on {fn} for Secrets Manager")
+        secret = target_id(rotation.get("Properties", {}).get("SecretId"))
+        role = functions.get(fn, {}).get("Properties", {}).get("Role")
+        for action in ROTATION_ACTIONS + ROTATION_EXTRA_ACTIONS.get(fn, ()):
+            if secret and not role_allows(resources, role, action, secret):
+                problems.append(f"rotation {rid}: {fn} may not {action} on {secret}")
     roles = [target_id(f.get("Properties", {}).get("Role")) for f in functions.values()]
     for role in sorted({r for r in roles if roles.count(r) > 1}):
         problems.append(f"role {role} is shared by several functions (each has its own)")
@@ -645,6 +667,7 @@ def main():
     print("deploy check: the SAM transform succeeds for " + ", ".join(
         f"{env} ({n} resources)" for env, n in counts.items())
         + "; cfn-lint clean on each; rules, schedules, subscriptions, destinations and rotations wired;"
+        " each rotation function allowed every call it makes on its secrets;"
         " the Secret Label Updated rule and the consumers' IAM in place; the secrets key only via"
         " Secrets Manager for named secrets;"
         " every topic AWS services publish to has a key they can use; no two environments create"
@@ -719,6 +742,17 @@ def self_test():
                        as_list(p["PolicyDocument"]["Statement"]))]
     expect("a schedule whose role cannot send its dead letters is reported",
            any("may not send to dead-letter queue" in p for p in check_wiring(broken)))
+
+    # 4b. A rotation function that may not make one of its calls (issue 22: the key age of
+    #     rotate-app-secrets reads ListSecretVersionIds).
+    broken = copy.deepcopy(good)
+    for role in of_type(broken["Resources"], "AWS::IAM::Role").values():
+        for policy in role["Properties"].get("Policies", []):
+            for st in as_list(policy["PolicyDocument"]["Statement"]):
+                st["Action"] = [a for a in as_list(st.get("Action"))
+                                if a != "secretsmanager:ListSecretVersionIds"]
+    expect("a rotation role without ListSecretVersionIds is reported",
+           any("may not secretsmanager:ListSecretVersionIds" in p for p in check_wiring(broken)))
 
     # 5. Two resources with one physical name.
     broken = copy.deepcopy(good)

@@ -26,6 +26,7 @@ pub mod openai_stub;
 pub mod redis;
 pub mod rotation;
 pub mod runtime_api;
+pub mod sockets;
 
 pub use invoke::{Function, invoke, sample, sample_text};
 

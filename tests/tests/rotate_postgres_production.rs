@@ -751,3 +751,25 @@ async fn objects_planted_in_the_database_never_run_as_the_master() -> Result<()>
     );
     Ok(())
 }
+
+/// A TLS login sends its small writes at once (`TCP_NODELAY`). Without it the client holds back
+/// the end of the handshake and the startup message until the server acknowledges what came
+/// before, which the server delays by up to 40 ms: sqlx 0.9.0 left it off and a full rotation
+/// over TLS took three times the plaintext one (issue 22; `scripts/bench` measures both). The
+/// function connects with `PgConnectOptions::connect`, as `pg_connect_tls` does here.
+#[tokio::test]
+async fn a_tls_login_sends_without_delay() -> Result<()> {
+    let stack = Stack::get();
+    let conn = stack
+        .pg_connect_tls(&stack.pg_admin_user, stack.pg_admin_password())
+        .await?;
+    // Other tests of this binary may hold connections too: every one is made by sqlx.
+    let sockets = tests::sockets::nodelay_to(stack.pg_port)?;
+    drop(conn);
+    assert!(!sockets.is_empty(), "the connection's socket is listed");
+    assert!(
+        sockets.iter().all(|nodelay| *nodelay),
+        "a PostgreSQL socket without TCP_NODELAY: {sockets:?}"
+    );
+    Ok(())
+}

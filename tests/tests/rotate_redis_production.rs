@@ -741,3 +741,30 @@ async fn adminarn_may_name_only_the_configured_admin_secret_and_never_the_secret
     );
     Ok(())
 }
+
+/// The function's Redis connection sends its small writes at once (`TCP_NODELAY`), over TLS as
+/// in plaintext: no write waits for the server's delayed acknowledgement of the one before.
+#[tokio::test]
+async fn a_tls_login_sends_without_delay() -> Result<()> {
+    use shared::redis::connection::{RedisConnection, TlsSettings};
+    let stack = Stack::get();
+    let tls = TlsSettings::new(Some(&stack.tls_ca))?;
+    let mut conn = RedisConnection::connect(
+        "localhost",
+        stack.redis_tls_port,
+        Some(&tls),
+        std::time::Duration::from_secs(5),
+    )
+    .await?;
+    conn.auth(&stack.redis_admin_user, stack.redis_admin_password())
+        .await?;
+    // Other tests of this binary may hold connections too: every one is a `RedisConnection`.
+    let sockets = tests::sockets::nodelay_to(stack.redis_tls_port)?;
+    drop(conn);
+    assert!(!sockets.is_empty(), "the connection's socket is listed");
+    assert!(
+        sockets.iter().all(|nodelay| *nodelay),
+        "a Redis socket without TCP_NODELAY: {sockets:?}"
+    );
+    Ok(())
+}

@@ -449,6 +449,152 @@ async fn rotation_against_raw(stack: &'static Stack) -> Result<(Duration, Durati
     Ok((median(function), median(same), median(raw)))
 }
 
+/// How a rotation function reaches its server, for the TLS comparison.
+#[derive(Clone, Copy, PartialEq)]
+enum Wire {
+    /// No TLS (`sslmode` disable, `redis://`): the baseline.
+    Plaintext,
+    /// PostgreSQL's floor, `require`: encrypted, the server's certificate not checked.
+    Require,
+    /// Encrypted and verified against the stack's private CA (`verify-full`, `rediss://`).
+    Verified,
+}
+
+/// A PostgreSQL secret on `wire`, pending a rotation: (ARN, token).
+async fn pg_fixture_on(stack: &'static Stack, wire: Wire) -> Result<(String, String)> {
+    let client = stack.secrets_manager(&MotoAccount(DEFAULT_ACCOUNT.into()));
+    let (user, password) = (unique("bench"), unique("initial"));
+    let mut admin = stack.pg_admin().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE ROLE {user} LOGIN PASSWORD '{password}'"
+    )))
+    .execute(&mut admin)
+    .await?;
+    let (host, sslmode) = match wire {
+        Wire::Plaintext => (stack.pg_host.as_str(), "disable"),
+        Wire::Require => (stack.pg_host.as_str(), "require"),
+        // The server certificate names localhost.
+        Wire::Verified => ("localhost", "verify-full"),
+    };
+    let secret = json!({"username": user, "password": password, "engine": "postgres",
+                        "host": host, "port": stack.pg_port, "dbname": "postgres",
+                        "sslmode": sslmode});
+    let arn = create_secret(&client, &unique("bench/database"), &secret).await?;
+    let token = start_rotation(&client, &arn).await?;
+    Ok((arn, token))
+}
+
+/// The Redis admin secret for `wire`: its ARN is the function's REDIS_ADMIN_SECRET_ARN.
+async fn redis_admin_on(stack: &'static Stack, wire: Wire) -> Result<String> {
+    let client = stack.secrets_manager(&MotoAccount(DEFAULT_ACCOUNT.into()));
+    let admin = match wire {
+        Wire::Plaintext => json!({"username": stack.redis_admin_user,
+            "password": stack.redis_admin_password(), "host": stack.redis_host,
+            "port": stack.redis_port}),
+        _ => json!({"username": stack.redis_admin_user,
+            "password": stack.redis_admin_password(), "host": "localhost",
+            "port": stack.redis_tls_port, "tls": true}),
+    };
+    create_secret(&client, &unique("bench/redis-admin"), &admin).await
+}
+
+/// A Redis secret on `wire` whose admin secret is `admin_arn`, pending a rotation.
+async fn redis_fixture_on(
+    stack: &'static Stack,
+    wire: Wire,
+    admin_arn: &str,
+) -> Result<(String, String)> {
+    let client = stack.secrets_manager(&MotoAccount(DEFAULT_ACCOUNT.into()));
+    let (user, password) = (unique("bench"), unique("initial"));
+    create_user(&mut stack.redis_admin().await?, &user, &password).await?;
+    let url = match wire {
+        Wire::Plaintext => format!(
+            "redis://{user}:{password}@{}:{}",
+            stack.redis_host, stack.redis_port
+        ),
+        _ => format!(
+            "rediss://{user}:{password}@localhost:{}",
+            stack.redis_tls_port
+        ),
+    };
+    let secret = json!({"url": url, "adminarn": admin_arn});
+    let arn = create_secret(&client, &unique("bench/redis"), &secret).await?;
+    let token = start_rotation(&client, &arn).await?;
+    Ok((arn, token))
+}
+
+/// Median wall time of `runs` full rotations by one warm process of `name` (release bootstrap,
+/// through the Runtime API), each on a fresh secret from `fixture`.
+async fn median_rotation<F, Fut>(
+    name: &str,
+    stack: &'static Stack,
+    env: &[(&str, String)],
+    runs: usize,
+    mut fixture: F,
+) -> Result<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(String, String)>>,
+{
+    let api = RuntimeApi::start()?;
+    let mut child = spawn(name, &api, stack, env)?;
+    api.wait_first_next(Duration::from_secs(10))
+        .context("no cold init")?;
+    let mut took = Vec::new();
+    let mut answered = 0;
+    for _ in 0..runs {
+        let (arn, token) = fixture().await?;
+        let started = Instant::now();
+        for e in rotation_events(&arn, &token) {
+            api.push(e);
+        }
+        answered += 4;
+        let answers = api.wait_answers(answered, Duration::from_secs(60));
+        took.push(started.elapsed());
+        if answers.len() != answered || answers.iter().any(|(_, a)| matches!(a, Answer::Error(_))) {
+            bail!("{name}: a benchmark rotation failed: {answers:?}");
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(median(took))
+}
+
+/// What TLS costs a full rotation: the same function and server, plaintext against TLS.
+async fn tls_cost(stack: &'static Stack) -> Result<Vec<(&'static str, Wire, Duration)>> {
+    const RUNS: usize = 7;
+    let ca = stack.tls_ca.to_string_lossy().into_owned();
+    let mut out = Vec::new();
+    for wire in [Wire::Plaintext, Wire::Require, Wire::Verified] {
+        let env: Vec<(&str, String)> = match wire {
+            Wire::Plaintext => vec![("PG_MIN_SSLMODE", "disable".into())],
+            Wire::Require => vec![],
+            Wire::Verified => vec![
+                ("PG_MIN_SSLMODE", "verify-full".into()),
+                ("PG_SSL_ROOT_CERT", ca.clone()),
+            ],
+        };
+        let took = median_rotation("rotate-postgres", stack, &env, RUNS, || {
+            pg_fixture_on(stack, wire)
+        })
+        .await?;
+        out.push(("rotate-postgres", wire, took));
+    }
+    for wire in [Wire::Plaintext, Wire::Verified] {
+        let admin = redis_admin_on(stack, wire).await?;
+        let mut env = vec![("REDIS_ADMIN_SECRET_ARN", admin.clone())];
+        if wire == Wire::Verified {
+            env.push(("REDIS_TLS_CA_FILE", ca.clone()));
+        }
+        let took = median_rotation("rotate-redis", stack, &env, RUNS, || {
+            redis_fixture_on(stack, wire, &admin)
+        })
+        .await?;
+        out.push(("rotate-redis", wire, took));
+    }
+    Ok(out)
+}
+
 /// Seeds `n` services per cluster (half autoscaled), all on the dev schedule.
 async fn seed_services(aws: &tests::ecs::Aws, clusters: &[String], n: usize) -> Result<()> {
     for cluster in clusters {
@@ -719,6 +865,34 @@ async fn main() -> Result<()> {
         ms(raw),
         ms(function) / ms(raw)
     );
+    eprintln!();
+    eprintln!(
+        "| full rotation, median of 7 (release bootstrap, warm) | plaintext | TLS `require` | TLS verified (private CA) | TLS / plaintext |"
+    );
+    eprintln!("|---|---|---|---|---|");
+    let tls = tls_cost(stack).await?;
+    for function in ["rotate-postgres", "rotate-redis"] {
+        let at = |wire: Wire| {
+            tls.iter()
+                .find(|(f, w, _)| *f == function && *w == wire)
+                .map(|(_, _, d)| *d)
+        };
+        let cell =
+            |d: Option<Duration>| d.map_or("n/a".to_string(), |d| format!("{:.1} ms", ms(d)));
+        let plain = at(Wire::Plaintext).context("no plaintext run")?;
+        let worst = [at(Wire::Require), at(Wire::Verified)]
+            .into_iter()
+            .flatten()
+            .max()
+            .context("no TLS run")?;
+        eprintln!(
+            "| {function} | {} | {} | {} | {:.2}x |",
+            cell(Some(plain)),
+            cell(at(Wire::Require)),
+            cell(at(Wire::Verified)),
+            ms(worst) / ms(plain)
+        );
+    }
     eprintln!();
     eprintln!(
         "| after-hours scaling, 200 services in 2 clusters | added latency per call | wall time | scaled down |"
