@@ -37,6 +37,7 @@ the referenced secrets, subnets and security groups existing, and KMS key polici
 """
 
 import copy
+import fnmatch
 import json
 import os
 import re
@@ -112,6 +113,22 @@ def environments(path=None):
     return out
 
 
+def check_parameters(template, stacks):
+    """Each environment's parameter values against the template's AllowedPattern, as
+    CloudFormation checks them at deploy (the SAM transform does not): a secret ARN without its
+    six random characters matches no IAM resource and no KMS encryption context."""
+    problems = []
+    declared = template.get("Parameters", {})
+    for env, (_, _, params) in stacks.items():
+        for name, value in params.items():
+            pattern = declared.get(name, {}).get("AllowedPattern")
+            if name not in declared:
+                problems.append(f"{env}: parameter {name} is not in the template")
+            elif pattern and not re.fullmatch(pattern, value):
+                problems.append(f"{env}: parameter {name} does not match its AllowedPattern {pattern}")
+    return problems
+
+
 def account_of(params):
     for value in params.values():
         parts = value.split(":")
@@ -170,12 +187,23 @@ def of_type(resources, kind):
     return {k: v for k, v in resources.items() if v.get("Type") == kind}
 
 
+def unconditional(statement):
+    """The statements an entry may be: itself, or each branch of its Fn::If (a statement a
+    condition adds, as the template does for the pinned secrets and the KMS key)."""
+    if isinstance(statement, dict) and "Fn::If" in statement:
+        for branch in statement["Fn::If"][1:]:
+            yield from unconditional(branch)
+    elif isinstance(statement, dict):
+        yield statement
+
+
 def role_statements(resources, role_ref):
     role = resources.get(target_id(role_ref) or "", {})
     for policy in role.get("Properties", {}).get("Policies", []):
-        for st in as_list(policy.get("PolicyDocument", {}).get("Statement", [])):
-            if st.get("Effect") == "Allow":
-                yield st
+        for entry in as_list(policy.get("PolicyDocument", {}).get("Statement", [])):
+            for st in unconditional(entry):
+                if st.get("Effect") == "Allow":
+                    yield st
 
 
 def resource_ids(resource):
@@ -201,6 +229,11 @@ def role_allows(resources, role_ref, action, resource_id):
 ROTATION_ACTIONS = ("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue",
                     "secretsmanager:PutSecretValue", "secretsmanager:UpdateSecretVersionStage")
 ROTATION_EXTRA_ACTIONS = {"RotateAppSecretsFunction": ("secretsmanager:ListSecretVersionIds",)}
+# The secret a rotated secret names (`masterarn`, `adminarn`) and the function is pinned to: read,
+# and described to compare the two by the ARN Secrets Manager gives (issue 22).
+PINNED_SECRETS = {"RotatePostgresFunction": "DatabaseMasterSecretArn",
+                  "RotateRedisFunction": "RedisAdminSecretArn"}
+PINNED_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret")
 
 
 def has_invoke_permission(resources, function_id, principal, source_id=None):
@@ -287,6 +320,11 @@ def check_wiring(cfn):
         for action in ROTATION_ACTIONS + ROTATION_EXTRA_ACTIONS.get(fn, ()):
             if secret and not role_allows(resources, role, action, secret):
                 problems.append(f"rotation {rid}: {fn} may not {action} on {secret}")
+    for fn, parameter in PINNED_SECRETS.items():
+        role = functions.get(fn, {}).get("Properties", {}).get("Role")
+        for action in PINNED_ACTIONS:
+            if fn in functions and not role_allows(resources, role, action, parameter):
+                problems.append(f"{fn} may not {action} on {parameter} (the secret it is pinned to)")
     roles = [target_id(f.get("Properties", {}).get("Role")) for f in functions.values()]
     for role in sorted({r for r in roles if roles.count(r) > 1}):
         problems.append(f"role {role} is shared by several functions (each has its own)")
@@ -415,10 +453,26 @@ def check_kms(cfn):
     resources = cfn.get("Resources", {})
     topic_keys = set(of_type(resources, "AWS::KMS::Key"))
     problems = []
-    for rid in of_type(resources, "AWS::IAM::Role"):
-        for st in all_statements(resources, rid):
-            actions = as_list(st.get("Action"))
-            if not any(a in ("kms:Decrypt", "kms:GenerateDataKey", "kms:*") for a in actions):
+    standalone = {**of_type(resources, "AWS::IAM::Policy"),
+                  **of_type(resources, "AWS::IAM::ManagedPolicy")}
+    def statements_of(rid):
+        if rid in standalone:
+            doc = standalone[rid].get("Properties", {}).get("PolicyDocument", {})
+            for entry in as_list(doc.get("Statement", [])):
+                for st in unconditional(entry):
+                    if st.get("Effect") == "Allow":
+                        yield st
+        else:
+            yield from all_statements(resources, rid)
+    for rid in list(of_type(resources, "AWS::IAM::Role")) + list(standalone):
+        for st in statements_of(rid):
+            if "NotAction" in st:
+                problems.append(f"role {rid}: an Allow with NotAction (it may grant the secrets key "
+                                "with no condition)")
+                continue
+            actions = [a for a in as_list(st.get("Action")) if isinstance(a, str)]
+            if not any(fnmatch.fnmatchcase(wanted.lower(), a.lower()) for a in actions
+                       for wanted in ("kms:Decrypt", "kms:GenerateDataKey")):
                 continue
             if all(target_id(r) in topic_keys for r in as_list(st.get("Resource"))):
                 continue
@@ -654,6 +708,7 @@ def main():
                      check_wiring(cfn) + check_topic_keys(cfn) + check_publisher_keys(cfn)
                      + check_consumers(cfn, env, values_of(cfn, env)) + check_kms(cfn)]
     problems += check_accounts(expanded, environments())
+    problems += check_parameters(load_template(), environments())
     paths = [os.path.join(out_dir, f"{env}.json") for env in expanded]
     status, output = cfn_lint(paths)
     if status != 0:
@@ -754,6 +809,19 @@ def self_test():
     expect("a rotation role without ListSecretVersionIds is reported",
            any("may not secretsmanager:ListSecretVersionIds" in p for p in check_wiring(broken)))
 
+    broken = copy.deepcopy(good)
+    for role in of_type(broken["Resources"], "AWS::IAM::Role").values():
+        for policy in role["Properties"].get("Policies", []):
+            for entry in as_list(policy["PolicyDocument"]["Statement"]):
+                for st in unconditional(entry):
+                    if "RedisAdminSecretArn" not in resource_ids(st.get("Resource")):
+                        continue
+                    st["Action"] = [a for a in as_list(st.get("Action"))
+                                    if a != "secretsmanager:DescribeSecret"]
+    expect("a Redis role that may read but not describe its admin secret is reported",
+           any("may not secretsmanager:DescribeSecret on RedisAdminSecretArn" in p
+               for p in check_wiring(broken)))
+
     # 5. Two resources with one physical name.
     broken = copy.deepcopy(good)
     logs = list(of_type(broken["Resources"], "AWS::Logs::LogGroup").values())
@@ -846,6 +914,24 @@ def self_test():
                 st.get("Condition", {}).get("StringEquals", {}).pop(condition, None)
         expect(f"a role that uses the secrets key without {condition} is reported",
                any(condition in p for p in check_kms(broken)))
+
+    broken = copy.deepcopy(good)
+    for rid in of_type(broken["Resources"], "AWS::IAM::Role"):
+        for st in all_statements(broken["Resources"], rid):
+            if "kms:Decrypt" in as_list(st.get("Action")) and "Condition" in st:
+                st["Action"] = ["kms:Decrypt*", "kms:Gen*"]
+                st.pop("Condition")
+    expect("a role that uses the secrets key by wildcard actions without conditions is reported",
+           any("kms:ViaService" in p for p in check_kms(broken)))
+
+    # 7e. A secret ARN parameter without its six random characters (a partial ARN).
+    stacks = environments()
+    expect("every environment's parameters match their patterns",
+           check_parameters(base, stacks) == [])
+    partial = {env: (st, rg, dict(pr, JwtSecretArn=pr["JwtSecretArn"].rsplit("-", 1)[0]))
+               for env, (st, rg, pr) in stacks.items()}
+    expect("a partial secret ARN parameter is reported",
+           any("JwtSecretArn" in p for p in check_parameters(base, partial)))
 
     # 8. Two environments' stacks in one account creating one name (issue 14: every stack made
     #    all three budgets), or two anomaly monitors.

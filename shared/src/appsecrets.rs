@@ -296,8 +296,15 @@ impl AppSecretsBackend {
     /// or moved to, whichever is later): the key it replaced is about to be dropped, and tokens
     /// it signed may still be alive.
     fn check_age(&self, since: Option<jiff::Timestamp>) -> Result<(), BackendError> {
-        let Some(at) = since else {
+        if self.options.min_key_age.is_zero() {
             return Ok(());
+        }
+        let Some(at) = since else {
+            // ListSecretVersionIds always gives CreatedDate; without it the age is unknown, and
+            // an unknown age is not old enough.
+            return Err(BackendError::refused(
+                "when AWSCURRENT's version was created is unknown (ListSecretVersionIds gave no                  CreatedDate for it): the keys it replaces may still sign live tokens                  (MIN_KEY_AGE_HOURS)",
+            ));
         };
         let age = jiff::Timestamp::now().duration_since(at);
         let min = jiff::SignedDuration::try_from(self.options.min_key_age)
@@ -345,6 +352,17 @@ impl AppSecretsBackend {
         };
         if others(current) != others(pending) {
             return changed("a field other than the keys differs".into());
+        }
+        // `previous` keeps the keys this function does not rotate as they were (an app may
+        // still list them): one removed since (revoked) is not put back.
+        let kept_others = |map: &Map<String, Value>| -> Map<String, Value> {
+            match map.get(PREVIOUS) {
+                Some(Value::Object(old)) => others(old),
+                _ => Map::new(),
+            }
+        };
+        if kept_others(current) != kept_others(pending) {
+            return changed("a key of `previous` this function does not rotate differs".into());
         }
         let names = |map: &Map<String, Value>| -> Vec<String> {
             self.options
@@ -647,7 +665,9 @@ mod tests {
         let b = AppSecretsBackend::new(AppSecretOptions::default());
         let hour = jiff::SignedDuration::from_hours(1);
         let now = jiff::Timestamp::now();
-        assert!(b.check_age(None).is_ok());
+        // An unknown age is not old enough.
+        let e = b.check_age(None).unwrap_err();
+        assert!(e.message.contains("unknown"), "{}", e.message);
         assert!(b.check_age(Some(now - hour * 721)).is_ok());
         let e = b.check_age(Some(now - hour * 2)).unwrap_err();
         assert!(e.message.contains("MIN_KEY_AGE_HOURS"), "{}", e.message);
@@ -656,6 +676,10 @@ mod tests {
             ..AppSecretOptions::default()
         });
         assert!(off.check_age(Some(now)).is_ok());
+        assert!(
+            off.check_age(None).is_ok(),
+            "MIN_KEY_AGE_HOURS=0 checks nothing"
+        );
     }
 
     fn rotator() -> crate::rotation::Rotator<crate::fakes::MemorySecretStore, AppSecretsBackend> {
@@ -809,6 +833,27 @@ mod tests {
             current, revoked,
             "the revocation stands: k0 is not trusted again"
         );
+    }
+
+    #[tokio::test]
+    async fn given_an_unrotated_previous_key_revoked_after_create_secret_then_set_secret_refuses() {
+        use crate::rotation::Step;
+        let r = rotator();
+        let with_legacy = serde_json::json!({"accessTokenSecret": "k0".repeat(32),
+            "previous": {"accessTokenSecret": "kp".repeat(32), "legacyKey": "j0".repeat(32)},
+            "next": {"accessTokenSecret": "k1".repeat(32)}});
+        put_current(&r, "with-legacy", with_legacy).await;
+        r.store().start_rotation("jwt", "t1");
+        r.rotate(&step(Step::Create)).await.expect("create");
+        // j0 leaks: the operator removes it from `previous`.
+        let revoked = serde_json::json!({"accessTokenSecret": "k0".repeat(32),
+            "previous": {"accessTokenSecret": "kp".repeat(32)},
+            "next": {"accessTokenSecret": "k1".repeat(32)}});
+        put_current(&r, "revoked", revoked).await;
+        let e = r.rotate(&step(Step::Set)).await.unwrap_err();
+        assert_eq!(e.error_type(), "RotationRefused", "{e}");
+        let text = crate::error::report(&e);
+        assert!(text.contains("of `previous`"), "{text}");
     }
 
     #[tokio::test]

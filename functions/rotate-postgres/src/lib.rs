@@ -38,7 +38,7 @@ impl Config {
     /// | `PG_STATEMENT_TIMEOUT_SECONDS` | 5 (1 to 300) |
     /// | `PG_MIN_SSLMODE` | `require` |
     /// | `PG_SSL_ROOT_CERT` | unset: the public roots only |
-    /// | `PG_HOST`, `PG_PORT` | unset (any host the secret names), 5432 |
+    /// | `PG_HOST`, `PG_PORT` | unset: the secret's own host (AWSPREVIOUS and the master only at theirs), 5432 |
     /// | `DB_MASTER_SECRET_ARN` | unset: the alternating strategy refused |
     /// | `CONSUMER_CLUSTERS` | unset: no consumer is watched (the template sets the stack's cluster) |
     /// | `NOTIFY_TOPIC_ARN` | unset (no notification) |
@@ -68,7 +68,7 @@ impl Config {
                 ssl_root_cert: config::text(&get, "PG_SSL_ROOT_CERT").map(Into::into),
                 min_sslmode,
                 pinned: config::pin(&get, "PG_HOST")?.map(|host| (host, port)),
-                master_secret_arn: config::text(&get, "DB_MASTER_SECRET_ARN"),
+                master_secret_arn: config::pin(&get, "DB_MASTER_SECRET_ARN")?,
             },
         })
     }

@@ -37,11 +37,11 @@ impl Config {
     /// | `EXCLUDE_CHARACTERS` | ``:/@"'\` `` and the backtick |
     /// | `REDIS_TIMEOUT_SECONDS` | 5 (1 to 60) |
     /// | `REDIS_TLS_CA_FILE` | unset: the public roots only |
-    /// | `REDIS_HOST`, `REDIS_PORT` | unset (any host the secret names), 6379 |
-    /// | `REDIS_USER_NAME` | unset: any user |
+    /// | `REDIS_HOST`, `REDIS_PORT` | unset: the secret's own host (ElastiCache refused), 6379 |
+    /// | `REDIS_USER_NAME` | unset: any user whose own password proves the secret |
     /// | `REDIS_ADMIN_SECRET_ARN` | unset: no self-managed Redis is rotated |
-    /// | `ELASTICACHE_USER_ARN` | unset: any ElastiCache user |
-    /// | `ELASTICACHE_REPLICATION_GROUP_ID` | unset: any replication group |
+    /// | `ELASTICACHE_USER_ARN` | unset: no ElastiCache user is rotated |
+    /// | `ELASTICACHE_REPLICATION_GROUP_ID` | unset: no AUTH token is rotated |
     /// | `ELASTICACHE_WAIT_SECONDS` | 300 (1 to 840) |
     /// | `CONSUMER_CLUSTERS` | unset: no consumer is watched (the template sets the stack's cluster) |
     /// | `NOTIFY_TOPIC_ARN` | unset (no notification) |

@@ -391,7 +391,8 @@ impl CredentialBackend for PostgresBackend {
                          from a secret of its own",
                     ));
                 }
-                self.set_alternating(store, staged, &master_arn, &current, &pending)
+                // Read by the ARN just compared, not the secret's own spelling of it.
+                self.set_alternating(store, staged, &named, &current, &pending)
                     .await
             }
         }

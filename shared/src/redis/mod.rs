@@ -381,8 +381,9 @@ impl RedisBackend {
                  secret of its own",
             ));
         }
+        // Read by the ARN just compared, not the secret's own spelling of it.
         let raw = store
-            .get(arn, VersionRef::Stage(AWSCURRENT))
+            .get(&named, VersionRef::Stage(AWSCURRENT))
             .await?
             .ok_or_else(|| {
                 BackendError::invalid_secret(format!(

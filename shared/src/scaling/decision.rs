@@ -3,7 +3,7 @@
 
 use super::event::Mode;
 use crate::capacity::{
-    BUDGET_HOLD_TAG, ENVIRONMENT_TAG, KEEP_UP_UNTIL_TAG, SCHEDULE_TAG, ServiceState,
+    BUDGET_HOLD_TAG, ENVIRONMENT_TAG, KEEP_UP_UNTIL_TAG, SCHEDULE_TAG, ServiceState, reduced,
 };
 use crate::environment;
 use crate::schedule::Schedules;
@@ -21,6 +21,17 @@ pub fn environment_of(state: &ServiceState) -> Option<String> {
 /// name or a production environment tag is enough.
 pub fn is_prod(state: &ServiceState) -> bool {
     environment::is_production_service(&state.id.cluster, state.tag(ENVIRONMENT_TAG))
+}
+
+/// The task count a budget hold keeps the service at, when it is held: the hold tag's `to=`,
+/// 0 when the tag does not say (a hold never lets a service run more than it could).
+pub fn hold_to(state: &ServiceState) -> Option<i32> {
+    state.tag(BUDGET_HOLD_TAG).map(|hold| {
+        hold.split_whitespace()
+            .find_map(|p| p.strip_prefix("to="))
+            .and_then(|n| n.parse::<i32>().ok())
+            .map_or(0, |n| n.max(0))
+    })
 }
 
 /// What to do with one service.
@@ -52,7 +63,16 @@ pub fn decide(state: &ServiceState, schedules: &Schedules, mode: Mode, at: Times
         Some("off") => return decision(Plan::Leave, format!("{SCHEDULE_TAG}=off")),
         Some(name) => name,
     };
-    if state.tag(BUDGET_HOLD_TAG).is_some() {
+    if let Some(to) = hold_to(state) {
+        // The hold stands: never restored here, and brought back down if it is above the hold
+        // (a restore that wrote the day capacity just as the hold landed, then stopped before
+        // it could reduce again). `reduce_to` saves the capacity first if nothing is saved.
+        if !is_prod(state) && reduced(state.capacity, to) != state.capacity {
+            return decision(
+                Plan::Reduce { to },
+                format!("held by budget-response at {to} tasks, and above it: reduced again"),
+            );
+        }
         return decision(Plan::Leave, "held by budget-response until released");
     }
     let Some(schedule) = schedules.get(name) else {
@@ -175,7 +195,26 @@ mod tests {
             (
                 "macro-ai-dev-cluster",
                 vec![(SCHEDULE_TAG, "dev-office-hours"), (BUDGET_HOLD_TAG, "x")],
-                Plan::Leave,
+                // Held, running above the hold (2 tasks, max 4): brought down to it.
+                Plan::Reduce { to: 0 },
+            ),
+            (
+                "macro-ai-dev-cluster",
+                vec![
+                    (SCHEDULE_TAG, "dev-office-hours"),
+                    (BUDGET_HOLD_TAG, "since=2026-11-24T10:00:00Z to=2"),
+                ],
+                Plan::Reduce { to: 2 },
+            ),
+            (
+                "macro-ai-dev-cluster",
+                vec![
+                    (SCHEDULE_TAG, "dev-office-hours"),
+                    (BUDGET_HOLD_TAG, "since=2026-11-24T10:00:00Z to=4"),
+                ],
+                // Fewer tasks than the hold, but a max above what runs: the hold itself brings
+                // max down to the tasks running, so autoscaling cannot raise them.
+                Plan::Reduce { to: 4 },
             ),
             (
                 "macro-ai-dev-cluster",

@@ -5,7 +5,7 @@ use super::ScalingConfig;
 use super::decision::{Plan, decide, environment_of};
 use super::event::{Mode, ScalingRequest};
 use crate::capacity::{
-    self, BUDGET_HOLD_TAG, CapacityError, Change, SAVED_CAPACITY_TAG, ServiceFleet, ServiceState,
+    self, CapacityError, Change, SAVED_CAPACITY_TAG, ServiceFleet, ServiceState,
 };
 use crate::error::report;
 use crate::notify::{Notice, Notifier};
@@ -149,12 +149,7 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
         restored: capacity::Capacity,
     ) -> Result<Change, capacity::CapacityError> {
         let fresh = self.fleet.get(&state.id).await?;
-        let Some(to) = fresh.tag(BUDGET_HOLD_TAG).map(|hold| {
-            hold.split_whitespace()
-                .find_map(|p| p.strip_prefix("to="))
-                .and_then(|n| n.parse::<i32>().ok())
-                .unwrap_or(0)
-        }) else {
+        let Some(to) = super::decision::hold_to(&fresh) else {
             return Ok(Change::Changed {
                 before: state.capacity,
                 after: fresh.capacity,

@@ -105,3 +105,47 @@ async fn given_a_hold_landing_before_any_write_of_the_morning_restore_then_its_r
         assert!(writes.load(Ordering::SeqCst) >= 3, "the restore wrote");
     }
 }
+
+/// The hold tagged and read the service before the restore's writes and reduced after them
+/// (from its stale read: already at 0, nothing to do), and the restore stopped before it could
+/// re-read (a timeout): the service runs its day capacity under a hold, nothing saved. The next
+/// after-hours run, whatever the hour, brings it down to the hold and saves that capacity, and
+/// the release brings it back.
+#[tokio::test]
+async fn given_a_held_service_left_above_its_hold_then_the_next_run_reduces_it_and_the_release_restores_it()
+ {
+    for event in [MORNING, EVENING] {
+        let fleet = MemoryFleet::new().with_service(
+            DEV,
+            API,
+            2,
+            Some((1, 4)),
+            &[
+                (SCHEDULE_TAG, "dev-office-hours"),
+                (
+                    crate::capacity::BUDGET_HOLD_TAG,
+                    "since=2026-11-24T08:59:59Z to=0",
+                ),
+            ],
+        );
+        let scaler = Scaler::new(
+            &fleet,
+            RecordingNotifier::default(),
+            ScalingConfig {
+                clusters: vec![DEV.into()],
+                schedules: Schedules::new("UTC", None).expect("the seed's schedules"),
+                concurrency: 1,
+                production: false,
+            },
+        );
+        let report = scaler.run(&request(event)).await;
+        assert_eq!(capacity(&fleet), (0, Some((0, 0))), "{report:?}");
+        budget(
+            &fleet,
+            BudgetInput::Release {
+                environment: "dev".into(),
+            },
+        );
+        assert_eq!(capacity(&fleet), (2, Some((1, 4))), "the day's capacity");
+    }
+}
