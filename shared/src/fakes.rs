@@ -527,8 +527,8 @@ impl RollbackLedger for MemoryRollbackLedger {
     }
 }
 
-/// The notification ledger in memory. A claim is in progress until finished or forgotten
-/// (leases are not modelled: the end-to-end tests cover a lease running out).
+/// The notification ledger in memory, with DynamoDB's conditions: a claim is in progress until
+/// finished or forgotten by its owner, and taken over once its lease has run out.
 #[derive(Debug, Default)]
 pub struct MemoryNotificationLedger(Mutex<BTreeMap<String, (Claim, Owner)>>);
 
@@ -572,7 +572,8 @@ impl NotificationLedger for MemoryNotificationLedger {
     async fn forget(&self, key: &str, owner: &Owner) -> Result<(), LedgerError> {
         let mut claims = lock(&self.0);
         match claims.get(key) {
-            Some((_, held)) if held.id == owner.id => {
+            // Only a claim in progress is given back: a handled notification stays handled.
+            Some((Claim::InProgress, held)) if held.id == owner.id => {
                 claims.remove(key);
                 Ok(())
             }

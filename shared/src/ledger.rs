@@ -118,6 +118,53 @@ pub trait NotificationLedger: Send + Sync {
     ) -> impl Future<Output = Result<(), LedgerError>> + Send;
 }
 
+/// The ownership rules every notification ledger keeps, as one scenario on a fresh `key`: a
+/// claim whose lease ran out is taken over; its first owner, still running after all, can then
+/// neither give it back nor mark it done; a third invocation finds it in progress, then done
+/// once its owner finishes it. Run on the fake (below) and on DynamoDB (the end-to-end tests).
+#[cfg(any(test, feature = "fakes"))]
+pub async fn taken_over_claim_scenario<L: NotificationLedger>(ledger: &L, key: &str) {
+    let expired = Owner {
+        id: "first".into(),
+        until: 0,
+    };
+    let second = Owner {
+        id: "second".into(),
+        until: u64::MAX / 2,
+    };
+    let third = Owner {
+        id: "third".into(),
+        until: u64::MAX / 2,
+    };
+    assert_eq!(ledger.claim(key, &expired).await.ok(), Some(Claim::New));
+    // The first invocation's lease ran out: a redelivery takes the claim over.
+    assert_eq!(ledger.claim(key, &second).await.ok(), Some(Claim::New));
+    // The first invocation, still running after all, fails: it cannot give back the second's.
+    assert!(
+        ledger.forget(key, &expired).await.is_err(),
+        "forget by a non-owner"
+    );
+    assert!(
+        ledger.finish(key, &expired).await.is_err(),
+        "finish by a non-owner"
+    );
+    assert_eq!(
+        ledger.claim(key, &third).await.ok(),
+        Some(Claim::InProgress)
+    );
+    assert!(
+        ledger.finish(key, &second).await.is_ok(),
+        "finish by its owner"
+    );
+    assert_eq!(ledger.claim(key, &third).await.ok(), Some(Claim::Done));
+    // Done is final: not even its owner gives it back.
+    assert!(
+        ledger.forget(key, &second).await.is_err(),
+        "forget of a done claim"
+    );
+    assert_eq!(ledger.claim(key, &third).await.ok(), Some(Claim::Done));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,27 +196,6 @@ mod tests {
 
     #[tokio::test]
     async fn given_a_claim_taken_over_then_its_first_owner_can_neither_finish_nor_forget_it() {
-        let ledger = MemoryNotificationLedger::default();
-        let expired = Owner {
-            id: "first".into(),
-            until: 0,
-        };
-        let second = Owner {
-            id: "second".into(),
-            until: u64::MAX,
-        };
-        assert_eq!(ledger.claim("k", &expired).await.unwrap(), Claim::New);
-        // The first invocation's lease ran out: a redelivery takes the claim over.
-        assert_eq!(ledger.claim("k", &second).await.unwrap(), Claim::New);
-        // The first invocation, still running after all, fails: it cannot give back the second's.
-        assert!(ledger.forget("k", &expired).await.is_err());
-        assert!(ledger.finish("k", &expired).await.is_err());
-        let third = Owner {
-            id: "third".into(),
-            until: u64::MAX,
-        };
-        assert_eq!(ledger.claim("k", &third).await.unwrap(), Claim::InProgress);
-        ledger.finish("k", &second).await.unwrap();
-        assert_eq!(ledger.claim("k", &third).await.unwrap(), Claim::Done);
+        taken_over_claim_scenario(&MemoryNotificationLedger::default(), "k").await;
     }
 }

@@ -730,3 +730,16 @@ async fn an_anomaly_that_grows_past_the_action_threshold_is_acted_on() -> Result
     assert_eq!(r["outcomes"][0]["action"], json!("duplicate"), "{r}");
     Ok(())
 }
+
+/// The notification ledger's ownership rules on DynamoDB itself (moto's, with its conditional
+/// writes): the scenario the fake is held to, on the adapter the functions use.
+#[tokio::test]
+async fn the_dynamodb_ledger_keeps_a_claim_its_owner_s() -> Result<()> {
+    capture_logs();
+    let aws = Stack::get().aws(&MotoAccount::new());
+    let table = unique("budget-events");
+    aws.ledger_table(&table).await?;
+    let ledger = DynamoNotificationLedger::new(aws.dynamodb.clone(), table);
+    shared::ledger::taken_over_claim_scenario(&ledger, "an-sns-message-id").await;
+    Ok(())
+}

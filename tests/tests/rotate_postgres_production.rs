@@ -282,8 +282,30 @@ async fn a_rewritten_username_never_borrows_the_master_login() -> Result<()> {
     assert_eq!(error_type, "RotationRefused", "{message}");
     assert!(message.contains("DB_MASTER_SECRET_ARN"), "{message}");
 
-    // The honest secret still rotates.
-    let arn = create_secret(&client, &unique("macro-ai/dev/database"), &honest).await?;
+    // `masterarn` naming the rotated secret itself by its partial ARN, the function pinned to
+    // that secret by its name (a misconfiguration): the strings differ, the secret does not.
+    let name = unique("macro-ai/dev/database");
+    let arn = create_secret(&client, &name, &honest).await?;
+    let partial = arn
+        .rsplit_once('-')
+        .map(|(head, _)| head.to_string())
+        .expect("-XXXXXX");
+    let mut own = honest.clone();
+    own["masterarn"] = json!(partial);
+    put_current(&client, &arn, &own).await?;
+    let misconfigured = rotator(client.clone(), with_master(pinned(stack), &name));
+    let token = start_rotation(&client, &arn).await?;
+    let (error_type, message) = steps_until_failure(&misconfigured, &arn, &token)
+        .await
+        .expect("refused");
+    assert_eq!(error_type, "RotationRefused", "{message}");
+    assert!(message.contains("the secret being rotated"), "{message}");
+
+    // The honest secret still rotates, its `masterarn` the master's name while the function is
+    // pinned to the master's ARN: one secret, compared by the ARN Secrets Manager gives.
+    let mut by_name = honest.clone();
+    by_name["masterarn"] = json!("macro-ai/dev/database-master");
+    let arn = create_secret(&client, &unique("macro-ai/dev/database"), &by_name).await?;
     rotate(&f, &client, &arn).await?;
     let current = value_at(&client, &arn, "AWSCURRENT").await?;
     assert_eq!(current["username"], json!(format!("{app}_clone")));

@@ -267,9 +267,12 @@ impl NotificationLedger for DynamoNotificationLedger {
             .delete_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(key.to_string()))
-            .condition_expression("#owner = :me")
+            // Its own claim, still in progress: a handled notification stays handled.
+            .condition_expression("#owner = :me AND #state = :progress")
             .expression_attribute_names("#owner", "owner")
+            .expression_attribute_names("#state", "state")
             .expression_attribute_values(":me", AttributeValue::S(owner.id.clone()))
+            .expression_attribute_values(":progress", AttributeValue::S("in-progress".into()))
             .send()
             .await
             .map_err(|e| failed(NOTIFICATION, "forget", key, e))?;
