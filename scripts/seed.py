@@ -379,6 +379,19 @@ def consumers_current():
 def report():
     """Condenses a function's JSON answer (on stdin) to what changed."""
     r = json.load(sys.stdin)
+    if "days" in r:  # after-hours-scaling's plan: each service's moves
+        print(f"    the calendar from {r['from']}, {r['days']} days")
+        for s in r["services"]:
+            head = f"{s['service']}: {s['mode']}"
+            if s.get("schedule"):
+                head += (f", {s['schedule']} ({s['timeZone']}), off capacity {s['offCapacity']},"
+                         f" {s['atStart']} at the start")
+            if s.get("holidays"):
+                head += f"; holidays {', '.join(s['holidays'])}"
+            print(f"    {head}" + (f" [{s['note']}]" if s.get("note") else ""))
+            for c in s["changes"]:
+                print(f"      {c['local']}  {c['action']:<4}  {c['why']}")
+        return
     for x in r.get("refreshes", []):
         print(f"    {x['secret']}: {x['outcome']} ({x['why']})")
         for s in x.get("services", []):

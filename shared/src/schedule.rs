@@ -1,10 +1,11 @@
 //! Office-hours schedules: when a non-production service runs at full capacity ("on hours") and
 //! what it runs at otherwise. Small and exact: weekly windows in an IANA time zone, evaluated
-//! with a real tz database (DST-correct), for a given instant — never the wall clock.
+//! with a real tz database (DST-correct), for a given instant — never the wall clock. Holidays
+//! (dates in the schedule's zone) are off hours all day.
 
-use jiff::Timestamp;
-use jiff::civil::{Time, Weekday};
+use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -31,7 +32,23 @@ pub struct Schedule {
     pub time_zone: TimeZone,
     time_zone_name: String,
     windows: Vec<Window>,
+    /// Whole local days that are off hours, as inclusive ranges (the schedule's own and
+    /// `HOLIDAYS`).
+    holidays: Vec<Holiday>,
+    /// False for a stop-only schedule: services go down at the start of off hours and only a
+    /// person brings them back (a manual scale-up, or `keep-up-until`).
+    pub starts_automatically: bool,
 }
+
+/// Holidays: inclusive ranges of local dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Holiday {
+    pub first: Date,
+    pub last: Date,
+}
+
+/// The longest holiday range accepted (a company shutdown; a longer pause is `schedule=off`).
+pub const MAX_HOLIDAY_DAYS: i32 = 62;
 
 impl PartialEq for Schedule {
     fn eq(&self, other: &Self) -> bool {
@@ -39,13 +56,73 @@ impl PartialEq for Schedule {
             && self.off_capacity == other.off_capacity
             && self.time_zone_name == other.time_zone_name
             && self.windows == other.windows
+            && self.holidays == other.holidays
+            && self.starts_automatically == other.starts_automatically
     }
 }
 
+/// A moment the schedule moves a service: up (on hours begin) or down (off hours begin).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub at: Timestamp,
+    pub up: bool,
+}
+
+/// The furthest a schedule is scanned, minute by minute (beyond the longest holiday and a
+/// weekend around it).
+pub const MAX_SCAN_DAYS: i64 = MAX_HOLIDAY_DAYS as i64 + 8;
+
 impl Schedule {
-    /// True when `at` falls in one of the on-hours windows, in the schedule's zone.
+    /// True when `at` falls in one of the on-hours windows, in the schedule's zone, on a day that
+    /// is not a holiday.
     pub fn in_hours(&self, at: Timestamp) -> bool {
         let local = self.time_zone.to_datetime(at);
+        if self.is_holiday(local.date()) {
+            return false;
+        }
+        self.in_windows(local)
+    }
+
+    /// True when `date` (local) is one of the schedule's holidays.
+    pub fn is_holiday(&self, date: Date) -> bool {
+        self.holidays
+            .iter()
+            .any(|h| (h.first..=h.last).contains(&date))
+    }
+
+    /// The holiday ranges, sorted.
+    pub fn holidays(&self) -> &[Holiday] {
+        &self.holidays
+    }
+
+    /// True when `at` is in on hours by the weekly windows alone (holidays aside).
+    pub fn in_windows_at(&self, at: Timestamp) -> bool {
+        self.in_windows(self.time_zone.to_datetime(at))
+    }
+
+    /// True when the schedule is in on hours at some whole minute in `(from, until]`; also true
+    /// when that stretch is longer than [`MAX_SCAN_DAYS`] (too long to be one off stretch).
+    pub fn on_between(&self, from: Timestamp, until: Timestamp) -> bool {
+        let cap = from
+            .checked_add(SignedDuration::from_hours(24 * MAX_SCAN_DAYS))
+            .unwrap_or(Timestamp::MAX);
+        if until > cap {
+            return true;
+        }
+        let mut t = next_minute(from);
+        while t <= until {
+            if self.in_hours(t) {
+                return true;
+            }
+            t = match t.checked_add(SignedDuration::from_mins(1)) {
+                Ok(next) => next,
+                Err(_) => break,
+            };
+        }
+        false
+    }
+
+    fn in_windows(&self, local: jiff::civil::DateTime) -> bool {
         let day = local.weekday();
         let minute = local.hour() as u16 * 60 + local.minute() as u16;
         let yesterday = day.previous();
@@ -63,6 +140,41 @@ impl Schedule {
     pub fn time_zone_name(&self) -> &str {
         &self.time_zone_name
     }
+}
+
+/// Every change of `up(t)` in `(from, until]`, checked at each whole minute (the windows are
+/// whole local minutes and every zone in use has whole-minute offsets, so no change is
+/// missed, DST included). At most [`MAX_SCAN_DAYS`] are scanned.
+pub fn transitions(
+    from: Timestamp,
+    until: Timestamp,
+    up: impl Fn(Timestamp) -> bool,
+) -> Vec<Transition> {
+    let cap = from
+        .checked_add(SignedDuration::from_hours(24 * MAX_SCAN_DAYS))
+        .unwrap_or(Timestamp::MAX);
+    let until = until.min(cap);
+    let mut out = Vec::new();
+    let mut state = up(from);
+    let mut t = next_minute(from);
+    while t <= until {
+        let now = up(t);
+        if now != state {
+            out.push(Transition { at: t, up: now });
+            state = now;
+        }
+        t = match t.checked_add(SignedDuration::from_mins(1)) {
+            Ok(next) => next,
+            Err(_) => break,
+        };
+    }
+    out
+}
+
+/// The first whole minute strictly after `t`.
+fn next_minute(t: Timestamp) -> Timestamp {
+    let secs = t.as_second().div_euclid(60) * 60 + 60;
+    Timestamp::from_second(secs).unwrap_or(t)
 }
 
 /// The schedules a function knows: the built-in ones from the seed, plus `SCHEDULES`.
@@ -87,6 +199,14 @@ struct RawSchedule {
     #[serde(default)]
     time_zone: Option<String>,
     on_hours: Vec<RawWindow>,
+    #[serde(default)]
+    holidays: Vec<String>,
+    #[serde(default = "yes")]
+    starts_automatically: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 const WEEKDAYS: [Weekday; 5] = [
@@ -113,6 +233,8 @@ impl Schedules {
                 start: hm(8, 0),
                 end: hm(18, 0),
             }],
+            holidays: Vec::new(),
+            starts_automatically: true,
         };
         // "Off 10 PM – 6 AM weekdays": the weekday clock hours 22:00–24:00 and 00:00–06:00.
         let staging = Schedule {
@@ -132,6 +254,8 @@ impl Schedules {
                     end: hm(24, 0),
                 },
             ],
+            holidays: Vec::new(),
+            starts_automatically: true,
         };
         Ok(Self {
             by_name: [dev, staging]
@@ -151,6 +275,30 @@ impl Schedules {
             }
         }
         Ok(schedules)
+    }
+
+    /// Adds `raw` (`HOLIDAYS`: dates and ranges, comma-separated) to every schedule, each read
+    /// in that schedule's own zone.
+    pub fn with_holidays(mut self, raw: Option<&str>) -> Result<Self, ConfigError> {
+        let Some(raw) = raw.filter(|r| !r.trim().is_empty()) else {
+            return Ok(self);
+        };
+        let items: Vec<String> = if raw.trim_start().starts_with('[') {
+            serde_json::from_str(raw).map_err(|e| {
+                ConfigError::new(
+                    "HOLIDAYS",
+                    format!("is not a JSON array of dates or a comma-separated list: {e}"),
+                )
+            })?
+        } else {
+            raw.split(',').map(str::to_string).collect()
+        };
+        let extra = parse_holidays(&items).map_err(|p| ConfigError::new("HOLIDAYS", p))?;
+        for schedule in self.by_name.values_mut() {
+            schedule.holidays.extend(extra.iter().copied());
+            schedule.holidays = merged(std::mem::take(&mut schedule.holidays));
+        }
+        Ok(self)
     }
 
     pub fn get(&self, name: &str) -> Option<&Schedule> {
@@ -208,13 +356,75 @@ fn parse_schedules(raw: &str, default_zone: &str) -> Result<Vec<Schedule>, Confi
                 .collect::<Result<Vec<_>, _>>()?;
             let zone = r.time_zone.as_deref().unwrap_or(default_zone);
             let (time_zone, time_zone_name) = zone_named(zone, "SCHEDULES")?;
+            let mut holidays =
+                parse_holidays(&r.holidays).map_err(|p| bad(format!("schedule `{name}`: {p}")))?;
+            holidays.sort();
+            holidays.dedup();
             Ok(Schedule {
                 name,
                 off_capacity: r.off_capacity,
                 time_zone,
                 time_zone_name,
                 windows,
+                holidays,
+                starts_automatically: r.starts_automatically,
             })
+        })
+        .collect()
+}
+
+/// The ranges sorted, with overlapping and adjacent ones joined.
+fn merged(mut holidays: Vec<Holiday>) -> Vec<Holiday> {
+    holidays.sort();
+    let mut out: Vec<Holiday> = Vec::with_capacity(holidays.len());
+    for h in holidays {
+        match out.last_mut() {
+            Some(last) if last.last.tomorrow().map_or(true, |next| h.first <= next) => {
+                last.last = last.last.max(h.last);
+            }
+            _ => out.push(h),
+        }
+    }
+    out
+}
+
+/// `2026-12-24` or `2026-12-24..2026-12-26` (inclusive), each checked: a real date, a range that
+/// does not end before it starts, and at most [`MAX_HOLIDAY_DAYS`] days.
+pub fn parse_holidays(items: &[String]) -> Result<Vec<Holiday>, String> {
+    let date = |s: &str, whole: &str| -> Result<Date, String> {
+        let s = s.trim();
+        s.parse::<Date>()
+            .ok()
+            .filter(|_| s.len() == 10)
+            .ok_or_else(|| format!("holiday `{whole}`: `{s}` is not a date like 2026-12-24"))
+    };
+    items
+        .iter()
+        .map(|item| {
+            let whole = item.trim();
+            if whole.is_empty() {
+                return Err("has an empty holiday entry".to_string());
+            }
+            let (first, last) = match whole.split_once("..") {
+                Some((a, b)) => (date(a, whole)?, date(b, whole)?),
+                None => {
+                    let d = date(whole, whole)?;
+                    (d, d)
+                }
+            };
+            if last < first {
+                return Err(format!(
+                    "holiday `{whole}` ends before it starts (write FIRST..LAST)"
+                ));
+            }
+            let days = first.until(last).map(|span| span.get_days()).unwrap_or(i32::MAX) + 1;
+            if days > MAX_HOLIDAY_DAYS {
+                return Err(format!(
+                    "holiday `{whole}` is {days} days; at most {MAX_HOLIDAY_DAYS} (use {} for longer)",
+                    "macro-ai:schedule=off"
+                ));
+            }
+            Ok(Holiday { first, last })
         })
         .collect()
 }
@@ -437,5 +647,92 @@ mod tests {
         }
         let err = Schedules::new("Nowhere/Land", None).unwrap_err();
         assert!(err.to_string().contains("SCHEDULE_TIMEZONE"));
+    }
+
+    /// The invalid-input table of the README's holidays section: each entry, in a schedule and
+    /// in `HOLIDAYS`, stops the function with an error naming it.
+    #[test]
+    fn given_bad_holidays_then_the_error_names_the_entry() {
+        for (entry, expect) in [
+            (
+                "2026-12-32",
+                "holiday `2026-12-32`: `2026-12-32` is not a date like 2026-12-24",
+            ),
+            ("2026-02-29", "`2026-02-29` is not a date"),
+            ("24/12/2026", "`24/12/2026` is not a date"),
+            ("2026-12-24..", "holiday `2026-12-24..`: `` is not a date"),
+            (
+                "2026-12-26..2026-12-24",
+                "holiday `2026-12-26..2026-12-24` ends before it starts",
+            ),
+            ("2026-01-01..2026-06-30", "is 181 days; at most 62"),
+            ("2026-12-24T00:00", "is not a date"),
+        ] {
+            let raw = format!(
+                r#"[{{"name": "x", "offCapacity": 0, "holidays": ["{entry}"],
+                    "onHours": [{{"days": ["Mon"], "start": "08:00", "end": "09:00"}}]}}]"#
+            );
+            let err = Schedules::new("UTC", Some(&raw)).unwrap_err().to_string();
+            assert!(
+                err.contains("SCHEDULES") && err.contains("schedule `x`") && err.contains(expect),
+                "{entry}: {err}"
+            );
+            let err = Schedules::builtin("UTC")
+                .unwrap()
+                .with_holidays(Some(&format!("2026-12-24,{entry}")))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("HOLIDAYS") && err.contains(expect),
+                "{entry}: {err}"
+            );
+        }
+        for (raw, expect) in [
+            ("2026-12-24,,2026-12-25", "an empty holiday entry"),
+            ("[\"2026-12-24\", 3]", "is not a JSON array of dates"),
+        ] {
+            let err = Schedules::builtin("UTC")
+                .unwrap()
+                .with_holidays(Some(raw))
+                .unwrap_err();
+            assert!(err.to_string().contains(expect), "{raw}: {err}");
+        }
+        let err = Schedules::new(
+            "UTC",
+            Some(
+                r#"[{"name": "x", "offCapacity": 0, "startsAutomatically": "no",
+                "onHours": [{"days": ["Mon"], "start": "08:00", "end": "09:00"}]}]"#,
+            ),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn given_holidays_then_they_are_off_all_local_day_in_each_schedule_s_zone() {
+        let s = Schedules::new(
+            "Europe/London",
+            Some(
+                r#"[{"name": "ny", "offCapacity": 0, "timeZone": "America/New_York",
+                "holidays": ["2026-11-26"], "startsAutomatically": false,
+                "onHours": [{"days": ["Mon-Fri"], "start": "08:00", "end": "18:00"}]}]"#,
+            ),
+        )
+        .and_then(|s| s.with_holidays(Some("2026-12-24..2026-12-25, 2026-12-24")))
+        .unwrap();
+        let dev = s.get("dev-office-hours").unwrap();
+        assert!(dev.starts_automatically);
+        assert!(dev.in_hours(at("2026-12-23T09:00:00Z")));
+        assert!(!dev.in_hours(at("2026-12-24T09:00:00Z")), "Christmas Eve");
+        assert!(!dev.in_hours(at("2026-12-25T09:00:00Z")));
+        assert_eq!(dev.holidays().len(), 1, "the repeated date is one holiday");
+        let ny = s.get("ny").unwrap();
+        assert!(!ny.starts_automatically);
+        // Thanksgiving in New York's own day: 09:00 EST is 14:00 UTC.
+        assert!(!ny.in_hours(at("2026-11-26T14:00:00Z")));
+        assert!(ny.in_hours(at("2026-11-27T14:00:00Z")));
+        // HOLIDAYS applies to it too, read in its zone: 24 December 00:00 EST is 05:00 UTC.
+        assert!(ny.in_hours(at("2026-12-23T22:59:00Z")), "23 Dec 17:59 EST");
+        assert!(!ny.in_hours(at("2026-12-24T14:00:00Z")));
     }
 }

@@ -647,3 +647,147 @@ async fn the_production_stack_scales_nothing_whatever_it_is_asked() -> Result<()
     );
     Ok(())
 }
+
+/// Issue 23 through the real SDK on moto: dev's holidays from `HOLIDAYS` in London, a stop-only
+/// sandbox (by its tag) started by the manual scale-up between two evenings, and the calendar.
+#[tokio::test]
+async fn holidays_stop_only_and_the_calendar_through_the_real_sdk() -> Result<()> {
+    capture_logs();
+    let aws = Stack::get().aws(&MotoAccount::new());
+    let td = aws.cluster(DEV).await?;
+    let api = "macro-ai-dev-api-service";
+    let sandbox = "macro-ai-dev-sandbox-service";
+    aws.service(
+        DEV,
+        &td,
+        api,
+        2,
+        &[("macro-ai:schedule", "dev-office-hours")],
+        Some((1, 4)),
+    )
+    .await?;
+    aws.service(
+        DEV,
+        &td,
+        sandbox,
+        3,
+        &[
+            ("macro-ai:schedule", "dev-office-hours"),
+            ("macro-ai:schedule-mode", "stop-only"),
+        ],
+        Some((1, 6)),
+    )
+    .await?;
+    let s = scaler(
+        &aws,
+        None,
+        &[
+            ("CLUSTERS", DEV),
+            ("SCHEDULE_TIMEZONE", "Europe/London"),
+            ("HOLIDAYS", "2026-12-24..2026-12-26"),
+        ],
+    );
+
+    // The calendar first: nothing is written, and it shows the holidays.
+    let plan = invoke(
+        &s,
+        json!({"action": "plan", "environment": "dev", "from": "2026-12-23", "days": 6}),
+    )
+    .await?;
+    let moves = |service: &str| -> Vec<String> {
+        plan["services"]
+            .as_array()
+            .and_then(|all| {
+                all.iter()
+                    .find(|p| p["service"] == json!(format!("{DEV}/{service}")))
+            })
+            .and_then(|p| p["changes"].as_array())
+            .map(|c| {
+                c.iter()
+                    .map(|c| {
+                        format!(
+                            "{} {}",
+                            c["local"].as_str().unwrap_or("?"),
+                            c["action"].as_str().unwrap_or("?")
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        moves(api),
+        vec![
+            "Wed 2026-12-23 08:00 GMT up",
+            "Wed 2026-12-23 18:00 GMT down",
+            "Mon 2026-12-28 08:00 GMT up",
+            "Mon 2026-12-28 18:00 GMT down"
+        ],
+        "{plan}"
+    );
+    assert_eq!(
+        moves(sandbox),
+        vec![
+            "Wed 2026-12-23 18:00 GMT down",
+            "Mon 2026-12-28 18:00 GMT down"
+        ],
+        "{plan}"
+    );
+    assert_eq!(
+        aws.observe(DEV, api).await?.desired,
+        2,
+        "a plan writes nothing"
+    );
+
+    // Wednesday 23rd, 18:00: both go down; Christmas Eve morning nothing comes back.
+    let r = invoke(&s, scheduled("2026-12-23T18:00:00Z")).await?;
+    assert_eq!(r["changed"], json!(2), "{r}");
+    let sb = aws.observe(DEV, sandbox).await?;
+    assert_eq!((sb.desired, sb.bounds), (0, Some((0, 0))));
+    assert_eq!(
+        sb.tags.get("macro-ai:stopped-at").map(String::as_str),
+        Some("2026-12-23T18:00:00Z")
+    );
+    let r = invoke(&s, scheduled("2026-12-24T09:00:00Z")).await?;
+    assert_eq!(r["changed"], json!(0), "{r}");
+    assert_eq!(outcome_of(&r, &format!("{DEV}/{api}")), "unchanged");
+
+    // Christmas Eve 10:00: someone on call starts the sandbox (this service only).
+    let r = invoke(
+        &s,
+        json!({"action": "scale-up", "service": sandbox, "at": "2026-12-24T10:00:00Z"}),
+    )
+    .await?;
+    assert_eq!(
+        (r["changed"].clone(), r["services"].as_array().map(Vec::len)),
+        (json!(1), Some(1)),
+        "{r}"
+    );
+    // The quarter-hours after it leave it up, all through the holiday.
+    for t in [
+        "2026-12-24T10:15:00Z",
+        "2026-12-25T03:00:00Z",
+        "2026-12-26T23:45:00Z",
+    ] {
+        invoke(&s, scheduled(t)).await?;
+        let sb = aws.observe(DEV, sandbox).await?;
+        assert_eq!((sb.desired, sb.bounds), (3, Some((1, 6))), "{t}");
+    }
+    // Monday 28th: the api is back exactly; the sandbox is not touched in on hours; the
+    // evening stops it again.
+    invoke(&s, scheduled("2026-12-28T08:00:00Z")).await?;
+    let a = aws.observe(DEV, api).await?;
+    assert_eq!(
+        (a.desired, a.bounds, a.tags.get(SAVED)),
+        (2, Some((1, 4)), None)
+    );
+    assert_eq!(aws.observe(DEV, sandbox).await?.desired, 3);
+    invoke(&s, scheduled("2026-12-28T18:00:00Z")).await?;
+    let sb = aws.observe(DEV, sandbox).await?;
+    assert_eq!((sb.desired, sb.bounds), (0, Some((0, 0))));
+    assert_eq!(
+        sb.tags.get(SAVED).map(String::as_str),
+        Some("desired=3 min=1 max=6")
+    );
+    Ok(())
+}

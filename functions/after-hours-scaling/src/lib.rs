@@ -11,7 +11,7 @@ use shared::config::{self, ConfigError};
 use shared::environment;
 use shared::lambda::FunctionError;
 use shared::notify::Notifier;
-use shared::scaling::{Scaler, ScalingConfig, ScalingRequest};
+use shared::scaling::{Mode, Scaler, ScalingConfig, ScalingRequest};
 use shared::schedule::Schedules;
 
 /// The scaler this function runs.
@@ -37,6 +37,7 @@ impl Config {
     /// | `CLUSTERS` | the seed's dev and staging clusters (comma-separated) |
     /// | `SCHEDULES` | the seed's two schedules only (a JSON array adds or replaces) |
     /// | `SCHEDULE_TIMEZONE` | `UTC` |
+    /// | `HOLIDAYS` | none (dates and `FIRST..LAST` ranges, comma-separated, for every schedule) |
     /// | `SCALING_CONCURRENCY` | 8 (1 to 64) |
     /// | `MACRO_AI_ENVIRONMENT` | unset (`prod`: scale nothing) |
     /// | `NOTIFY_TOPIC_ARN` | unset (no summary) |
@@ -46,7 +47,8 @@ impl Config {
         Ok(Self {
             scaling: ScalingConfig {
                 clusters: config::list(&get, "CLUSTERS", &seed_clusters.join(","))?,
-                schedules: Schedules::new(&zone, config::text(&get, "SCHEDULES").as_deref())?,
+                schedules: Schedules::new(&zone, config::text(&get, "SCHEDULES").as_deref())?
+                    .with_holidays(config::text(&get, "HOLIDAYS").as_deref())?,
                 concurrency: config::whole(&get, "SCALING_CONCURRENCY", 8, 1..=64, "")?,
                 production: config::text(&get, "MACRO_AI_ENVIRONMENT")
                     .is_some_and(|env| environment::is_production(&env)),
@@ -77,8 +79,11 @@ pub async fn handle<F: ServiceFleet, N: Notifier>(
 ) -> Result<Value, FunctionError> {
     let request = ScalingRequest::from_value(&event.payload, jiff::Timestamp::now)
         .map_err(|e| FunctionError::new("InvalidEvent", &e).logged())?;
-    let report = scaler.run(&request).await;
-    serde_json::to_value(&report).map_err(|e| FunctionError::new("InternalError", &e).logged())
+    let answer = match request.mode {
+        Mode::Plan { .. } => serde_json::to_value(scaler.plan(&request).await),
+        _ => serde_json::to_value(scaler.run(&request).await),
+    };
+    answer.map_err(|e| FunctionError::new("InternalError", &e).logged())
 }
 
 #[cfg(test)]
@@ -107,6 +112,9 @@ mod tests {
             ("CLUSTERS", " , "),
             ("CLUSTERS", ""),
             ("SCHEDULE_TIMEZONE", "Nowhere/Land"),
+            ("HOLIDAYS", "2026-12-32"),
+            ("HOLIDAYS", "2026-12-26..2026-12-24"),
+            ("HOLIDAYS", "[1]"),
         ] {
             let err =
                 Config::from_lookup(|k| (k == variable).then(|| bad.to_string())).unwrap_err();

@@ -4,7 +4,9 @@
 use super::config::BudgetConfig;
 use super::message::{AlertType, Anomaly, BudgetInput};
 use super::notices;
-use crate::capacity::{self, BUDGET_HOLD_TAG, Change, ServiceFleet};
+use crate::capacity::{
+    self, BUDGET_HOLD_TAG, Change, SAVED_CAPACITY_TAG, STOPPED_AT_TAG, ServiceFleet,
+};
 use crate::environment;
 use crate::error::report;
 use crate::ledger::{Claim, LedgerError, NotificationLedger, Owner, claim_waiting};
@@ -447,9 +449,15 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
         now: Timestamp,
     ) -> Result<String, BudgetError> {
         if state.tag(BUDGET_HOLD_TAG).is_none() {
-            self.fleet
-                .tag(&state.id, BUDGET_HOLD_TAG, &format!("since={now} to={to}"))
-                .await?;
+            // `stopped=schedule`: a stop-only service its schedule had already stopped (it saved
+            // the capacity); the release then leaves it stopped, as it was before the hold.
+            let stopped =
+                state.tag(STOPPED_AT_TAG).is_some() && state.tag(SAVED_CAPACITY_TAG).is_some();
+            let value = format!(
+                "since={now} to={to}{}",
+                if stopped { " stopped=schedule" } else { "" }
+            );
+            self.fleet.tag(&state.id, BUDGET_HOLD_TAG, &value).await?;
         }
         // Tagged: after-hours scaling leaves it alone from now on. Reduce from the service as it
         // is now, not as `list` saw it (after-hours may have restored it in between).
@@ -532,6 +540,17 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
         &self,
         state: &crate::capacity::ServiceState,
     ) -> Result<String, BudgetError> {
+        let stopped_by_schedule = state
+            .tag(BUDGET_HOLD_TAG)
+            .is_some_and(|hold| hold.split_whitespace().any(|p| p == "stopped=schedule"));
+        if stopped_by_schedule && state.tag(STOPPED_AT_TAG).is_some() {
+            self.fleet.untag(&state.id, BUDGET_HOLD_TAG).await?;
+            return Ok(format!(
+                "{}: stopped by its stop-only schedule before the hold, left stopped (its capacity \
+                 stays saved; a scale-up event brings it back)",
+                state.id
+            ));
+        }
         let line = match capacity::restore(&self.fleet, state).await? {
             Change::Changed { before, after } => {
                 telemetry::audit(&AuditRecord {

@@ -3,10 +3,11 @@
 
 use super::event::Mode;
 use crate::capacity::{
-    BUDGET_HOLD_TAG, ENVIRONMENT_TAG, KEEP_UP_UNTIL_TAG, SCHEDULE_TAG, ServiceState, reduced,
+    BUDGET_HOLD_TAG, ENVIRONMENT_TAG, KEEP_UP_UNTIL_TAG, SCHEDULE_MODE_TAG, SCHEDULE_TAG,
+    STOPPED_AT_TAG, ServiceState, reduced,
 };
 use crate::environment;
-use crate::schedule::Schedules;
+use crate::schedule::{Schedule, Schedules};
 use jiff::Timestamp;
 
 /// The environment a service belongs to: its cluster's by the convention, else its environment
@@ -34,12 +35,29 @@ pub fn hold_to(state: &ServiceState) -> Option<i32> {
     })
 }
 
+/// Whether a service's schedule brings it back up, from its mode tag or else its schedule.
+/// An unknown mode is an error naming it (the service is then left alone and reported failed).
+pub fn stop_only(state: &ServiceState, schedule: &Schedule) -> Result<bool, String> {
+    match state.tag(SCHEDULE_MODE_TAG).map(str::trim) {
+        None => Ok(!schedule.starts_automatically),
+        Some("stop-only") => Ok(true),
+        Some("start-stop") => Ok(false),
+        Some(other) => Err(format!(
+            "{SCHEDULE_MODE_TAG}=`{other}` is not a mode (stop-only or start-stop); left alone"
+        )),
+    }
+}
+
 /// What to do with one service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Plan {
-    Reduce { to: i32 },
+    Reduce {
+        to: i32,
+    },
     Restore,
     Leave,
+    /// Left alone because its tags cannot be read: reported as failed, so someone fixes them.
+    Refuse,
 }
 
 /// A plan and the reason for it, in words.
@@ -47,13 +65,34 @@ pub enum Plan {
 pub struct Decision {
     pub plan: Plan,
     pub why: String,
+    /// A stop-only service being stopped: after the reduction, tag when
+    /// ([`STOPPED_AT_TAG`]), so a person's start after it stands until the next off stretch.
+    pub mark_stop: bool,
 }
 
 fn decision(plan: Plan, why: impl Into<String>) -> Decision {
     Decision {
         plan,
         why: why.into(),
+        mark_stop: false,
     }
+}
+
+/// For a stop-only service in off hours: true when it was already stopped in this off-hours
+/// stretch (its stop mark is after the last on-hours minute and after any `keep-up-until`
+/// that has run out since), so whatever runs now was started by a person and stays.
+fn stopped_this_stretch(state: &ServiceState, schedule: &Schedule, at: Timestamp) -> bool {
+    let Some(mark) = state
+        .tag(STOPPED_AT_TAG)
+        .and_then(|m| m.parse::<Timestamp>().ok())
+    else {
+        return false;
+    };
+    let kept_since = state
+        .tag(KEEP_UP_UNTIL_TAG)
+        .and_then(|k| k.parse::<Timestamp>().ok())
+        .is_some_and(|until| mark < until && until <= at);
+    mark <= at && !kept_since && !schedule.on_between(mark, at)
 }
 
 /// The pure decision for one service at `at`.
@@ -78,16 +117,32 @@ pub fn decide(state: &ServiceState, schedules: &Schedules, mode: Mode, at: Times
     let Some(schedule) = schedules.get(name) else {
         return decision(Plan::Leave, format!("unknown schedule `{name}`"));
     };
+    let stop_only = match stop_only(state, schedule) {
+        Ok(stop_only) => stop_only,
+        Err(why) => return decision(Plan::Refuse, why),
+    };
+    let scheduled = matches!(mode, Mode::Reconcile | Mode::Plan { .. });
     let (mut up, mut why) = match mode {
         Mode::ScaleUp => (true, "manual scale-up".to_string()),
         Mode::ScaleDown => (false, "manual scale-down".to_string()),
-        Mode::Reconcile if schedule.in_hours(at) => (true, format!("in hours of {name}")),
-        Mode::Reconcile => (false, format!("off hours of {name}")),
+        Mode::Reconcile | Mode::Plan { .. } if schedule.in_hours(at) => {
+            (true, format!("in hours of {name}"))
+        }
+        Mode::Reconcile | Mode::Plan { .. } => {
+            let local = schedule.time_zone.to_datetime(at).date();
+            if schedule.is_holiday(local) {
+                (false, format!("a holiday ({local}) in {name}"))
+            } else {
+                (false, format!("off hours of {name}"))
+            }
+        }
     };
+    let mut kept_up = false;
     if !up {
         match state.tag(KEEP_UP_UNTIL_TAG).map(str::parse::<Timestamp>) {
             Some(Ok(until)) if at < until => {
                 up = true;
+                kept_up = true;
                 why = format!("kept up until {until} by {KEEP_UP_UNTIL_TAG}");
             }
             Some(Err(_)) => why.push_str(&format!(
@@ -97,17 +152,37 @@ pub fn decide(state: &ServiceState, schedules: &Schedules, mode: Mode, at: Times
         }
     }
     if up {
+        if stop_only && scheduled && !kept_up {
+            return decision(
+                Plan::Leave,
+                format!(
+                    "{why}, but stop-only: never started by the schedule (a scale-up event or \
+                     {KEEP_UP_UNTIL_TAG} brings it back)"
+                ),
+            );
+        }
         return decision(Plan::Restore, why);
     }
     if is_prod(state) {
         return decision(Plan::Leave, "production is never scaled down");
     }
-    decision(
-        Plan::Reduce {
+    if stop_only && scheduled && stopped_this_stretch(state, schedule, at) {
+        return decision(
+            Plan::Leave,
+            format!(
+                "{why}, stop-only: already stopped in this off-hours stretch (at {}); what runs \
+                 now was started by a person and stays until the next stop",
+                state.tag(STOPPED_AT_TAG).unwrap_or_default()
+            ),
+        );
+    }
+    Decision {
+        plan: Plan::Reduce {
             to: schedule.off_capacity,
         },
         why,
-    )
+        mark_stop: stop_only,
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! What after-hours-scaling is invoked with: an EventBridge scheduled event (its `time` is the
-//! instant to reconcile for) or a manual event `{"action", "environment"?, "dryRun"?, "at"?}`.
+//! instant to reconcile for) or a manual event `{"action", "environment"?, "service"?,
+//! "dryRun"?, "at"?}`, or a plan `{"action": "plan", "environment"?, "from"?, "days"?}`.
 
 use jiff::Timestamp;
+use jiff::civil::Date;
 use serde_json::Value;
 
 /// What a manual event asks for.
@@ -13,7 +15,13 @@ pub enum Mode {
     ScaleDown,
     /// Restore saved capacity now, whatever the schedule says.
     ScaleUp,
+    /// Change nothing: list when each service goes down and comes up over `days` days from
+    /// `from` (local midnight in each schedule's zone; the request's time when absent).
+    Plan { from: Option<Date>, days: u16 },
 }
+
+/// The longest plan asked for.
+pub const MAX_PLAN_DAYS: u16 = 31;
 
 /// A parsed invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +30,8 @@ pub struct ScalingRequest {
     pub at: Timestamp,
     /// Only services of this environment (manual events).
     pub environment: Option<String>,
+    /// Only this service, by name or ARN (manual events).
+    pub service: Option<String>,
     pub dry_run: bool,
 }
 
@@ -57,23 +67,38 @@ impl ScalingRequest {
                 Some("reconcile") => Mode::Reconcile,
                 Some("scale-down") => Mode::ScaleDown,
                 Some("scale-up") => Mode::ScaleUp,
+                Some("plan") => Mode::Plan {
+                    from: date(obj.get("from"))?,
+                    days: days(obj.get("days"))?,
+                },
                 _ => {
                     return Err(InvalidEvent(
-                        "`action` must be \"reconcile\", \"scale-down\" or \"scale-up\"".into(),
+                        "`action` must be \"reconcile\", \"scale-down\", \"scale-up\" or \"plan\""
+                            .into(),
                     ));
                 }
             };
-            let environment = match obj.get("environment") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(e)) if !e.trim().is_empty() => Some(e.trim().to_string()),
-                Some(_) => {
-                    return Err(InvalidEvent(
-                        "`environment` must be a name like \"dev\"".into(),
-                    ));
+            if !matches!(mode, Mode::Plan { .. }) {
+                for field in ["from", "days"] {
+                    if obj.contains_key(field) {
+                        return Err(InvalidEvent(format!(
+                            "`{field}` belongs to a plan (\"action\": \"plan\")"
+                        )));
+                    }
                 }
+            }
+            let name = |field: &str, example: &str| match obj.get(field) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(e)) if !e.trim().is_empty() => Ok(Some(e.trim().to_string())),
+                Some(_) => Err(InvalidEvent(format!(
+                    "`{field}` must be a name like \"{example}\""
+                ))),
             };
+            let environment = name("environment", "dev")?;
+            let service = name("service", "macro-ai-dev-api-service")?;
             let dry_run = match obj.get("dryRun") {
-                None | Some(Value::Null) => false,
+                None | Some(Value::Null) => matches!(mode, Mode::Plan { .. }),
+                Some(Value::Bool(_)) if matches!(mode, Mode::Plan { .. }) => true,
                 Some(Value::Bool(b)) => *b,
                 Some(_) => return Err(InvalidEvent("`dryRun` must be true or false".into())),
             };
@@ -85,6 +110,7 @@ impl ScalingRequest {
                 mode,
                 at,
                 environment,
+                service,
                 dry_run,
             });
         }
@@ -101,8 +127,34 @@ impl ScalingRequest {
             mode: Mode::Reconcile,
             at,
             environment: None,
+            service: None,
             dry_run: false,
         })
+    }
+}
+
+fn date(value: Option<&Value>) -> Result<Option<Date>, InvalidEvent> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() == 10 => s
+            .parse::<Date>()
+            .map(Some)
+            .map_err(|_| InvalidEvent(format!("`from` must be a date like 2026-12-21, not `{s}`"))),
+        Some(_) => Err(InvalidEvent("`from` must be a date like 2026-12-21".into())),
+    }
+}
+
+fn days(value: Option<&Value>) -> Result<u16, InvalidEvent> {
+    match value {
+        None | Some(Value::Null) => Ok(14),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .filter(|d| (1..=u64::from(MAX_PLAN_DAYS)).contains(d))
+            .map(|d| d as u16)
+            .ok_or_else(|| InvalidEvent(format!("`days` must be 1 to {MAX_PLAN_DAYS}"))),
+        Some(_) => Err(InvalidEvent(format!(
+            "`days` must be a number, 1 to {MAX_PLAN_DAYS}"
+        ))),
     }
 }
 
@@ -144,6 +196,32 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.at.to_string(), "2026-11-25T08:00:00Z");
+        let r = ScalingRequest::from_value(
+            &json!({"action": "plan", "environment": "dev", "from": "2026-12-21", "days": 14}),
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.mode, r.dry_run, r.environment.as_deref()),
+            (
+                Mode::Plan {
+                    from: Some(jiff::civil::date(2026, 12, 21)),
+                    days: 14
+                },
+                true,
+                Some("dev")
+            )
+        );
+        // A plan never writes, whatever dryRun says.
+        let r =
+            ScalingRequest::from_value(&json!({"action": "plan", "dryRun": false}), now).unwrap();
+        assert!(r.dry_run);
+        let r = ScalingRequest::from_value(
+            &json!({"action": "scale-up", "service": "macro-ai-dev-sandbox-service"}),
+            now,
+        )
+        .unwrap();
+        assert_eq!(r.service.as_deref(), Some("macro-ai-dev-sandbox-service"));
     }
 
     #[test]
@@ -164,6 +242,34 @@ mod tests {
                 "`at` must be an RFC 3339",
             ),
             (json!({"detail-type": "Scheduled Event"}), "has no `time`"),
+            (
+                json!({"action": "plan", "from": "21/12/2026"}),
+                "`from` must be a date",
+            ),
+            (
+                json!({"action": "plan", "from": "2026-02-30"}),
+                "`from` must be a date",
+            ),
+            (
+                json!({"action": "plan", "days": 0}),
+                "`days` must be 1 to 31",
+            ),
+            (
+                json!({"action": "plan", "days": 90}),
+                "`days` must be 1 to 31",
+            ),
+            (
+                json!({"action": "plan", "days": "14"}),
+                "`days` must be a number",
+            ),
+            (
+                json!({"action": "scale-up", "days": 3}),
+                "belongs to a plan",
+            ),
+            (
+                json!({"action": "scale-up", "service": 3}),
+                "`service` must be",
+            ),
             (json!({"time": "yesterday"}), "`time` must be an RFC 3339"),
             (json!({"hello": "world"}), "neither a scheduled event"),
         ] {

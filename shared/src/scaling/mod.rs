@@ -3,17 +3,21 @@
 //! move it there only if it is not. Reconcile, never toggle: running twice, late, or every
 //! 15 minutes gives the same result.
 
+#[cfg(test)]
+mod calendars;
 mod decision;
 mod event;
+mod plan;
 mod runner;
 #[cfg(test)]
 mod scenarios;
 
-pub use decision::{Decision, Plan, decide, environment_of, is_prod};
+pub use decision::{Decision, Plan, decide, environment_of, is_prod, stop_only};
+pub use plan::{PlanReport, PlannedChange, ServicePlan};
 pub use runner::{Scaler, ScalingReport, ServiceResult};
 
 use crate::schedule::Schedules;
-pub use event::{InvalidEvent, Mode, ScalingRequest};
+pub use event::{InvalidEvent, MAX_PLAN_DAYS, Mode, ScalingRequest};
 
 /// The function's settings, read once at cold start.
 #[derive(Debug, Clone, PartialEq)]

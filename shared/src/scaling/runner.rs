@@ -4,8 +4,9 @@
 use super::ScalingConfig;
 use super::decision::{Plan, decide, environment_of};
 use super::event::{Mode, ScalingRequest};
+use super::plan::{PlanReport, ServicePlan, plan_service};
 use crate::capacity::{
-    self, CapacityError, Change, SAVED_CAPACITY_TAG, ServiceFleet, ServiceState,
+    self, CapacityError, Change, SAVED_CAPACITY_TAG, STOPPED_AT_TAG, ServiceFleet, ServiceState,
 };
 use crate::error::report;
 use crate::notify::{Notice, Notifier};
@@ -82,27 +83,15 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
                 services: results,
             };
         }
-        let mut services = Vec::new();
-        for cluster in &self.config.clusters {
-            match self.fleet.list(cluster).await {
-                Ok(list) => services.extend(list),
-                Err(e) => {
-                    error!(cluster, error = %report(&e), "cluster could not be read");
-                    results.push(ServiceResult {
-                        service: cluster.clone(),
-                        outcome: "failed",
-                        why: "the cluster could not be listed".into(),
-                        before: None,
-                        after: None,
-                        error: Some(report(&e)),
-                    });
-                }
-            }
-        }
-        let selected = services.into_iter().filter(|s| match &request.environment {
-            Some(env) => environment_of(s).as_deref() == Some(env.as_str()),
-            None => true,
-        });
+        let (selected, unlisted) = self.selected(request).await;
+        results.extend(unlisted.into_iter().map(|(cluster, e)| ServiceResult {
+            service: cluster,
+            outcome: "failed",
+            why: "the cluster could not be listed".into(),
+            before: None,
+            after: None,
+            error: Some(e),
+        }));
         let handled: Vec<ServiceResult> = stream::iter(selected)
             .map(|state| self.handle(state, request))
             .buffer_unordered(self.config.concurrency)
@@ -121,6 +110,7 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
                 Mode::Reconcile => "reconcile",
                 Mode::ScaleDown => "scale-down",
                 Mode::ScaleUp => "scale-up",
+                Mode::Plan { .. } => "plan",
             },
             dry_run: request.dry_run,
             changed,
@@ -137,6 +127,82 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
             self.notify(&report).await;
         }
         report
+    }
+
+    /// The services of the configured clusters the request selects (its environment and
+    /// service, if it names them), and the clusters that could not be listed, with why.
+    async fn selected(
+        &self,
+        request: &ScalingRequest,
+    ) -> (Vec<ServiceState>, Vec<(String, String)>) {
+        let (mut services, mut unlisted) = (Vec::new(), Vec::new());
+        for cluster in &self.config.clusters {
+            match self.fleet.list(cluster).await {
+                Ok(list) => services.extend(list),
+                Err(e) => {
+                    error!(cluster, error = %report(&e), "cluster could not be read");
+                    unlisted.push((cluster.clone(), report(&e)));
+                }
+            }
+        }
+        services.retain(|s| {
+            request
+                .environment
+                .as_ref()
+                .is_none_or(|env| environment_of(s).as_deref() == Some(env.as_str()))
+                && request
+                    .service
+                    .as_ref()
+                    .is_none_or(|name| s.id.name == *name || s.id.arn == *name)
+        });
+        (services, unlisted)
+    }
+
+    /// `{"action": "plan"}`: each selected service's calendar; nothing is written.
+    pub async fn plan(&self, request: &ScalingRequest) -> PlanReport {
+        let (from, days) = match request.mode {
+            Mode::Plan { from, days } => (from, days),
+            _ => (None, 1),
+        };
+        let mut services = Vec::new();
+        if self.config.production {
+            services.push(ServicePlan {
+                service: self.config.clusters.join(","),
+                schedule: None,
+                time_zone: None,
+                mode: "not scheduled",
+                off_capacity: None,
+                at_start: None,
+                holidays: Vec::new(),
+                changes: Vec::new(),
+                note: Some("the production stack: production is never scaled after hours".into()),
+            });
+        } else {
+            let (selected, unlisted) = self.selected(request).await;
+            services.extend(unlisted.into_iter().map(|(cluster, e)| ServicePlan {
+                service: cluster,
+                schedule: None,
+                time_zone: None,
+                mode: "not scheduled",
+                off_capacity: None,
+                at_start: None,
+                holidays: Vec::new(),
+                changes: Vec::new(),
+                note: Some(format!("the cluster could not be listed: {e}")),
+            }));
+            services.extend(
+                selected
+                    .iter()
+                    .map(|s| plan_service(s, &self.config.schedules, from, days, request.at)),
+            );
+        }
+        services.sort_by(|a, b| a.service.cmp(&b.service));
+        info!(services = services.len(), days, "after-hours plan listed");
+        PlanReport {
+            from: from.map_or_else(|| request.at.to_string(), |d| d.to_string()),
+            days,
+            services,
+        }
     }
 
     /// After a restore: if a budget hold landed meanwhile, reduce to it again (the hold's
@@ -204,6 +270,7 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
         if request.dry_run {
             let outcome = match (&d.plan, capacity::saved(&state)) {
                 (Plan::Leave, _) => "skipped",
+                (Plan::Refuse, _) => return result("failed", None, Some(d.why.clone())),
                 (Plan::Reduce { to }, _)
                     if capacity::reduced(state.capacity, *to) == state.capacity =>
                 {
@@ -217,7 +284,21 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
         }
         let change = match d.plan {
             Plan::Leave => return result("skipped", None, None),
-            Plan::Reduce { to } => capacity::reduce_to(&self.fleet, &state, to).await,
+            Plan::Refuse => {
+                warn!(service = %service, why = %d.why, "service left alone: its tags cannot be read");
+                return result("failed", None, Some(d.why.clone()));
+            }
+            Plan::Reduce { to } => match capacity::reduce_to(&self.fleet, &state, to).await {
+                // A stop-only service: the stop is marked after it is done (a crash before the
+                // mark stops it again, harmlessly), so a person's start after it stands.
+                Ok(change) if d.mark_stop => self
+                    .fleet
+                    .tag(&state.id, STOPPED_AT_TAG, &request.at.to_string())
+                    .await
+                    .map(|()| change)
+                    .map_err(CapacityError::from),
+                other => other,
+            },
             Plan::Restore => match capacity::restore(&self.fleet, &state).await {
                 // A budget hold tagged between the re-read and the restore: put the hold back.
                 Ok(Change::Changed { after, .. }) => self.hold_again(&state, after).await,

@@ -1,0 +1,423 @@
+//! Weeks on the calendar, run as the schedule runs them: a reconcile every 15 minutes on the
+//! in-memory fleet, recording the local time of every change. Holidays in `Europe/London`
+//! (Christmas, and Easter 2027 across the change to BST), and stop-only services through two
+//! evenings with a person's start in between.
+
+use futures_util::FutureExt as _;
+use jiff::{SignedDuration, Timestamp};
+
+use super::*;
+use crate::capacity::{
+    KEEP_UP_UNTIL_TAG, SAVED_CAPACITY_TAG, SCHEDULE_MODE_TAG, SCHEDULE_TAG, STOPPED_AT_TAG,
+    ServiceFleet,
+};
+use crate::fakes::{MemoryFleet, RecordingNotifier};
+use crate::schedule::Schedules;
+
+const DEV: &str = "macro-ai-dev-cluster";
+const API: &str = "macro-ai-dev-api-service";
+const SANDBOX: &str = "macro-ai-dev-sandbox-service";
+
+fn scaler<'a>(
+    fleet: &'a MemoryFleet,
+    schedules: &str,
+    holidays: &str,
+) -> Scaler<&'a MemoryFleet, RecordingNotifier> {
+    Scaler::new(
+        fleet,
+        RecordingNotifier::default(),
+        ScalingConfig {
+            clusters: vec![DEV.into()],
+            schedules: Schedules::new("Europe/London", Some(schedules))
+                .and_then(|s| s.with_holidays(Some(holidays)))
+                .expect("schedules"),
+            concurrency: 1,
+            production: false,
+        },
+    )
+}
+
+fn at(s: &str) -> Timestamp {
+    s.parse().expect("time")
+}
+
+fn run(
+    scaler: &Scaler<&MemoryFleet, RecordingNotifier>,
+    value: serde_json::Value,
+) -> ScalingReport {
+    let request =
+        ScalingRequest::from_value(&value, || at("2030-01-01T00:00:00Z")).expect("request");
+    scaler
+        .run(&request)
+        .now_or_never()
+        .expect("the fakes answer at once")
+}
+
+fn reconcile(scaler: &Scaler<&MemoryFleet, RecordingNotifier>, t: Timestamp) -> ScalingReport {
+    run(
+        scaler,
+        serde_json::json!({"action": "reconcile", "at": t.to_string()}),
+    )
+}
+
+fn capacity(fleet: &MemoryFleet, name: &str) -> (i32, Option<(i32, i32)>) {
+    let s = fleet.service(DEV, name).expect("service");
+    (
+        s.capacity.desired,
+        s.capacity.bounds.map(|b| (b.min, b.max)),
+    )
+}
+
+fn london(t: Timestamp) -> String {
+    t.to_zoned_datetime(jiff::tz::TimeZone::get("Europe/London").expect("zone"))
+        .strftime("%a %m-%d %H:%M %Z")
+        .to_string()
+}
+
+/// Reconciles every 15 minutes in `[from, until)`, returning each change of `name`'s desired
+/// count as (local time, desired).
+fn every_quarter_hour(
+    scaler: &Scaler<&MemoryFleet, RecordingNotifier>,
+    fleet: &MemoryFleet,
+    name: &str,
+    from: &str,
+    until: &str,
+    mut between: impl FnMut(Timestamp),
+) -> Vec<(String, i32)> {
+    let (mut t, until) = (at(from), at(until));
+    let mut last = capacity(fleet, name).0;
+    let mut changes = Vec::new();
+    while t < until {
+        between(t);
+        let report = reconcile(scaler, t);
+        assert_eq!(report.failed, 0, "{report:?}");
+        let now = capacity(fleet, name).0;
+        if now != last {
+            changes.push((london(t), now));
+            last = now;
+        }
+        t = t.checked_add(SignedDuration::from_mins(15)).expect("time");
+    }
+    changes
+}
+
+const OFFICE: &str = r#"[{"name": "office", "offCapacity": 0,
+    "onHours": [{"days": ["Mon-Fri"], "start": "08:00", "end": "18:00"}]}]"#;
+
+#[test]
+fn given_christmas_in_london_then_dev_is_down_from_the_evening_before_to_the_next_working_morning_and_comes_back_exactly()
+ {
+    let fleet =
+        MemoryFleet::new().with_service(DEV, API, 2, Some((1, 4)), &[(SCHEDULE_TAG, "office")]);
+    let s = scaler(&fleet, OFFICE, "2026-12-24..2026-12-26,2026-12-28");
+    // Monday 21 December 00:00 to Wednesday 30 December 00:00 (GMT = UTC in winter).
+    let changes = every_quarter_hour(
+        &s,
+        &fleet,
+        API,
+        "2026-12-21T00:00:00Z",
+        "2026-12-30T00:00:00Z",
+        |_| {},
+    );
+    let expect: Vec<(String, i32)> = [
+        ("Mon 12-21 00:00 GMT", 0), // off hours when the run starts
+        ("Mon 12-21 08:00 GMT", 2),
+        ("Mon 12-21 18:00 GMT", 0),
+        ("Tue 12-22 08:00 GMT", 2),
+        ("Tue 12-22 18:00 GMT", 0),
+        ("Wed 12-23 08:00 GMT", 2),
+        ("Wed 12-23 18:00 GMT", 0),
+        // 24 (Thu), 25 (Fri), 26 (Sat) holidays, the weekend, 28 (Mon) a holiday too.
+        ("Tue 12-29 08:00 GMT", 2),
+        ("Tue 12-29 18:00 GMT", 0),
+    ]
+    .into_iter()
+    .map(|(l, d)| (l.to_string(), d))
+    .collect();
+    assert_eq!(changes, expect);
+    // Back exactly as it was, bounds included, and nothing left saved.
+    let morning = reconcile(&s, at("2026-12-29T09:00:00Z"));
+    assert_eq!(morning.changed, 1);
+    assert_eq!(capacity(&fleet, API), (2, Some((1, 4))));
+    assert!(
+        fleet
+            .service(DEV, API)
+            .expect("api")
+            .tag(SAVED_CAPACITY_TAG)
+            .is_none()
+    );
+}
+
+#[test]
+fn given_easter_across_the_change_to_bst_then_every_transition_is_at_the_right_local_time() {
+    // Good Friday 26 March and Easter Monday 29 March 2027 off; BST starts on Sunday 28 March
+    // at 01:00 UTC. Down on Thursday 18:00 GMT (18:00 UTC), up on Tuesday 08:00 BST (07:00 UTC).
+    let fleet =
+        MemoryFleet::new().with_service(DEV, API, 3, Some((2, 6)), &[(SCHEDULE_TAG, "office")]);
+    let s = scaler(&fleet, OFFICE, "2027-03-26,2027-03-29");
+    let changes = every_quarter_hour(
+        &s,
+        &fleet,
+        API,
+        "2027-03-25T12:00:00Z",
+        "2027-03-31T00:00:00Z",
+        |_| {},
+    );
+    assert_eq!(
+        changes,
+        vec![
+            ("Thu 03-25 18:00 GMT".to_string(), 0),
+            ("Tue 03-30 08:00 BST".to_string(), 3),
+            ("Tue 03-30 18:00 BST".to_string(), 0),
+        ]
+    );
+    let tuesday = reconcile(&s, at("2027-03-30T07:00:00Z"));
+    assert_eq!(tuesday.changed, 1, "07:00 UTC is 08:00 BST");
+    assert_eq!(capacity(&fleet, API), (3, Some((2, 6))));
+}
+
+#[test]
+fn given_someone_on_call_over_christmas_then_keep_up_until_still_wins() {
+    let fleet = MemoryFleet::new().with_service(
+        DEV,
+        API,
+        2,
+        Some((1, 4)),
+        &[
+            (SCHEDULE_TAG, "office"),
+            (KEEP_UP_UNTIL_TAG, "2026-12-25T12:00:00Z"),
+        ],
+    );
+    let s = scaler(&fleet, OFFICE, "2026-12-24..2026-12-26");
+    let changes = every_quarter_hour(
+        &s,
+        &fleet,
+        API,
+        "2026-12-23T12:00:00Z",
+        "2026-12-27T00:00:00Z",
+        |_| {},
+    );
+    assert_eq!(changes, vec![("Fri 12-25 12:00 GMT".to_string(), 0)]);
+}
+
+const SANDBOXES: &str = r#"[{"name": "sandbox", "offCapacity": 0, "startsAutomatically": false,
+    "onHours": [{"days": ["Mon-Fri"], "start": "08:00", "end": "19:00"}]}]"#;
+
+const BOTH: &str = r#"[{"name": "sandbox", "offCapacity": 0, "startsAutomatically": false,
+    "onHours": [{"days": ["Mon-Fri"], "start": "08:00", "end": "19:00"}]},
+    {"name": "office", "offCapacity": 0,
+    "onHours": [{"days": ["Mon-Fri"], "start": "08:00", "end": "18:00"}]}]"#;
+
+#[test]
+fn given_a_stop_only_sandbox_through_two_evenings_then_a_person_s_start_stands_until_the_next_evening()
+ {
+    let fleet = MemoryFleet::new()
+        .with_service(DEV, SANDBOX, 2, Some((1, 4)), &[(SCHEDULE_TAG, "sandbox")])
+        // The tag on an ordinary schedule makes it stop-only too.
+        .with_service(
+            DEV,
+            API,
+            1,
+            None,
+            &[(SCHEDULE_TAG, "office"), (SCHEDULE_MODE_TAG, "stop-only")],
+        );
+    let s = scaler(&fleet, BOTH, "");
+    let mut started = false;
+    // Tuesday 09:00 to Thursday 09:00 (UTC, winter: GMT).
+    let changes = every_quarter_hour(
+        &s,
+        &fleet,
+        SANDBOX,
+        "2026-12-01T09:00:00Z",
+        "2026-12-03T09:00:00Z",
+        |t| {
+            // Tuesday 21:00: someone starts it with the manual scale-up event (this service only).
+            if t == at("2026-12-01T21:00:00Z") {
+                let r = run(
+                    &s,
+                    serde_json::json!({"action": "scale-up", "service": SANDBOX, "at": t.to_string()}),
+                );
+                assert_eq!((r.changed, r.services.len()), (1, 1), "{r:?}");
+                started = true;
+            }
+        },
+    );
+    assert!(started);
+    assert_eq!(
+        changes,
+        vec![
+            ("Tue 12-01 19:00 GMT".to_string(), 0),
+            // The person's start (the 21:00 reconcile leaves it).
+            ("Tue 12-01 21:00 GMT".to_string(), 2),
+            // Never brought down again that night, nor up or down the next day; the next
+            // evening stops it again.
+            ("Wed 12-02 19:00 GMT".to_string(), 0),
+        ]
+    );
+    assert_eq!(capacity(&fleet, SANDBOX), (0, Some((0, 0))));
+    // Never brought up by the schedule: Thursday morning it is still down, capacity saved.
+    let sandbox = fleet.service(DEV, SANDBOX).expect("sandbox");
+    assert_eq!(
+        sandbox.tag(SAVED_CAPACITY_TAG),
+        Some("desired=2 min=1 max=4")
+    );
+    assert_eq!(sandbox.tag(STOPPED_AT_TAG), Some("2026-12-02T19:00:00Z"));
+    // The api service (stop-only by its tag) went down at 18:00 and stayed down.
+    assert_eq!(capacity(&fleet, API), (0, None));
+    // The manual scale-up brings back exactly what was saved.
+    let r = run(
+        &s,
+        serde_json::json!({"action": "scale-up", "service": SANDBOX, "at": "2026-12-03T09:00:00Z"}),
+    );
+    assert_eq!(r.changed, 1);
+    assert_eq!(capacity(&fleet, SANDBOX), (2, Some((1, 4))));
+}
+
+#[test]
+fn given_a_stop_only_service_started_by_hand_then_it_is_not_fought_in_on_hours_nor_after_its_stop()
+{
+    let fleet = MemoryFleet::new().with_service(
+        DEV,
+        SANDBOX,
+        2,
+        Some((1, 4)),
+        &[(SCHEDULE_TAG, "sandbox")],
+    );
+    let s = scaler(&fleet, SANDBOXES, "");
+    let id = fleet.service(DEV, SANDBOX).expect("sandbox").id;
+    let by_hand = |desired| {
+        fleet
+            .set_desired(&id, desired)
+            .now_or_never()
+            .expect("fake")
+            .expect("set");
+    };
+    // Tuesday evening: stopped once.
+    assert_eq!(reconcile(&s, at("2026-12-01T19:00:00Z")).changed, 1);
+    // Someone raises it in the console at 20:00 (the saved tag still there): not fought.
+    by_hand(1);
+    for t in [
+        "2026-12-01T20:00:00Z",
+        "2026-12-02T03:00:00Z",
+        "2026-12-02T10:00:00Z",
+    ] {
+        let r = reconcile(&s, at(t));
+        assert_eq!(r.changed, 0, "{t}: {r:?}");
+        assert_eq!(capacity(&fleet, SANDBOX).0, 1, "{t}");
+    }
+    // A keep-up-until that runs out at 22:00 the next evening: the stop waits for it.
+    fleet
+        .tag(&id, KEEP_UP_UNTIL_TAG, "2026-12-02T22:00:00Z")
+        .now_or_never()
+        .expect("fake")
+        .expect("tag");
+    assert_eq!(
+        reconcile(&s, at("2026-12-02T19:00:00Z")).changed,
+        1,
+        "kept up: restored"
+    );
+    assert_eq!(capacity(&fleet, SANDBOX).0, 2);
+    assert_eq!(reconcile(&s, at("2026-12-02T21:45:00Z")).changed, 0);
+    assert_eq!(
+        reconcile(&s, at("2026-12-02T22:00:00Z")).changed,
+        1,
+        "stopped when it ran out"
+    );
+    assert_eq!(capacity(&fleet, SANDBOX), (0, Some((0, 0))));
+}
+
+#[test]
+fn given_an_unknown_schedule_mode_then_the_service_is_reported_failed_and_left_alone() {
+    let fleet = MemoryFleet::new().with_service(
+        DEV,
+        API,
+        2,
+        Some((1, 4)),
+        &[
+            (SCHEDULE_TAG, "office"),
+            (SCHEDULE_MODE_TAG, "weekdays-only"),
+        ],
+    );
+    let s = scaler(&fleet, OFFICE, "");
+    let r = reconcile(&s, at("2026-12-01T19:00:00Z"));
+    assert_eq!((r.changed, r.failed), (0, 1));
+    let error = r.services[0].error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("macro-ai:schedule-mode=`weekdays-only` is not a mode"),
+        "{error}"
+    );
+    assert_eq!(fleet.writes(), 0);
+    assert_eq!(capacity(&fleet, API), (2, Some((1, 4))));
+}
+
+/// budget-response's hold or release of dev, run to the end on `fleet`.
+fn budget(fleet: &MemoryFleet, input: crate::budget::BudgetInput) {
+    use crate::budget::{BudgetConfig, BudgetResponder};
+    use crate::fakes::MemoryNotificationLedger;
+    let responder = BudgetResponder::new(
+        fleet,
+        MemoryNotificationLedger::default(),
+        RecordingNotifier::default(),
+        BudgetConfig::seed(),
+    );
+    let (_, failures) = responder
+        .handle(vec![input], Timestamp::now())
+        .now_or_never()
+        .expect("the fakes answer at once");
+    assert!(failures.is_empty());
+}
+
+#[test]
+fn given_a_budget_hold_over_a_stopped_sandbox_then_its_release_leaves_it_stopped_and_a_started_one_comes_back()
+ {
+    use crate::budget::BudgetInput;
+    let fleet = MemoryFleet::new()
+        .with_service(DEV, SANDBOX, 2, Some((1, 4)), &[(SCHEDULE_TAG, "sandbox")])
+        .with_service(
+            DEV,
+            API,
+            3,
+            None,
+            &[(SCHEDULE_TAG, "sandbox"), (SCHEDULE_MODE_TAG, "stop-only")],
+        );
+    let s = scaler(&fleet, SANDBOXES, "");
+    assert_eq!(reconcile(&s, at("2026-12-01T19:00:00Z")).changed, 2);
+    // Someone starts the api service again that night; the sandbox stays stopped.
+    run(
+        &s,
+        serde_json::json!({"action": "scale-up", "service": API, "at": "2026-12-01T20:00:00Z"}),
+    );
+    assert_eq!(capacity(&fleet, API).0, 3);
+    let hold = || BudgetInput::Hold {
+        environment: "dev".into(),
+        reason: "a budget breach".into(),
+    };
+    budget(&fleet, hold());
+    assert_eq!(
+        (capacity(&fleet, SANDBOX).0, capacity(&fleet, API).0),
+        (0, 0)
+    );
+    // Released the next morning, in on hours: the person's start comes back; the sandbox the
+    // schedule had stopped stays stopped (a stop-only schedule would never bring it up).
+    budget(
+        &fleet,
+        BudgetInput::Release {
+            environment: "dev".into(),
+        },
+    );
+    assert_eq!(capacity(&fleet, API).0, 3);
+    assert_eq!(capacity(&fleet, SANDBOX), (0, Some((0, 0))));
+    let sandbox = fleet.service(DEV, SANDBOX).expect("sandbox");
+    assert_eq!(
+        sandbox.tag(SAVED_CAPACITY_TAG),
+        Some("desired=2 min=1 max=4")
+    );
+    assert!(sandbox.tag(crate::capacity::BUDGET_HOLD_TAG).is_none());
+    assert_eq!(reconcile(&s, at("2026-12-02T10:00:00Z")).changed, 0);
+    // And the scale-up still brings back exactly what it had.
+    run(
+        &s,
+        serde_json::json!({"action": "scale-up", "service": SANDBOX, "at": "2026-12-02T10:05:00Z"}),
+    );
+    assert_eq!(capacity(&fleet, SANDBOX), (2, Some((1, 4))));
+}
