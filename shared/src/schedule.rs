@@ -68,19 +68,22 @@ pub struct Transition {
     pub up: bool,
 }
 
-/// The furthest a schedule is scanned, minute by minute (beyond the longest holiday and a
-/// weekend around it).
+/// The furthest a schedule is looked at in one go: beyond the longest holiday and a weekend
+/// around it. A longer stretch is not one off-hours stretch.
 pub const MAX_SCAN_DAYS: i64 = MAX_HOLIDAY_DAYS as i64 + 8;
 
 impl Schedule {
-    /// True when `at` falls in one of the on-hours windows, in the schedule's zone, on a day that
-    /// is not a holiday.
+    /// True when `at` falls in one of the on-hours windows, in the schedule's zone, and not on a
+    /// holiday. A holiday is off all its local day, and the part of a window that runs past
+    /// midnight into the next day belongs to the day it started on (off too).
     pub fn in_hours(&self, at: Timestamp) -> bool {
         let local = self.time_zone.to_datetime(at);
-        if self.is_holiday(local.date()) {
+        let date = local.date();
+        if self.is_holiday(date) {
             return false;
         }
-        self.in_windows(local)
+        let after_holiday = date.yesterday().is_ok_and(|d| self.is_holiday(d));
+        self.windows_at(local, !after_holiday)
     }
 
     /// True when `date` (local) is one of the schedule's holidays.
@@ -90,18 +93,68 @@ impl Schedule {
             .any(|h| (h.first..=h.last).contains(&date))
     }
 
-    /// The holiday ranges, sorted.
+    /// The holiday ranges, sorted and merged.
     pub fn holidays(&self) -> &[Holiday] {
         &self.holidays
     }
 
     /// True when `at` is in on hours by the weekly windows alone (holidays aside).
     pub fn in_windows_at(&self, at: Timestamp) -> bool {
-        self.in_windows(self.time_zone.to_datetime(at))
+        self.windows_at(self.time_zone.to_datetime(at), true)
     }
 
-    /// True when the schedule is in on hours at some whole minute in `(from, until]`; also true
-    /// when that stretch is longer than [`MAX_SCAN_DAYS`] (too long to be one off stretch).
+    /// The instants in `(from, until]` at which [`Schedule::in_hours`] can change: each local
+    /// midnight and window edge of the days in between (both instants of a local time a DST
+    /// fold repeats), and each change of the zone's offset (where a DST gap jumps over an
+    /// edge). Between two of them the answer is constant, so looking at these alone is exact,
+    /// at a few instants a day instead of one a minute. At most [`MAX_SCAN_DAYS`] from `from`.
+    pub fn edges(&self, from: Timestamp, until: Timestamp) -> Vec<Timestamp> {
+        let cap = from
+            .checked_add(SignedDuration::from_hours(24 * MAX_SCAN_DAYS))
+            .unwrap_or(Timestamp::MAX);
+        let until = until.min(cap);
+        if until <= from {
+            return Vec::new();
+        }
+        let tz = &self.time_zone;
+        let mut minutes: Vec<Minutes> = vec![0];
+        for w in &self.windows {
+            minutes.extend([w.start, w.end % 1440]);
+        }
+        minutes.sort_unstable();
+        minutes.dedup();
+        let mut out = Vec::new();
+        let (mut day, last) = (tz.to_datetime(from).date(), tz.to_datetime(until).date());
+        loop {
+            for &m in &minutes {
+                let Ok(time) = Time::new((m / 60) as i8, (m % 60) as i8, 0, 0) else {
+                    continue;
+                };
+                let ambiguous = tz.to_ambiguous_timestamp(day.to_datetime(time));
+                out.extend(ambiguous.earlier().ok());
+                out.extend(ambiguous.later().ok());
+            }
+            if day >= last {
+                break;
+            }
+            match day.tomorrow() {
+                Ok(next) => day = next,
+                Err(_) => break,
+            }
+        }
+        out.extend(
+            tz.following(from)
+                .map(|t| t.timestamp())
+                .take_while(|t| *t <= until),
+        );
+        out.retain(|t| from < *t && *t <= until);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// True when the schedule is in on hours at some instant in `(from, until]`; also true when
+    /// that stretch is longer than [`MAX_SCAN_DAYS`] (too long to be one off stretch).
     pub fn on_between(&self, from: Timestamp, until: Timestamp) -> bool {
         let cap = from
             .checked_add(SignedDuration::from_hours(24 * MAX_SCAN_DAYS))
@@ -109,20 +162,48 @@ impl Schedule {
         if until > cap {
             return true;
         }
-        let mut t = next_minute(from);
-        while t <= until {
-            if self.in_hours(t) {
-                return true;
-            }
-            t = match t.checked_add(SignedDuration::from_mins(1)) {
-                Ok(next) => next,
-                Err(_) => break,
-            };
+        if until <= from {
+            return false;
         }
-        false
+        // Just after `from` (its state holds until the first edge), then at every edge.
+        let first = from
+            .checked_add(SignedDuration::from_secs(1))
+            .unwrap_or(from);
+        self.in_hours(first)
+            || self
+                .edges(from, until)
+                .into_iter()
+                .any(|t| self.in_hours(t))
     }
 
-    fn in_windows(&self, local: jiff::civil::DateTime) -> bool {
+    /// Every change of `up(t)` in `(from, until]`, where `up` changes only at this schedule's
+    /// [`edges`](Schedule::edges) and at the `extra` instants (a `keep-up-until`).
+    pub fn transitions(
+        &self,
+        from: Timestamp,
+        until: Timestamp,
+        extra: &[Timestamp],
+        up: impl Fn(Timestamp) -> bool,
+    ) -> Vec<Transition> {
+        let mut candidates = self.edges(from, until);
+        candidates.extend(extra.iter().copied().filter(|t| from < *t && *t <= until));
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut out = Vec::new();
+        let mut state = up(from);
+        for t in candidates {
+            let now = up(t);
+            if now != state {
+                out.push(Transition { at: t, up: now });
+                state = now;
+            }
+        }
+        out
+    }
+
+    /// The weekly windows at a local time; `tails` says whether the part of yesterday's window
+    /// that runs past midnight counts (not after a holiday).
+    fn windows_at(&self, local: jiff::civil::DateTime, tails: bool) -> bool {
         let day = local.weekday();
         let minute = local.hour() as u16 * 60 + local.minute() as u16;
         let yesterday = day.previous();
@@ -132,7 +213,7 @@ impl Schedule {
             } else {
                 // Past midnight: the evening part today, the morning part from yesterday's window.
                 (w.days.contains(&day) && minute >= w.start)
-                    || (w.days.contains(&yesterday) && minute < w.end)
+                    || (tails && w.days.contains(&yesterday) && minute < w.end)
             }
         })
     }
@@ -140,41 +221,6 @@ impl Schedule {
     pub fn time_zone_name(&self) -> &str {
         &self.time_zone_name
     }
-}
-
-/// Every change of `up(t)` in `(from, until]`, checked at each whole minute (the windows are
-/// whole local minutes and every zone in use has whole-minute offsets, so no change is
-/// missed, DST included). At most [`MAX_SCAN_DAYS`] are scanned.
-pub fn transitions(
-    from: Timestamp,
-    until: Timestamp,
-    up: impl Fn(Timestamp) -> bool,
-) -> Vec<Transition> {
-    let cap = from
-        .checked_add(SignedDuration::from_hours(24 * MAX_SCAN_DAYS))
-        .unwrap_or(Timestamp::MAX);
-    let until = until.min(cap);
-    let mut out = Vec::new();
-    let mut state = up(from);
-    let mut t = next_minute(from);
-    while t <= until {
-        let now = up(t);
-        if now != state {
-            out.push(Transition { at: t, up: now });
-            state = now;
-        }
-        t = match t.checked_add(SignedDuration::from_mins(1)) {
-            Ok(next) => next,
-            Err(_) => break,
-        };
-    }
-    out
-}
-
-/// The first whole minute strictly after `t`.
-fn next_minute(t: Timestamp) -> Timestamp {
-    let secs = t.as_second().div_euclid(60) * 60 + 60;
-    Timestamp::from_second(secs).unwrap_or(t)
 }
 
 /// The schedules a function knows: the built-in ones from the seed, plus `SCHEDULES`.
@@ -293,10 +339,22 @@ impl Schedules {
         } else {
             raw.split(',').map(str::to_string).collect()
         };
+        // A comma-separated list may end with a comma (or have blanks); a JSON array may not.
+        let items: Vec<String> = if raw.trim_start().starts_with('[') {
+            items
+        } else {
+            items.into_iter().filter(|i| !i.trim().is_empty()).collect()
+        };
         let extra = parse_holidays(&items).map_err(|p| ConfigError::new("HOLIDAYS", p))?;
         for schedule in self.by_name.values_mut() {
-            schedule.holidays.extend(extra.iter().copied());
-            schedule.holidays = merged(std::mem::take(&mut schedule.holidays));
+            let mut all = std::mem::take(&mut schedule.holidays);
+            all.extend(extra.iter().copied());
+            schedule.holidays = merged(all).map_err(|p| {
+                ConfigError::new(
+                    "HOLIDAYS",
+                    format!("with schedule `{}`'s own holidays: {p}", schedule.name),
+                )
+            })?;
         }
         Ok(self)
     }
@@ -356,10 +414,9 @@ fn parse_schedules(raw: &str, default_zone: &str) -> Result<Vec<Schedule>, Confi
                 .collect::<Result<Vec<_>, _>>()?;
             let zone = r.time_zone.as_deref().unwrap_or(default_zone);
             let (time_zone, time_zone_name) = zone_named(zone, "SCHEDULES")?;
-            let mut holidays =
-                parse_holidays(&r.holidays).map_err(|p| bad(format!("schedule `{name}`: {p}")))?;
-            holidays.sort();
-            holidays.dedup();
+            let holidays = parse_holidays(&r.holidays)
+                .and_then(merged)
+                .map_err(|p| bad(format!("schedule `{name}`: {p}")))?;
             Ok(Schedule {
                 name,
                 off_capacity: r.off_capacity,
@@ -373,8 +430,9 @@ fn parse_schedules(raw: &str, default_zone: &str) -> Result<Vec<Schedule>, Confi
         .collect()
 }
 
-/// The ranges sorted, with overlapping and adjacent ones joined.
-fn merged(mut holidays: Vec<Holiday>) -> Vec<Holiday> {
+/// The ranges sorted, with overlapping and adjacent ones joined; a joined range longer than
+/// [`MAX_HOLIDAY_DAYS`] is refused like a single one (it is one stretch off).
+fn merged(mut holidays: Vec<Holiday>) -> Result<Vec<Holiday>, String> {
     holidays.sort();
     let mut out: Vec<Holiday> = Vec::with_capacity(holidays.len());
     for h in holidays {
@@ -385,7 +443,26 @@ fn merged(mut holidays: Vec<Holiday>) -> Vec<Holiday> {
             _ => out.push(h),
         }
     }
-    out
+    for h in &out {
+        let days = length(h);
+        if days > MAX_HOLIDAY_DAYS {
+            return Err(format!(
+                "holidays {}..{} (adjacent or overlapping entries, joined) are {days} days; at most \
+                 {MAX_HOLIDAY_DAYS} (use macro-ai:schedule=off for longer)",
+                h.first, h.last
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Days in a range, both ends included.
+fn length(h: &Holiday) -> i32 {
+    h.first
+        .until(h.last)
+        .map(|span| span.get_days())
+        .unwrap_or(i32::MAX)
+        .saturating_add(1)
 }
 
 /// `2026-12-24` or `2026-12-24..2026-12-26` (inclusive), each checked: a real date, a range that
@@ -417,7 +494,7 @@ pub fn parse_holidays(items: &[String]) -> Result<Vec<Holiday>, String> {
                     "holiday `{whole}` ends before it starts (write FIRST..LAST)"
                 ));
             }
-            let days = first.until(last).map(|span| span.get_days()).unwrap_or(i32::MAX) + 1;
+            let days = length(&Holiday { first, last });
             if days > MAX_HOLIDAY_DAYS {
                 return Err(format!(
                     "holiday `{whole}` is {days} days; at most {MAX_HOLIDAY_DAYS} (use {} for longer)",
@@ -688,7 +765,11 @@ mod tests {
             );
         }
         for (raw, expect) in [
-            ("2026-12-24,,2026-12-25", "an empty holiday entry"),
+            ("[\"2026-12-24\", \"\"]", "an empty holiday entry"),
+            (
+                "2026-01-01..2026-03-03,2026-03-04..2026-05-04",
+                "holidays 2026-01-01..2026-05-04 (adjacent or overlapping entries, joined) are 124 days",
+            ),
             ("[\"2026-12-24\", 3]", "is not a JSON array of dates"),
         ] {
             let err = Schedules::builtin("UTC")
@@ -697,6 +778,30 @@ mod tests {
                 .unwrap_err();
             assert!(err.to_string().contains(expect), "{raw}: {err}");
         }
+        // The same joined inside one schedule's list.
+        let err = Schedules::new(
+            "UTC",
+            Some(
+                r#"[{"name": "x", "offCapacity": 0,
+                "holidays": ["2026-01-01..2026-02-28", "2026-03-01..2026-03-31"],
+                "onHours": [{"days": ["Mon"], "start": "08:00", "end": "09:00"}]}]"#,
+            ),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("holidays 2026-01-01..2026-03-31"),
+            "{err}"
+        );
+        // A trailing comma in the comma-separated form is not an entry.
+        let s = Schedules::builtin("UTC")
+            .unwrap()
+            .with_holidays(Some("2026-12-24, 2026-12-25,"))
+            .unwrap();
+        assert_eq!(
+            s.get("dev-office-hours").unwrap().holidays().len(),
+            1,
+            "joined"
+        );
         let err = Schedules::new(
             "UTC",
             Some(
@@ -734,5 +839,117 @@ mod tests {
         // HOLIDAYS applies to it too, read in its zone: 24 December 00:00 EST is 05:00 UTC.
         assert!(ny.in_hours(at("2026-12-23T22:59:00Z")), "23 Dec 17:59 EST");
         assert!(!ny.in_hours(at("2026-12-24T14:00:00Z")));
+    }
+
+    #[test]
+    fn given_a_zone_far_from_utc_then_the_holiday_is_its_local_day_not_the_utc_one() {
+        // Auckland is UTC+13 in December: 25 December local runs from 24 Dec 11:00 UTC to
+        // 25 Dec 11:00 UTC. On hours 00:00–24:00 every day isolate the holiday.
+        let s = Schedules::new(
+            "Pacific/Auckland",
+            Some(
+                r#"[{"name": "all-day", "offCapacity": 0, "holidays": ["2026-12-25"],
+                "onHours": [{"days": ["Mon-Sun"], "start": "00:00", "end": "24:00"}]}]"#,
+            ),
+        )
+        .unwrap();
+        let all = s.get("all-day").unwrap();
+        assert!(
+            all.in_hours(at("2026-12-24T10:59:00Z")),
+            "24 Dec 23:59 NZDT"
+        );
+        assert!(
+            !all.in_hours(at("2026-12-24T11:00:00Z")),
+            "25 Dec 00:00 NZDT"
+        );
+        assert!(
+            !all.in_hours(at("2026-12-24T20:00:00Z")),
+            "25 Dec 09:00 NZDT, 24 Dec in UTC"
+        );
+        assert!(
+            all.in_hours(at("2026-12-25T11:00:00Z")),
+            "26 Dec 00:00 NZDT"
+        );
+        assert!(
+            all.in_hours(at("2026-12-25T20:00:00Z")),
+            "26 Dec 09:00 NZDT, 25 Dec in UTC"
+        );
+    }
+
+    #[test]
+    fn given_a_night_window_then_its_part_after_a_holiday_s_midnight_is_off_too() {
+        // A Mon–Fri 20:00–02:00 shift: Thursday 24 December is a holiday, so its shift does not
+        // run, nor its tail on Friday 00:00–02:00; Friday's own shift does.
+        let s = Schedules::new(
+            "UTC",
+            Some(
+                r#"[{"name": "night", "offCapacity": 0, "holidays": ["2026-12-24"],
+                "onHours": [{"days": ["Mon-Fri"], "start": "20:00", "end": "02:00"}]}]"#,
+            ),
+        )
+        .unwrap();
+        let night = s.get("night").unwrap();
+        assert!(
+            !night.in_hours(at("2026-12-24T01:00:00Z")),
+            "Wednesday's tail falls on the holiday"
+        );
+        assert!(night.in_hours(at("2026-12-23T21:00:00Z")));
+        assert!(!night.in_hours(at("2026-12-24T21:00:00Z")));
+        assert!(
+            !night.in_hours(at("2026-12-25T01:00:00Z")),
+            "the holiday's tail"
+        );
+        assert!(night.in_hours(at("2026-12-25T21:00:00Z")));
+        assert!(
+            night.in_hours(at("2026-12-26T01:00:00Z")),
+            "Friday's tail on Saturday"
+        );
+    }
+
+    /// The edges against a minute-by-minute look, through DST changes both ways in London and
+    /// New York (windows inside the gap and the fold), a holiday, and a window ending at
+    /// midnight: every change is found, at the same instant.
+    #[test]
+    fn given_dst_changes_and_holidays_then_the_edges_find_every_change_a_minute_scan_finds() {
+        let s = Schedules::new(
+            "Europe/London",
+            Some(
+                r#"[{"name": "odd", "offCapacity": 0, "holidays": ["2027-03-29"],
+                "onHours": [{"days": ["Sat", "Sun"], "start": "01:30", "end": "02:30"},
+                            {"days": ["Mon-Fri"], "start": "22:00", "end": "24:00"},
+                            {"days": ["Mon-Fri"], "start": "08:15", "end": "17:45"}]},
+                {"name": "ny", "offCapacity": 0, "timeZone": "America/New_York",
+                "onHours": [{"days": ["Sun"], "start": "01:15", "end": "02:15"},
+                            {"days": ["Mon-Fri"], "start": "08:00", "end": "18:00"}]}]"#,
+            ),
+        )
+        .unwrap();
+        for (name, from, until) in [
+            ("odd", "2027-03-24T00:00:00Z", "2027-04-01T00:00:00Z"),
+            ("odd", "2026-10-21T00:00:00Z", "2026-10-28T00:00:00Z"),
+            ("ny", "2026-10-28T00:00:00Z", "2026-11-04T00:00:00Z"),
+            ("ny", "2027-03-10T00:00:00Z", "2027-03-17T00:00:00Z"),
+            (
+                "dev-office-hours",
+                "2026-12-20T00:00:00Z",
+                "2027-01-05T00:00:00Z",
+            ),
+        ] {
+            let sched = s.get(name).unwrap();
+            let (from, until) = (at(from), at(until));
+            let fast = sched.transitions(from, until, &[], |t| sched.in_hours(t));
+            let mut slow = Vec::new();
+            let mut state = sched.in_hours(from);
+            let mut t = from;
+            while t < until {
+                t = t.checked_add(SignedDuration::from_mins(1)).unwrap();
+                if sched.in_hours(t) != state {
+                    state = !state;
+                    slow.push(Transition { at: t, up: state });
+                }
+            }
+            assert!(!slow.is_empty(), "{name}");
+            assert_eq!(fast, slow, "{name}");
+        }
     }
 }

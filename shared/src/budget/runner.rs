@@ -448,20 +448,32 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
         why: &str,
         now: Timestamp,
     ) -> Result<String, BudgetError> {
-        if state.tag(BUDGET_HOLD_TAG).is_none() {
-            // `stopped=schedule`: a stop-only service its schedule had already stopped (it saved
-            // the capacity); the release then leaves it stopped, as it was before the hold.
-            let stopped =
-                state.tag(STOPPED_AT_TAG).is_some() && state.tag(SAVED_CAPACITY_TAG).is_some();
-            let value = format!(
+        // `stopped=schedule`: a stop-only service its schedule had already stopped (it saved
+        // the capacity); the release then leaves it stopped, as it was before the hold.
+        let stopped = |s: &crate::capacity::ServiceState| {
+            s.tag(STOPPED_AT_TAG).is_some() && s.tag(SAVED_CAPACITY_TAG).is_some()
+        };
+        let value = |stopped: bool| {
+            format!(
                 "since={now} to={to}{}",
                 if stopped { " stopped=schedule" } else { "" }
-            );
-            self.fleet.tag(&state.id, BUDGET_HOLD_TAG, &value).await?;
+            )
+        };
+        let tagged_now = state.tag(BUDGET_HOLD_TAG).is_none();
+        if tagged_now {
+            self.fleet
+                .tag(&state.id, BUDGET_HOLD_TAG, &value(stopped(state)))
+                .await?;
         }
         // Tagged: after-hours scaling leaves it alone from now on. Reduce from the service as it
         // is now, not as `list` saw it (after-hours may have restored it in between).
         let fresh = self.fleet.get(&state.id).await?;
+        if tagged_now && stopped(&fresh) != stopped(state) {
+            // The schedule stopped it, or a person started it, between the list and the tag.
+            self.fleet
+                .tag(&state.id, BUDGET_HOLD_TAG, &value(stopped(&fresh)))
+                .await?;
+        }
         let state = &fresh;
         Ok(match capacity::reduce_to(&self.fleet, state, to).await? {
             Change::Changed { before, after } => {
@@ -540,10 +552,19 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
         &self,
         state: &crate::capacity::ServiceState,
     ) -> Result<String, BudgetError> {
-        let stopped_by_schedule = state
-            .tag(BUDGET_HOLD_TAG)
-            .is_some_and(|hold| hold.split_whitespace().any(|p| p == "stopped=schedule"));
-        if stopped_by_schedule && state.tag(STOPPED_AT_TAG).is_some() {
+        // Stopped by its stop-only schedule before the hold (the flag), or during it (after-hours
+        // marks a held stop-only service when its off hours begin): left stopped.
+        let hold = state.tag(BUDGET_HOLD_TAG).unwrap_or_default();
+        let flagged = hold.split_whitespace().any(|p| p == "stopped=schedule");
+        let since = hold
+            .split_whitespace()
+            .find_map(|p| p.strip_prefix("since="))
+            .and_then(|t| t.parse::<Timestamp>().ok());
+        let mark = state
+            .tag(STOPPED_AT_TAG)
+            .and_then(|m| m.parse::<Timestamp>().ok());
+        let marked_during = matches!((mark, since), (Some(m), Some(s)) if m > s);
+        if mark.is_some() && (flagged || marked_during) {
             self.fleet.untag(&state.id, BUDGET_HOLD_TAG).await?;
             return Ok(format!(
                 "{}: stopped by its stop-only schedule before the hold, left stopped (its capacity \

@@ -65,9 +65,13 @@ pub enum Plan {
 pub struct Decision {
     pub plan: Plan,
     pub why: String,
-    /// A stop-only service being stopped: after the reduction, tag when
-    /// ([`STOPPED_AT_TAG`]), so a person's start after it stands until the next off stretch.
+    /// A stop-only service being stopped (or, under a budget hold, due to be): after the
+    /// plan, tag when ([`STOPPED_AT_TAG`]), so a person's start after it stands until the next
+    /// off stretch, and a hold's release knows the schedule stopped it.
     pub mark_stop: bool,
+    /// A stop-only service brought up by `keep-up-until`: after the restore, remove its stop
+    /// mark, so the keep-up's end (or its removal) is a new stop.
+    pub clear_mark: bool,
 }
 
 fn decision(plan: Plan, why: impl Into<String>) -> Decision {
@@ -75,12 +79,24 @@ fn decision(plan: Plan, why: impl Into<String>) -> Decision {
         plan,
         why: why.into(),
         mark_stop: false,
+        clear_mark: false,
     }
+}
+
+/// `keep-up-until`, when it is set to a time after `at`.
+fn kept_until(state: &ServiceState, at: Timestamp) -> Option<Timestamp> {
+    state
+        .tag(KEEP_UP_UNTIL_TAG)
+        .and_then(|k| k.parse::<Timestamp>().ok())
+        .filter(|until| at < *until)
 }
 
 /// For a stop-only service in off hours: true when it was already stopped in this off-hours
 /// stretch (its stop mark is after the last on-hours minute and after any `keep-up-until`
 /// that has run out since), so whatever runs now was started by a person and stays.
+///
+/// The mark may be later than `at` (a retried or late event, after a newer run stopped it):
+/// the same stretch either way, so the older event does not stop a person's start again.
 fn stopped_this_stretch(state: &ServiceState, schedule: &Schedule, at: Timestamp) -> bool {
     let Some(mark) = state
         .tag(STOPPED_AT_TAG)
@@ -88,11 +104,32 @@ fn stopped_this_stretch(state: &ServiceState, schedule: &Schedule, at: Timestamp
     else {
         return false;
     };
-    let kept_since = state
+    let (from, to) = (mark.min(at), mark.max(at));
+    let kept_between = state
         .tag(KEEP_UP_UNTIL_TAG)
         .and_then(|k| k.parse::<Timestamp>().ok())
-        .is_some_and(|until| mark < until && until <= at);
-    mark <= at && !kept_since && !schedule.on_between(mark, at)
+        .is_some_and(|until| from < until && until <= to);
+    !kept_between && !schedule.on_between(from, to)
+}
+
+/// A held stop-only service whose schedule would stop it now (off hours, no keep-up, not yet
+/// stopped in this stretch): the hold keeps it down, and the mark records that the schedule
+/// stopped it, so the hold's release leaves it stopped.
+fn held_stop_due(
+    state: &ServiceState,
+    schedules: &Schedules,
+    name: &str,
+    mode: Mode,
+    at: Timestamp,
+) -> bool {
+    let Some(schedule) = schedules.get(name) else {
+        return false;
+    };
+    matches!(mode, Mode::Reconcile)
+        && stop_only(state, schedule) == Ok(true)
+        && !schedule.in_hours(at)
+        && kept_until(state, at).is_none()
+        && !stopped_this_stretch(state, schedule, at)
 }
 
 /// The pure decision for one service at `at`.
@@ -106,13 +143,28 @@ pub fn decide(state: &ServiceState, schedules: &Schedules, mode: Mode, at: Times
         // The hold stands: never restored here, and brought back down if it is above the hold
         // (a restore that wrote the day capacity just as the hold landed, then stopped before
         // it could reduce again). `reduce_to` saves the capacity first if nothing is saved.
+        let mark_stop = !is_prod(state) && held_stop_due(state, schedules, name, mode, at);
         if !is_prod(state) && reduced(state.capacity, to) != state.capacity {
-            return decision(
-                Plan::Reduce { to },
-                format!("held by budget-response at {to} tasks, and above it: reduced again"),
-            );
+            return Decision {
+                mark_stop,
+                ..decision(
+                    Plan::Reduce { to },
+                    format!("held by budget-response at {to} tasks, and above it: reduced again"),
+                )
+            };
         }
-        return decision(Plan::Leave, "held by budget-response until released");
+        return Decision {
+            mark_stop,
+            ..decision(
+                Plan::Leave,
+                if mark_stop {
+                    "held by budget-response until released; stop-only and off hours: marked \
+                     stopped, so the release leaves it stopped"
+                } else {
+                    "held by budget-response until released"
+                },
+            )
+        };
     }
     let Some(schedule) = schedules.get(name) else {
         return decision(Plan::Leave, format!("unknown schedule `{name}`"));
@@ -137,22 +189,24 @@ pub fn decide(state: &ServiceState, schedules: &Schedules, mode: Mode, at: Times
             }
         }
     };
-    let mut kept_up = false;
-    if !up {
-        match state.tag(KEEP_UP_UNTIL_TAG).map(str::parse::<Timestamp>) {
-            Some(Ok(until)) if at < until => {
-                up = true;
-                kept_up = true;
-                why = format!("kept up until {until} by {KEEP_UP_UNTIL_TAG}");
-            }
-            Some(Err(_)) => why.push_str(&format!(
-                " ({KEEP_UP_UNTIL_TAG} is not an RFC 3339 time; ignored)"
-            )),
-            _ => {}
+    // `keep-up-until` brings a service up (or keeps it up) whatever the hours: for a stop-only
+    // service in on hours too, where it is the way a person starts it.
+    let kept = kept_until(state, at);
+    if let Some(until) = kept {
+        if !up || stop_only {
+            up = true;
+            why = format!("kept up until {until} by {KEEP_UP_UNTIL_TAG}");
         }
+    } else if state
+        .tag(KEEP_UP_UNTIL_TAG)
+        .is_some_and(|k| k.parse::<Timestamp>().is_err())
+    {
+        why.push_str(&format!(
+            " ({KEEP_UP_UNTIL_TAG} is not an RFC 3339 time; ignored)"
+        ));
     }
     if up {
-        if stop_only && scheduled && !kept_up {
+        if stop_only && scheduled && kept.is_none() {
             return decision(
                 Plan::Leave,
                 format!(
@@ -161,7 +215,10 @@ pub fn decide(state: &ServiceState, schedules: &Schedules, mode: Mode, at: Times
                 ),
             );
         }
-        return decision(Plan::Restore, why);
+        return Decision {
+            clear_mark: stop_only && kept.is_some() && state.tag(STOPPED_AT_TAG).is_some(),
+            ..decision(Plan::Restore, why)
+        };
     }
     if is_prod(state) {
         return decision(Plan::Leave, "production is never scaled down");
@@ -182,6 +239,7 @@ pub fn decide(state: &ServiceState, schedules: &Schedules, mode: Mode, at: Times
         },
         why,
         mark_stop: stop_only,
+        clear_mark: false,
     }
 }
 

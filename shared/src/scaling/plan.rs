@@ -4,7 +4,7 @@
 
 use super::decision::{hold_to, is_prod, stop_only};
 use crate::capacity::{KEEP_UP_UNTIL_TAG, SCHEDULE_TAG, ServiceState};
-use crate::schedule::{Schedule, Schedules, transitions};
+use crate::schedule::{Schedule, Schedules};
 use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan};
 use serde::Serialize;
@@ -130,7 +130,11 @@ pub fn plan_service(
     // Changes in [start, end): a change at the first midnight is listed, one at the last is not.
     let second = jiff::SignedDuration::from_secs(1);
     let before = |t: Timestamp| t.checked_sub(second).unwrap_or(t);
-    let changes = transitions(before(start), before(end), up)
+    // A stop-only service lists its stops only: the schedule's ups are not moves it makes (a
+    // keep-up only ever ends within the span; a running one shows in `atStart`).
+    let extra: Vec<Timestamp> = keep_until.into_iter().collect();
+    let changes = schedule
+        .transitions(before(start), before(end), &extra, up)
         .into_iter()
         .filter(|c| !(stop_only && c.up))
         .map(|c| {
@@ -153,7 +157,10 @@ pub fn plan_service(
             }
         })
         .collect();
-    let (first, last) = (tz.to_datetime(start).date(), tz.to_datetime(end).date());
+    let (first, last) = (
+        tz.to_datetime(start).date(),
+        tz.to_datetime(before(end)).date(),
+    );
     let holidays = schedule
         .holidays()
         .iter()
@@ -184,7 +191,12 @@ pub fn plan_service(
         time_zone: Some(schedule.time_zone_name().to_string()),
         mode: if stop_only { "stop-only" } else { "start-stop" },
         off_capacity: Some(schedule.off_capacity),
-        at_start: Some(if up(start) { "up" } else { "down" }),
+        at_start: Some(match (stop_only, keep_until.is_some_and(|k| start < k)) {
+            (true, true) => "up",
+            (true, false) => "down",
+            (false, _) if up(start) => "up",
+            (false, _) => "down",
+        }),
         holidays,
         changes,
         note: (!notes.is_empty()).then(|| notes.join("; ")),

@@ -84,6 +84,28 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
             };
         }
         let (selected, unlisted) = self.selected(request).await;
+        if let Some(name) = request
+            .service
+            .as_ref()
+            .filter(|_| selected.is_empty() && unlisted.is_empty())
+        {
+            results.push(ServiceResult {
+                service: name.clone(),
+                outcome: "failed",
+                why: format!(
+                    "no service named `{name}` in {}{}",
+                    self.config.clusters.join(", "),
+                    request
+                        .environment
+                        .as_ref()
+                        .map(|e| format!(" (environment {e})"))
+                        .unwrap_or_default()
+                ),
+                before: None,
+                after: None,
+                error: Some("the service filter matched nothing: nothing was changed".into()),
+            });
+        }
         results.extend(unlisted.into_iter().map(|(cluster, e)| ServiceResult {
             service: cluster,
             outcome: "failed",
@@ -179,6 +201,26 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
             });
         } else {
             let (selected, unlisted) = self.selected(request).await;
+            if let Some(name) = request
+                .service
+                .as_ref()
+                .filter(|_| selected.is_empty() && unlisted.is_empty())
+            {
+                services.push(ServicePlan {
+                    service: name.clone(),
+                    schedule: None,
+                    time_zone: None,
+                    mode: "not scheduled",
+                    off_capacity: None,
+                    at_start: None,
+                    holidays: Vec::new(),
+                    changes: Vec::new(),
+                    note: Some(format!(
+                        "no service named `{name}` in {}",
+                        self.config.clusters.join(", ")
+                    )),
+                });
+            }
             services.extend(unlisted.into_iter().map(|(cluster, e)| ServicePlan {
                 service: cluster,
                 schedule: None,
@@ -203,6 +245,25 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
             days,
             services,
         }
+    }
+
+    /// Marks a stop-only service stopped at `at`, unless a newer mark is there already (a
+    /// retried or late event never moves the mark back).
+    async fn mark_stopped(
+        &self,
+        state: &ServiceState,
+        at: jiff::Timestamp,
+    ) -> Result<(), CapacityError> {
+        let newer = state
+            .tag(STOPPED_AT_TAG)
+            .and_then(|m| m.parse::<jiff::Timestamp>().ok())
+            .is_some_and(|mark| mark > at);
+        if !newer {
+            self.fleet
+                .tag(&state.id, STOPPED_AT_TAG, &at.to_string())
+                .await?;
+        }
+        Ok(())
     }
 
     /// After a restore: if a budget hold landed meanwhile, reduce to it again (the hold's
@@ -237,9 +298,9 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
     async fn handle(&self, state: ServiceState, request: &ScalingRequest) -> ServiceResult {
         // About to write: decide again on the service as it is now, not as `list` saw it. A
         // budget hold that landed meanwhile (budget-response tags first) is then left alone.
-        let state = if !request.dry_run
-            && decide(&state, &self.config.schedules, request.mode, request.at).plan != Plan::Leave
-        {
+        let first = decide(&state, &self.config.schedules, request.mode, request.at);
+        let writes = matches!(first.plan, Plan::Reduce { .. } | Plan::Restore) || first.mark_stop;
+        let state = if !request.dry_run && writes {
             match self.fleet.get(&state.id).await {
                 Ok(fresh) => fresh,
                 Err(e) => {
@@ -270,7 +331,7 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
         if request.dry_run {
             let outcome = match (&d.plan, capacity::saved(&state)) {
                 (Plan::Leave, _) => "skipped",
-                (Plan::Refuse, _) => return result("failed", None, Some(d.why.clone())),
+                (Plan::Refuse, _) => return result("invalid", None, Some(d.why.clone())),
                 (Plan::Reduce { to }, _)
                     if capacity::reduced(state.capacity, *to) == state.capacity =>
                 {
@@ -283,20 +344,23 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
             return result(outcome, None, None);
         }
         let change = match d.plan {
+            Plan::Leave if d.mark_stop => self
+                .mark_stopped(&state, request.at)
+                .await
+                .map(|()| Change::Unchanged),
             Plan::Leave => return result("skipped", None, None),
             Plan::Refuse => {
+                // Not a failure of the run (it would notify every 15 minutes): the service is
+                // listed `invalid` with the reason, and the log says it each run.
                 warn!(service = %service, why = %d.why, "service left alone: its tags cannot be read");
-                return result("failed", None, Some(d.why.clone()));
+                return result("invalid", None, Some(d.why.clone()));
             }
             Plan::Reduce { to } => match capacity::reduce_to(&self.fleet, &state, to).await {
                 // A stop-only service: the stop is marked after it is done (a crash before the
                 // mark stops it again, harmlessly), so a person's start after it stands.
-                Ok(change) if d.mark_stop => self
-                    .fleet
-                    .tag(&state.id, STOPPED_AT_TAG, &request.at.to_string())
-                    .await
-                    .map(|()| change)
-                    .map_err(CapacityError::from),
+                Ok(change) if d.mark_stop => {
+                    self.mark_stopped(&state, request.at).await.map(|()| change)
+                }
                 other => other,
             },
             Plan::Restore => match capacity::restore(&self.fleet, &state).await {
@@ -304,6 +368,16 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
                 Ok(Change::Changed { after, .. }) => self.hold_again(&state, after).await,
                 other => other,
             },
+        };
+        // Brought up by keep-up-until: the stop mark goes, so the keep-up's end is a new stop.
+        let change = match change {
+            Ok(change) if d.clear_mark => self
+                .fleet
+                .untag(&state.id, STOPPED_AT_TAG)
+                .await
+                .map(|()| change)
+                .map_err(CapacityError::from),
+            other => other,
         };
         match change {
             Ok(Change::Unchanged) => result("unchanged", None, None),
