@@ -124,7 +124,12 @@ impl Schedule {
         minutes.sort_unstable();
         minutes.dedup();
         let mut out = Vec::new();
-        let (mut day, last) = (tz.to_datetime(from).date(), tz.to_datetime(until).date());
+        // A day either side: a fall-back across midnight (historical day-line moves) would
+        // otherwise leave a local date out.
+        let first = tz.to_datetime(from).date();
+        let mut day = first.yesterday().unwrap_or(first);
+        let last = tz.to_datetime(until).date();
+        let last = last.tomorrow().unwrap_or(last);
         loop {
             for &m in &minutes {
                 let Ok(time) = Time::new((m / 60) as i8, (m % 60) as i8, 0, 0) else {
@@ -165,11 +170,8 @@ impl Schedule {
         if until <= from {
             return false;
         }
-        // Just after `from` (its state holds until the first edge), then at every edge.
-        let first = from
-            .checked_add(SignedDuration::from_secs(1))
-            .unwrap_or(from);
-        self.in_hours(first)
+        // At `from` (its state holds until the first edge), then at every edge.
+        self.in_hours(from)
             || self
                 .edges(from, until)
                 .into_iter()
@@ -350,10 +352,7 @@ impl Schedules {
             let mut all = std::mem::take(&mut schedule.holidays);
             all.extend(extra.iter().copied());
             schedule.holidays = merged(all).map_err(|p| {
-                ConfigError::new(
-                    "HOLIDAYS",
-                    format!("with schedule `{}`'s own holidays: {p}", schedule.name),
-                )
+                ConfigError::new("HOLIDAYS", format!("in schedule `{}`: {p}", schedule.name))
             })?;
         }
         Ok(self)

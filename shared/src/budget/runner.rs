@@ -563,7 +563,7 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
         let mark = state
             .tag(STOPPED_AT_TAG)
             .and_then(|m| m.parse::<Timestamp>().ok());
-        let marked_during = matches!((mark, since), (Some(m), Some(s)) if m > s);
+        let marked_during = matches!((mark, since), (Some(m), Some(s)) if m >= s);
         if mark.is_some() && (flagged || marked_during) {
             self.fleet.untag(&state.id, BUDGET_HOLD_TAG).await?;
             return Ok(format!(

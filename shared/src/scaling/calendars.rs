@@ -618,3 +618,155 @@ fn given_a_hold_over_an_evening_then_the_release_next_day_leaves_the_stop_only_s
         "what it had when held"
     );
 }
+
+#[test]
+fn given_late_events_then_none_undoes_a_newer_run_or_a_person_s_start() {
+    let fleet = MemoryFleet::new().with_service(
+        DEV,
+        SANDBOX,
+        2,
+        Some((1, 4)),
+        &[(SCHEDULE_TAG, "sandbox")],
+    );
+    let s = scaler(&fleet, SANDBOXES, "");
+    let id = fleet.service(DEV, SANDBOX).expect("sandbox").id;
+    assert_eq!(reconcile(&s, at("2026-12-01T19:00:00Z")).changed, 1);
+    run(
+        &s,
+        serde_json::json!({"action": "scale-up", "service": SANDBOX, "at": "2026-12-01T19:10:00Z"}),
+    );
+    // The morning's 07:45 event, retried at 19:20: from an earlier stretch, superseded.
+    let r = reconcile(&s, at("2026-12-01T07:45:00Z"));
+    assert_eq!(r.changed, 0, "{r:?}");
+    assert_eq!(capacity(&fleet, SANDBOX).0, 2);
+    // A keep-up until 22:00; the 22:00 run stops it; a person starts it at 22:05; the 21:45
+    // event arrives late: it neither clears the mark nor starts anything.
+    fleet
+        .tag(&id, KEEP_UP_UNTIL_TAG, "2026-12-01T22:00:00Z")
+        .now_or_never()
+        .expect("fake")
+        .expect("tag");
+    assert_eq!(reconcile(&s, at("2026-12-01T22:00:00Z")).changed, 1);
+    run(
+        &s,
+        serde_json::json!({"action": "scale-up", "service": SANDBOX, "at": "2026-12-01T22:05:00Z"}),
+    );
+    assert_eq!(reconcile(&s, at("2026-12-01T21:45:00Z")).changed, 0);
+    let sandbox = fleet.service(DEV, SANDBOX).expect("sandbox");
+    assert_eq!(sandbox.tag(STOPPED_AT_TAG), Some("2026-12-01T22:00:00Z"));
+    assert_eq!(
+        reconcile(&s, at("2026-12-01T22:15:00Z")).changed,
+        0,
+        "the start stands"
+    );
+    assert_eq!(capacity(&fleet, SANDBOX).0, 2);
+}
+
+#[test]
+fn given_a_stop_mark_written_by_hand_far_ahead_then_it_does_not_silence_the_schedule() {
+    let fleet = MemoryFleet::new().with_service(
+        DEV,
+        SANDBOX,
+        2,
+        Some((1, 4)),
+        &[
+            (SCHEDULE_TAG, "sandbox"),
+            (STOPPED_AT_TAG, "2099-01-01T00:00:00Z"),
+        ],
+    );
+    let s = scaler(&fleet, SANDBOXES, "");
+    assert_eq!(reconcile(&s, at("2026-12-01T19:00:00Z")).changed, 1);
+    assert_eq!(
+        fleet
+            .service(DEV, SANDBOX)
+            .expect("sandbox")
+            .tag(STOPPED_AT_TAG),
+        Some("2026-12-01T19:00:00Z")
+    );
+}
+
+#[test]
+fn given_a_stop_mark_left_on_a_service_no_longer_stop_only_then_its_release_restores_exactly() {
+    use crate::budget::BudgetInput;
+    // Once stop-only, now an ordinary office-hours service, its old mark still there.
+    let fleet = MemoryFleet::new().with_service(
+        DEV,
+        API,
+        2,
+        Some((1, 4)),
+        &[
+            (SCHEDULE_TAG, "office"),
+            (STOPPED_AT_TAG, "2026-11-20T18:00:00Z"),
+        ],
+    );
+    let s = scaler(&fleet, OFFICE, "");
+    assert_eq!(reconcile(&s, at("2026-12-01T18:00:00Z")).changed, 1);
+    assert!(
+        fleet
+            .service(DEV, API)
+            .expect("api")
+            .tag(STOPPED_AT_TAG)
+            .is_none(),
+        "the old mark went with the evening's change"
+    );
+    budget(
+        &fleet,
+        BudgetInput::Hold {
+            environment: "dev".into(),
+            reason: "a breach".into(),
+        },
+        at("2026-12-01T21:00:00Z"),
+    );
+    budget(
+        &fleet,
+        BudgetInput::Release {
+            environment: "dev".into(),
+        },
+        at("2026-12-02T09:00:00Z"),
+    );
+    assert_eq!(capacity(&fleet, API), (2, Some((1, 4))));
+}
+
+#[test]
+fn given_a_hold_landing_before_a_late_evening_event_then_the_release_still_leaves_it_stopped() {
+    use crate::budget::BudgetInput;
+    let fleet = MemoryFleet::new().with_service(
+        DEV,
+        SANDBOX,
+        3,
+        Some((1, 4)),
+        &[(SCHEDULE_TAG, "sandbox")],
+    );
+    let s = scaler(&fleet, SANDBOXES, "");
+    assert_eq!(reconcile(&s, at("2026-11-30T19:00:00Z")).changed, 1);
+    run(
+        &s,
+        serde_json::json!({"action": "scale-up", "service": SANDBOX, "at": "2026-12-01T10:00:00Z"}),
+    );
+    // The hold lands at 19:00:20; the 19:00:00 event is invoked 40 s late.
+    budget(
+        &fleet,
+        BudgetInput::Hold {
+            environment: "dev".into(),
+            reason: "a breach".into(),
+        },
+        at("2026-12-01T19:00:20Z"),
+    );
+    assert_eq!(reconcile(&s, at("2026-12-01T19:00:00Z")).changed, 0);
+    assert_eq!(
+        fleet
+            .service(DEV, SANDBOX)
+            .expect("sandbox")
+            .tag(STOPPED_AT_TAG),
+        Some("2026-12-01T19:00:20Z"),
+        "marked no earlier than the hold"
+    );
+    budget(
+        &fleet,
+        BudgetInput::Release {
+            environment: "dev".into(),
+        },
+        at("2026-12-02T09:00:00Z"),
+    );
+    assert_eq!(capacity(&fleet, SANDBOX), (0, Some((0, 0))));
+}

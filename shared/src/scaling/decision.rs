@@ -91,25 +91,40 @@ fn kept_until(state: &ServiceState, at: Timestamp) -> Option<Timestamp> {
         .filter(|until| at < *until)
 }
 
-/// For a stop-only service in off hours: true when it was already stopped in this off-hours
-/// stretch (its stop mark is after the last on-hours minute and after any `keep-up-until`
-/// that has run out since), so whatever runs now was started by a person and stays.
-///
-/// The mark may be later than `at` (a retried or late event, after a newer run stopped it):
-/// the same stretch either way, so the older event does not stop a person's start again.
-fn stopped_this_stretch(state: &ServiceState, schedule: &Schedule, at: Timestamp) -> bool {
-    let Some(mark) = state
+/// How late an event can arrive (EventBridge retries a target for up to 24 hours): a stop mark
+/// further ahead of an event's time than this was not written by a run of ours, and is ignored
+/// (a hand-written `stopped-at=2099-…` cannot silence the schedule).
+pub const MAX_EVENT_LATENESS: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// The stop mark, when it reads as a time no further ahead of `at` than an event can be late.
+pub fn stop_mark(state: &ServiceState, at: Timestamp) -> Option<Timestamp> {
+    state
         .tag(STOPPED_AT_TAG)
         .and_then(|m| m.parse::<Timestamp>().ok())
-    else {
+        .filter(|mark| {
+            at.checked_add(MAX_EVENT_LATENESS)
+                .is_ok_and(|latest| *mark <= latest)
+        })
+}
+
+/// A stop-only service whose stop mark is later than `at`: a newer run already decided it (the
+/// event is a retry or arrived late), so this one changes nothing.
+fn superseded(state: &ServiceState, at: Timestamp) -> bool {
+    stop_mark(state, at).is_some_and(|mark| mark > at)
+}
+
+/// For a stop-only service in off hours: true when it was already stopped in this off-hours
+/// stretch (its stop mark is after the last on-hours instant and after any `keep-up-until`
+/// that has run out since), so whatever runs now was started by a person and stays.
+fn stopped_this_stretch(state: &ServiceState, schedule: &Schedule, at: Timestamp) -> bool {
+    let Some(mark) = stop_mark(state, at).filter(|mark| *mark <= at) else {
         return false;
     };
-    let (from, to) = (mark.min(at), mark.max(at));
     let kept_between = state
         .tag(KEEP_UP_UNTIL_TAG)
         .and_then(|k| k.parse::<Timestamp>().ok())
-        .is_some_and(|until| from < until && until <= to);
-    !kept_between && !schedule.on_between(from, to)
+        .is_some_and(|until| mark < until && until <= at);
+    !kept_between && !schedule.on_between(mark, at)
 }
 
 /// A held stop-only service whose schedule would stop it now (off hours, no keep-up, not yet
@@ -127,6 +142,7 @@ fn held_stop_due(
     };
     matches!(mode, Mode::Reconcile)
         && stop_only(state, schedule) == Ok(true)
+        && !superseded(state, at)
         && !schedule.in_hours(at)
         && kept_until(state, at).is_none()
         && !stopped_this_stretch(state, schedule, at)
@@ -174,6 +190,18 @@ pub fn decide(state: &ServiceState, schedules: &Schedules, mode: Mode, at: Times
         Err(why) => return decision(Plan::Refuse, why),
     };
     let scheduled = matches!(mode, Mode::Reconcile | Mode::Plan { .. });
+    if stop_only && scheduled && superseded(state, at) {
+        return decision(
+            Plan::Leave,
+            format!(
+                "stop-only, and a newer run already stopped it (at {}): this event is late",
+                state.tag(STOPPED_AT_TAG).unwrap_or_default()
+            ),
+        );
+    }
+    // A mark left from when the service was stop-only: it goes with this run's change, so a
+    // budget release never reads it as a schedule's stop.
+    let stale_mark = !stop_only && state.tag(STOPPED_AT_TAG).is_some();
     let (mut up, mut why) = match mode {
         Mode::ScaleUp => (true, "manual scale-up".to_string()),
         Mode::ScaleDown => (false, "manual scale-down".to_string()),
@@ -216,7 +244,8 @@ pub fn decide(state: &ServiceState, schedules: &Schedules, mode: Mode, at: Times
             );
         }
         return Decision {
-            clear_mark: stop_only && kept.is_some() && state.tag(STOPPED_AT_TAG).is_some(),
+            clear_mark: stale_mark
+                || (stop_only && kept.is_some() && state.tag(STOPPED_AT_TAG).is_some()),
             ..decision(Plan::Restore, why)
         };
     }
@@ -239,7 +268,7 @@ pub fn decide(state: &ServiceState, schedules: &Schedules, mode: Mode, at: Times
         },
         why,
         mark_stop: stop_only,
-        clear_mark: false,
+        clear_mark: stale_mark,
     }
 }
 

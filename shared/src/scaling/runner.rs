@@ -6,7 +6,8 @@ use super::decision::{Plan, decide, environment_of};
 use super::event::{Mode, ScalingRequest};
 use super::plan::{PlanReport, ServicePlan, plan_service};
 use crate::capacity::{
-    self, CapacityError, Change, SAVED_CAPACITY_TAG, STOPPED_AT_TAG, ServiceFleet, ServiceState,
+    self, BUDGET_HOLD_TAG, CapacityError, Change, SAVED_CAPACITY_TAG, STOPPED_AT_TAG, ServiceFleet,
+    ServiceState,
 };
 use crate::error::report;
 use crate::notify::{Notice, Notifier};
@@ -248,19 +249,30 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
     }
 
     /// Marks a stop-only service stopped at `at`, unless a newer mark is there already (a
-    /// retried or late event never moves the mark back).
+    /// retried or late event never moves the mark back). Under a budget hold the mark is never
+    /// before the hold's `since` (that clock is budget-response's, and the event may be late):
+    /// the release then knows the schedule stopped it during the hold.
     async fn mark_stopped(
         &self,
         state: &ServiceState,
         at: jiff::Timestamp,
     ) -> Result<(), CapacityError> {
-        let newer = state
-            .tag(STOPPED_AT_TAG)
-            .and_then(|m| m.parse::<jiff::Timestamp>().ok())
-            .is_some_and(|mark| mark > at);
+        let since = state.tag(BUDGET_HOLD_TAG).and_then(|hold| {
+            hold.split_whitespace()
+                .find_map(|p| p.strip_prefix("since="))
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        });
+        // A `since` beyond how late an event can be is not budget-response's: not followed.
+        let latest = at
+            .checked_add(super::decision::MAX_EVENT_LATENESS)
+            .unwrap_or(at);
+        let mark = since
+            .filter(|since| *since <= latest)
+            .map_or(at, |since| at.max(since));
+        let newer = super::decision::stop_mark(state, at).is_some_and(|existing| existing > mark);
         if !newer {
             self.fleet
-                .tag(&state.id, STOPPED_AT_TAG, &at.to_string())
+                .tag(&state.id, STOPPED_AT_TAG, &mark.to_string())
                 .await?;
         }
         Ok(())
