@@ -139,13 +139,7 @@ fn given_christmas_in_london_then_dev_is_down_from_the_evening_before_to_the_nex
     let morning = reconcile(&s, at("2026-12-29T09:00:00Z"));
     assert_eq!(morning.changed, 1);
     assert_eq!(capacity(&fleet, API), (2, Some((1, 4))));
-    assert!(
-        fleet
-            .service(DEV, API)
-            .expect("api")
-            .tag(SAVED_CAPACITY_TAG)
-            .is_none()
-    );
+    assert!(tag_of(&fleet, API, SAVED_CAPACITY_TAG).as_deref().is_none());
 }
 
 #[test]
@@ -265,10 +259,7 @@ fn given_a_stop_only_sandbox_through_two_evenings_then_a_person_s_start_stands_u
     // The api service (stop-only by its tag) went down at 18:00 and stayed down.
     assert_eq!(capacity(&fleet, API), (0, None));
     // The manual scale-up brings back exactly what was saved.
-    let r = run(
-        &s,
-        serde_json::json!({"action": "scale-up", "service": SANDBOX, "at": "2026-12-03T09:00:00Z"}),
-    );
+    let r = scale_up(&s, SANDBOX, "2026-12-03T09:00:00Z");
     assert_eq!(r.changed, 1);
     assert_eq!(capacity(&fleet, SANDBOX), (2, Some((1, 4))));
 }
@@ -276,13 +267,7 @@ fn given_a_stop_only_sandbox_through_two_evenings_then_a_person_s_start_stands_u
 #[test]
 fn given_a_stop_only_service_started_by_hand_then_it_is_not_fought_in_on_hours_nor_after_its_stop()
 {
-    let fleet = MemoryFleet::new().with_service(
-        DEV,
-        SANDBOX,
-        2,
-        Some((1, 4)),
-        &[(SCHEDULE_TAG, "sandbox")],
-    );
+    let fleet = sandbox_fleet(2);
     let s = scaler(&fleet, SANDBOXES, "");
     let id = fleet.service(DEV, SANDBOX).expect("sandbox").id;
     let by_hand = |desired| {
@@ -354,27 +339,62 @@ fn given_an_unknown_schedule_mode_then_the_service_is_listed_invalid_and_left_al
     assert_eq!(capacity(&fleet, API), (2, Some((1, 4))));
 }
 
-/// budget-response's hold or release of dev, run to the end on `fleet`.
-fn budget(fleet: &MemoryFleet, input: crate::budget::BudgetInput, now: Timestamp) {
-    use crate::budget::{BudgetConfig, BudgetResponder};
-    use crate::fakes::MemoryNotificationLedger;
-    let responder = BudgetResponder::new(
-        fleet,
-        MemoryNotificationLedger::default(),
-        RecordingNotifier::default(),
-        BudgetConfig::seed(),
-    );
-    let (_, failures) = responder
-        .handle(vec![input], now)
-        .now_or_never()
-        .expect("the fakes answer at once");
-    assert!(failures.is_empty());
+/// A fleet with one stop-only sandbox (the `sandbox` schedule) at `desired`, autoscaled 1..4.
+fn sandbox_fleet(desired: i32) -> MemoryFleet {
+    MemoryFleet::new().with_service(
+        DEV,
+        SANDBOX,
+        desired,
+        Some((1, 4)),
+        &[(SCHEDULE_TAG, "sandbox")],
+    )
+}
+
+/// A tag of one service of dev, as it is now.
+fn tag_of(fleet: &MemoryFleet, name: &str, key: &str) -> Option<String> {
+    fleet
+        .service(DEV, name)
+        .expect("service")
+        .tag(key)
+        .map(str::to_string)
+}
+
+/// budget-response holding dev at `now`.
+fn hold_at(fleet: &MemoryFleet, now: &str) {
+    let hold = crate::budget::BudgetInput::Hold {
+        environment: "dev".into(),
+        reason: "a budget breach".into(),
+    };
+    super::scenarios::budget_at(fleet, hold, at(now));
+}
+
+/// budget-response releasing dev at `now`.
+fn release_at(fleet: &MemoryFleet, now: &str) {
+    let release = crate::budget::BudgetInput::Release {
+        environment: "dev".into(),
+    };
+    super::scenarios::budget_at(fleet, release, at(now));
+}
+
+/// A stop-only sandbox at `desired` (1..4 autoscaled), stopped on Monday 30 November at 19:00
+/// and started again by a person with the scale-up event on Tuesday at 10:00.
+fn sandbox_started_on_tuesday(fleet: &MemoryFleet, s: &Scaler<&MemoryFleet, RecordingNotifier>) {
+    assert_eq!(reconcile(s, at("2026-11-30T19:00:00Z")).changed, 1);
+    scale_up(s, SANDBOX, "2026-12-01T10:00:00Z");
+    assert!(capacity(fleet, SANDBOX).0 > 0);
+}
+
+/// The manual scale-up of one service at `t`.
+fn scale_up(s: &Scaler<&MemoryFleet, RecordingNotifier>, service: &str, t: &str) -> ScalingReport {
+    run(
+        s,
+        serde_json::json!({"action": "scale-up", "service": service, "at": t}),
+    )
 }
 
 #[test]
 fn given_a_budget_hold_over_a_stopped_sandbox_then_its_release_leaves_it_stopped_and_a_started_one_comes_back()
  {
-    use crate::budget::BudgetInput;
     let fleet = MemoryFleet::new()
         .with_service(DEV, SANDBOX, 2, Some((1, 4)), &[(SCHEDULE_TAG, "sandbox")])
         .with_service(
@@ -387,29 +407,16 @@ fn given_a_budget_hold_over_a_stopped_sandbox_then_its_release_leaves_it_stopped
     let s = scaler(&fleet, SANDBOXES, "");
     assert_eq!(reconcile(&s, at("2026-12-01T19:00:00Z")).changed, 2);
     // Someone starts the api service again that night; the sandbox stays stopped.
-    run(
-        &s,
-        serde_json::json!({"action": "scale-up", "service": API, "at": "2026-12-01T20:00:00Z"}),
-    );
+    scale_up(&s, API, "2026-12-01T20:00:00Z");
     assert_eq!(capacity(&fleet, API).0, 3);
-    let hold = || BudgetInput::Hold {
-        environment: "dev".into(),
-        reason: "a budget breach".into(),
-    };
-    budget(&fleet, hold(), at("2026-12-01T21:00:00Z"));
+    hold_at(&fleet, "2026-12-01T21:00:00Z");
     assert_eq!(
         (capacity(&fleet, SANDBOX).0, capacity(&fleet, API).0),
         (0, 0)
     );
     // Released the next morning, in on hours: the person's start comes back; the sandbox the
     // schedule had stopped stays stopped (a stop-only schedule would never bring it up).
-    budget(
-        &fleet,
-        BudgetInput::Release {
-            environment: "dev".into(),
-        },
-        at("2026-12-02T09:00:00Z"),
-    );
+    release_at(&fleet, "2026-12-02T09:00:00Z");
     assert_eq!(capacity(&fleet, API).0, 3);
     assert_eq!(capacity(&fleet, SANDBOX), (0, Some((0, 0))));
     let sandbox = fleet.service(DEV, SANDBOX).expect("sandbox");
@@ -420,22 +427,13 @@ fn given_a_budget_hold_over_a_stopped_sandbox_then_its_release_leaves_it_stopped
     assert!(sandbox.tag(crate::capacity::BUDGET_HOLD_TAG).is_none());
     assert_eq!(reconcile(&s, at("2026-12-02T10:00:00Z")).changed, 0);
     // And the scale-up still brings back exactly what it had.
-    run(
-        &s,
-        serde_json::json!({"action": "scale-up", "service": SANDBOX, "at": "2026-12-02T10:05:00Z"}),
-    );
+    scale_up(&s, SANDBOX, "2026-12-02T10:05:00Z");
     assert_eq!(capacity(&fleet, SANDBOX), (2, Some((1, 4))));
 }
 
 #[test]
 fn given_keep_up_until_set_in_on_hours_then_a_stopped_stop_only_service_comes_up_at_once() {
-    let fleet = MemoryFleet::new().with_service(
-        DEV,
-        SANDBOX,
-        2,
-        Some((1, 4)),
-        &[(SCHEDULE_TAG, "sandbox")],
-    );
+    let fleet = sandbox_fleet(2);
     let s = scaler(&fleet, SANDBOXES, "");
     let id = fleet.service(DEV, SANDBOX).expect("sandbox").id;
     assert_eq!(reconcile(&s, at("2026-12-01T19:00:00Z")).changed, 1);
@@ -453,13 +451,7 @@ fn given_keep_up_until_set_in_on_hours_then_a_stopped_stop_only_service_comes_up
     assert_eq!(r.changed, 1, "{r:?}");
     assert_eq!(capacity(&fleet, SANDBOX), (2, Some((1, 4))));
     // Its stop mark went with the keep-up restore: the keep-up's end is the next stop.
-    assert!(
-        fleet
-            .service(DEV, SANDBOX)
-            .expect("sandbox")
-            .tag(STOPPED_AT_TAG)
-            .is_none()
-    );
+    assert!(tag_of(&fleet, SANDBOX, STOPPED_AT_TAG).as_deref().is_none());
     assert_eq!(
         reconcile(&s, at("2026-12-02T19:00:00Z")).changed,
         0,
@@ -475,13 +467,7 @@ fn given_keep_up_until_set_in_on_hours_then_a_stopped_stop_only_service_comes_up
 
 #[test]
 fn given_keep_up_until_removed_early_then_the_next_run_stops_the_service() {
-    let fleet = MemoryFleet::new().with_service(
-        DEV,
-        SANDBOX,
-        2,
-        Some((1, 4)),
-        &[(SCHEDULE_TAG, "sandbox")],
-    );
+    let fleet = sandbox_fleet(2);
     let s = scaler(&fleet, SANDBOXES, "");
     let id = fleet.service(DEV, SANDBOX).expect("sandbox").id;
     assert_eq!(reconcile(&s, at("2026-12-01T19:00:00Z")).changed, 1);
@@ -510,29 +496,17 @@ fn given_keep_up_until_removed_early_then_the_next_run_stops_the_service() {
 
 #[test]
 fn given_a_late_retry_of_the_evening_event_then_a_person_s_start_after_a_newer_stop_stands() {
-    let fleet = MemoryFleet::new().with_service(
-        DEV,
-        SANDBOX,
-        2,
-        Some((1, 4)),
-        &[(SCHEDULE_TAG, "sandbox")],
-    );
+    let fleet = sandbox_fleet(2);
     let s = scaler(&fleet, SANDBOXES, "");
     // The 19:00 invocation timed out; 19:15 stopped it; someone started it at 19:20; then the
     // 19:00 event is retried.
     assert_eq!(reconcile(&s, at("2026-12-01T19:15:00Z")).changed, 1);
-    run(
-        &s,
-        serde_json::json!({"action": "scale-up", "service": SANDBOX, "at": "2026-12-01T19:20:00Z"}),
-    );
+    scale_up(&s, SANDBOX, "2026-12-01T19:20:00Z");
     let r = reconcile(&s, at("2026-12-01T19:00:00Z"));
     assert_eq!(r.changed, 0, "{r:?}");
     assert_eq!(capacity(&fleet, SANDBOX).0, 2);
     assert_eq!(
-        fleet
-            .service(DEV, SANDBOX)
-            .expect("sandbox")
-            .tag(STOPPED_AT_TAG),
+        tag_of(&fleet, SANDBOX, STOPPED_AT_TAG).as_deref(),
         Some("2026-12-01T19:15:00Z"),
         "the mark never moves back"
     );
@@ -564,54 +538,23 @@ fn given_a_service_filter_that_matches_nothing_then_the_run_says_so_and_changes_
 
 #[test]
 fn given_a_hold_over_an_evening_then_the_release_next_day_leaves_the_stop_only_service_stopped() {
-    use crate::budget::BudgetInput;
-    let fleet = MemoryFleet::new().with_service(
-        DEV,
-        SANDBOX,
-        3,
-        Some((1, 4)),
-        &[(SCHEDULE_TAG, "sandbox")],
-    );
+    let fleet = sandbox_fleet(3);
     let s = scaler(&fleet, SANDBOXES, "");
-    // Started on Tuesday morning by a person (the scale-up after Monday's stop).
-    assert_eq!(reconcile(&s, at("2026-11-30T19:00:00Z")).changed, 1);
-    run(
-        &s,
-        serde_json::json!({"action": "scale-up", "service": SANDBOX, "at": "2026-12-01T10:00:00Z"}),
-    );
+    sandbox_started_on_tuesday(&fleet, &s);
     // Held at noon; the evening passes under the hold; released on Wednesday morning.
-    budget(
-        &fleet,
-        BudgetInput::Hold {
-            environment: "dev".into(),
-            reason: "a breach".into(),
-        },
-        at("2026-12-01T12:00:00Z"),
-    );
+    hold_at(&fleet, "2026-12-01T12:00:00Z");
     assert_eq!(capacity(&fleet, SANDBOX).0, 0);
     let evening = reconcile(&s, at("2026-12-01T19:00:00Z"));
     assert_eq!(evening.changed, 0, "{evening:?}");
     assert_eq!(
-        fleet
-            .service(DEV, SANDBOX)
-            .expect("sandbox")
-            .tag(STOPPED_AT_TAG),
+        tag_of(&fleet, SANDBOX, STOPPED_AT_TAG).as_deref(),
         Some("2026-12-01T19:00:00Z"),
         "the schedule's stop is marked under the hold"
     );
-    budget(
-        &fleet,
-        BudgetInput::Release {
-            environment: "dev".into(),
-        },
-        at("2026-12-02T09:00:00Z"),
-    );
+    release_at(&fleet, "2026-12-02T09:00:00Z");
     assert_eq!(capacity(&fleet, SANDBOX), (0, Some((0, 0))), "left stopped");
     assert_eq!(reconcile(&s, at("2026-12-02T10:00:00Z")).changed, 0);
-    run(
-        &s,
-        serde_json::json!({"action": "scale-up", "service": SANDBOX, "at": "2026-12-02T10:05:00Z"}),
-    );
+    scale_up(&s, SANDBOX, "2026-12-02T10:05:00Z");
     assert_eq!(
         capacity(&fleet, SANDBOX),
         (3, Some((1, 4))),
@@ -621,20 +564,11 @@ fn given_a_hold_over_an_evening_then_the_release_next_day_leaves_the_stop_only_s
 
 #[test]
 fn given_late_events_then_none_undoes_a_newer_run_or_a_person_s_start() {
-    let fleet = MemoryFleet::new().with_service(
-        DEV,
-        SANDBOX,
-        2,
-        Some((1, 4)),
-        &[(SCHEDULE_TAG, "sandbox")],
-    );
+    let fleet = sandbox_fleet(2);
     let s = scaler(&fleet, SANDBOXES, "");
     let id = fleet.service(DEV, SANDBOX).expect("sandbox").id;
     assert_eq!(reconcile(&s, at("2026-12-01T19:00:00Z")).changed, 1);
-    run(
-        &s,
-        serde_json::json!({"action": "scale-up", "service": SANDBOX, "at": "2026-12-01T19:10:00Z"}),
-    );
+    scale_up(&s, SANDBOX, "2026-12-01T19:10:00Z");
     // The morning's 07:45 event, retried at 19:20: from an earlier stretch, superseded.
     let r = reconcile(&s, at("2026-12-01T07:45:00Z"));
     assert_eq!(r.changed, 0, "{r:?}");
@@ -647,10 +581,7 @@ fn given_late_events_then_none_undoes_a_newer_run_or_a_person_s_start() {
         .expect("fake")
         .expect("tag");
     assert_eq!(reconcile(&s, at("2026-12-01T22:00:00Z")).changed, 1);
-    run(
-        &s,
-        serde_json::json!({"action": "scale-up", "service": SANDBOX, "at": "2026-12-01T22:05:00Z"}),
-    );
+    scale_up(&s, SANDBOX, "2026-12-01T22:05:00Z");
     assert_eq!(reconcile(&s, at("2026-12-01T21:45:00Z")).changed, 0);
     let sandbox = fleet.service(DEV, SANDBOX).expect("sandbox");
     assert_eq!(sandbox.tag(STOPPED_AT_TAG), Some("2026-12-01T22:00:00Z"));
@@ -677,17 +608,13 @@ fn given_a_stop_mark_written_by_hand_far_ahead_then_it_does_not_silence_the_sche
     let s = scaler(&fleet, SANDBOXES, "");
     assert_eq!(reconcile(&s, at("2026-12-01T19:00:00Z")).changed, 1);
     assert_eq!(
-        fleet
-            .service(DEV, SANDBOX)
-            .expect("sandbox")
-            .tag(STOPPED_AT_TAG),
+        tag_of(&fleet, SANDBOX, STOPPED_AT_TAG).as_deref(),
         Some("2026-12-01T19:00:00Z")
     );
 }
 
 #[test]
 fn given_a_stop_mark_left_on_a_service_no_longer_stop_only_then_its_release_restores_exactly() {
-    use crate::budget::BudgetInput;
     // Once stop-only, now an ordinary office-hours service, its old mark still there.
     let fleet = MemoryFleet::new().with_service(
         DEV,
@@ -702,71 +629,27 @@ fn given_a_stop_mark_left_on_a_service_no_longer_stop_only_then_its_release_rest
     let s = scaler(&fleet, OFFICE, "");
     assert_eq!(reconcile(&s, at("2026-12-01T18:00:00Z")).changed, 1);
     assert!(
-        fleet
-            .service(DEV, API)
-            .expect("api")
-            .tag(STOPPED_AT_TAG)
-            .is_none(),
+        tag_of(&fleet, API, STOPPED_AT_TAG).as_deref().is_none(),
         "the old mark went with the evening's change"
     );
-    budget(
-        &fleet,
-        BudgetInput::Hold {
-            environment: "dev".into(),
-            reason: "a breach".into(),
-        },
-        at("2026-12-01T21:00:00Z"),
-    );
-    budget(
-        &fleet,
-        BudgetInput::Release {
-            environment: "dev".into(),
-        },
-        at("2026-12-02T09:00:00Z"),
-    );
+    hold_at(&fleet, "2026-12-01T21:00:00Z");
+    release_at(&fleet, "2026-12-02T09:00:00Z");
     assert_eq!(capacity(&fleet, API), (2, Some((1, 4))));
 }
 
 #[test]
 fn given_a_hold_landing_before_a_late_evening_event_then_the_release_still_leaves_it_stopped() {
-    use crate::budget::BudgetInput;
-    let fleet = MemoryFleet::new().with_service(
-        DEV,
-        SANDBOX,
-        3,
-        Some((1, 4)),
-        &[(SCHEDULE_TAG, "sandbox")],
-    );
+    let fleet = sandbox_fleet(3);
     let s = scaler(&fleet, SANDBOXES, "");
-    assert_eq!(reconcile(&s, at("2026-11-30T19:00:00Z")).changed, 1);
-    run(
-        &s,
-        serde_json::json!({"action": "scale-up", "service": SANDBOX, "at": "2026-12-01T10:00:00Z"}),
-    );
+    sandbox_started_on_tuesday(&fleet, &s);
     // The hold lands at 19:00:20; the 19:00:00 event is invoked 40 s late.
-    budget(
-        &fleet,
-        BudgetInput::Hold {
-            environment: "dev".into(),
-            reason: "a breach".into(),
-        },
-        at("2026-12-01T19:00:20Z"),
-    );
+    hold_at(&fleet, "2026-12-01T19:00:20Z");
     assert_eq!(reconcile(&s, at("2026-12-01T19:00:00Z")).changed, 0);
     assert_eq!(
-        fleet
-            .service(DEV, SANDBOX)
-            .expect("sandbox")
-            .tag(STOPPED_AT_TAG),
+        tag_of(&fleet, SANDBOX, STOPPED_AT_TAG).as_deref(),
         Some("2026-12-01T19:00:20Z"),
         "marked no earlier than the hold"
     );
-    budget(
-        &fleet,
-        BudgetInput::Release {
-            environment: "dev".into(),
-        },
-        at("2026-12-02T09:00:00Z"),
-    );
+    release_at(&fleet, "2026-12-02T09:00:00Z");
     assert_eq!(capacity(&fleet, SANDBOX), (0, Some((0, 0))));
 }

@@ -56,18 +56,25 @@ pub struct PlannedChange {
     pub why: String,
 }
 
-fn unscheduled(state: &ServiceState, note: String) -> ServicePlan {
-    ServicePlan {
-        service: state.id.to_string(),
-        schedule: None,
-        time_zone: None,
-        mode: "not scheduled",
-        off_capacity: None,
-        at_start: None,
-        holidays: Vec::new(),
-        changes: Vec::new(),
-        note: Some(note),
+impl ServicePlan {
+    /// A line with no calendar: a service (or cluster, or filter) and why it has none.
+    pub fn without_calendar(service: String, note: String) -> Self {
+        Self {
+            service,
+            schedule: None,
+            time_zone: None,
+            mode: "not scheduled",
+            off_capacity: None,
+            at_start: None,
+            holidays: Vec::new(),
+            changes: Vec::new(),
+            note: Some(note),
+        }
     }
+}
+
+fn unscheduled(state: &ServiceState, note: String) -> ServicePlan {
+    ServicePlan::without_calendar(state.id.to_string(), note)
 }
 
 /// The span in `schedule`'s zone: from local midnight of `from` (or `now`) for `days` days.

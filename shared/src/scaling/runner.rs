@@ -189,17 +189,10 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
         };
         let mut services = Vec::new();
         if self.config.production {
-            services.push(ServicePlan {
-                service: self.config.clusters.join(","),
-                schedule: None,
-                time_zone: None,
-                mode: "not scheduled",
-                off_capacity: None,
-                at_start: None,
-                holidays: Vec::new(),
-                changes: Vec::new(),
-                note: Some("the production stack: production is never scaled after hours".into()),
-            });
+            services.push(ServicePlan::without_calendar(
+                self.config.clusters.join(","),
+                "the production stack: production is never scaled after hours".into(),
+            ));
         } else {
             let (selected, unlisted) = self.selected(request).await;
             if let Some(name) = request
@@ -207,31 +200,19 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
                 .as_ref()
                 .filter(|_| selected.is_empty() && unlisted.is_empty())
             {
-                services.push(ServicePlan {
-                    service: name.clone(),
-                    schedule: None,
-                    time_zone: None,
-                    mode: "not scheduled",
-                    off_capacity: None,
-                    at_start: None,
-                    holidays: Vec::new(),
-                    changes: Vec::new(),
-                    note: Some(format!(
+                services.push(ServicePlan::without_calendar(
+                    name.clone(),
+                    format!(
                         "no service named `{name}` in {}",
                         self.config.clusters.join(", ")
-                    )),
-                });
+                    ),
+                ));
             }
-            services.extend(unlisted.into_iter().map(|(cluster, e)| ServicePlan {
-                service: cluster,
-                schedule: None,
-                time_zone: None,
-                mode: "not scheduled",
-                off_capacity: None,
-                at_start: None,
-                holidays: Vec::new(),
-                changes: Vec::new(),
-                note: Some(format!("the cluster could not be listed: {e}")),
+            services.extend(unlisted.into_iter().map(|(cluster, e)| {
+                ServicePlan::without_calendar(
+                    cluster,
+                    format!("the cluster could not be listed: {e}"),
+                )
             }));
             services.extend(
                 selected

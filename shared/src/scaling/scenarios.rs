@@ -24,6 +24,11 @@ fn request(event: &str) -> ScalingRequest {
 
 /// budget-response's hold or release of dev, run to the end on `fleet` (the fakes never wait).
 fn budget(fleet: &MemoryFleet, input: BudgetInput) {
+    budget_at(fleet, input, jiff::Timestamp::now());
+}
+
+/// The same at `now` (the hold's `since`).
+pub(super) fn budget_at(fleet: &MemoryFleet, input: BudgetInput, now: jiff::Timestamp) {
     let responder = BudgetResponder::new(
         fleet,
         MemoryNotificationLedger::default(),
@@ -31,7 +36,7 @@ fn budget(fleet: &MemoryFleet, input: BudgetInput) {
         BudgetConfig::seed(),
     );
     let (_, failures) = responder
-        .handle(vec![input], jiff::Timestamp::now())
+        .handle(vec![input], now)
         .now_or_never()
         .expect("the fakes answer at once");
     assert!(
