@@ -7,7 +7,7 @@ that environment's parameter values, then checks the expanded CloudFormation:
 
 1. The transform succeeds (any error fails, with the translator's own message).
 2. cfn-lint is clean on each expanded template (what the transform generates is linted too).
-3. The generated wiring is what the README promises:
+3. The generated wiring is what docs/deploy.md promises:
    - every EventBridge rule that targets a function has an invoke permission for
      events.amazonaws.com scoped to that rule, and a dead-letter queue;
    - every rule's dead-letter queue has a queue policy statement that lets events.amazonaws.com

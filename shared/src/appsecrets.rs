@@ -822,7 +822,7 @@ mod tests {
         for s in [Step::Create, Step::Set, Step::Test] {
             r.rotate(&step(s)).await.expect("up to finish");
         }
-        // k0 leaks: the operator revokes it the README's way, a new key, no previous or next.
+        // k0 leaks: the operator revokes it the documented way (docs/rotate-app-secrets.md), a new key, no previous or next.
         let revoked = serde_json::json!({"accessTokenSecret": "k3".repeat(32)});
         put_current(&r, "revocation", revoked.clone()).await;
         let e = r.rotate(&step(Step::Finish)).await.unwrap_err();

@@ -725,7 +725,7 @@ mod tests {
         assert!(err.to_string().contains("SCHEDULE_TIMEZONE"));
     }
 
-    /// The invalid-input table of the README's holidays section: each entry, in a schedule and
+    /// The invalid-input table of docs/after-hours-scaling.md's holidays section: each entry, in a schedule and
     /// in `HOLIDAYS`, stops the function with an error naming it.
     #[test]
     fn given_bad_holidays_then_the_error_names_the_entry() {

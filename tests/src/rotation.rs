@@ -61,7 +61,7 @@ pub async fn stages(client: &Client, secret_id: &str) -> Result<BTreeMap<String,
         .unwrap_or_default())
 }
 
-/// The JSON value at `stage` (always asked for by stage: see the README on moto).
+/// The JSON value at `stage` (always asked for by stage: see docs/moto.md).
 pub async fn value_at(client: &Client, secret_id: &str, stage: &str) -> Result<Value> {
     let out = client
         .get_secret_value()

@@ -590,7 +590,7 @@ fn reference_of<'a>(
 }
 
 /// What the Express API does with the JWT secret it read at start: sign with the key, verify
-/// with the key, `previous` and `next` (README, rotate-app-secrets).
+/// with the key, `previous` and `next` (docs/rotate-app-secrets.md).
 fn keys_of(task: &Task) -> Result<(String, Vec<String>)> {
     let v: Value = serde_json::from_str(&task.env["JWT_SECRETS"])?;
     let key = |p: &[&str]| {

@@ -29,7 +29,7 @@ impl Config {
         Self::from_lookup(config::process_env)
     }
 
-    /// Every variable the function reads (README "Configuration" lists them too):
+    /// Every variable the function reads (docs/configuration.md lists them too):
     ///
     /// | variable | default |
     /// |---|---|
