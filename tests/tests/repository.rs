@@ -291,7 +291,10 @@ fn the_readme_is_short_and_every_docs_link_resolves() {
     let mut texts = vec![("README.md".to_string(), readme)];
     for entry in std::fs::read_dir(root.join("docs")).expect("docs/") {
         let path = entry.expect("an entry").path();
-        let name = format!("docs/{}", path.file_name().unwrap_or_default().to_string_lossy());
+        let name = format!(
+            "docs/{}",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        );
         texts.push((name.clone(), file(&name)));
     }
     let mut dead = Vec::new();

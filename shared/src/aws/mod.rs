@@ -6,6 +6,8 @@ pub mod dynamodb;
 pub mod ecs;
 pub mod ecs_consumers;
 pub mod elasticache;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fake_ecs;
 pub mod secrets_manager;
 pub mod sns;
 

@@ -14,6 +14,8 @@
 mod config;
 mod decision;
 mod event;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fake_ledger;
 mod notices;
 mod ports;
 mod release;

@@ -8,6 +8,10 @@
 
 mod backend;
 mod event;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fake_backend;
+#[cfg(any(test, feature = "fakes"))]
+pub mod fake_store;
 mod notices;
 mod policy;
 mod runner;
