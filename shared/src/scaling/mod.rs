@@ -5,6 +5,7 @@
 
 #[cfg(test)]
 mod calendars;
+mod config;
 mod decision;
 mod event;
 mod plan;
@@ -12,21 +13,9 @@ mod runner;
 #[cfg(test)]
 mod scenarios;
 
+pub use config::ScalingConfig;
 pub use decision::{Decision, Plan, decide, environment_of, is_prod, stop_only};
 pub use plan::{PlanReport, PlannedChange, ServicePlan};
 pub use runner::{Scaler, ScalingReport, ServiceResult};
 
-use crate::schedule::Schedules;
 pub use event::{InvalidEvent, MAX_PLAN_DAYS, Mode, ScalingRequest};
-
-/// The function's settings, read once at cold start.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScalingConfig {
-    pub clusters: Vec<String>,
-    pub schedules: Schedules,
-    /// Services handled at once (ECS throttles; the SDK retries what it throttles).
-    pub concurrency: usize,
-    /// The production stack's function (`MACRO_AI_ENVIRONMENT=prod`): it scales nothing, whatever
-    /// it is asked (its schedule is disabled and its IAM has no write either).
-    pub production: bool,
-}
