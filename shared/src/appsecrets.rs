@@ -17,7 +17,7 @@ use crate::rotation::{
     AWSCURRENT, AWSPENDING, BackendError, CreateContext, CredentialBackend, PasswordPolicy,
     Retirement, SecretStore, SetOutcome, Staged, VersionRef,
 };
-use crate::secret::SecretString;
+use crate::secret::{Fields, SecretString};
 
 /// Where the keys an app still accepts live in the secret.
 pub const PREVIOUS: &str = "previous";
@@ -178,12 +178,7 @@ impl AppSecretsBackend {
 
     /// The secret's JSON object; errors name fields, never values.
     fn object(raw: &SecretString, label: &str) -> Result<Map<String, Value>, BackendError> {
-        match serde_json::from_str::<Value>(raw.expose()) {
-            Ok(Value::Object(map)) => Ok(map),
-            _ => Err(BackendError::invalid_secret(format!(
-                "{label} is not a JSON object of named keys like {{\"accessTokenSecret\": \"...\"}}"
-            ))),
-        }
+        Ok(Fields::parse(raw, label, "{\"accessTokenSecret\": \"...\"} (named keys)")?.into_map())
     }
 
     /// The configured keys this secret has: a JWT secret has its token keys, a cookie secret

@@ -137,6 +137,35 @@ pub fn init_tracing() {
     };
 }
 
+/// Every input of one invocation (the records of an SNS batch, a manual request), each handled
+/// whatever happened to the others: the outcomes, and each failure with the input's label.
+pub async fn each_input<I, O, E>(
+    inputs: Vec<I>,
+    mut handle: impl AsyncFnMut(I) -> (String, Result<O, E>),
+) -> (Vec<O>, Vec<(String, E)>) {
+    let (mut outcomes, mut failures) = (Vec::new(), Vec::new());
+    for input in inputs {
+        match handle(input).await {
+            (_, Ok(outcome)) => outcomes.push(outcome),
+            (label, Err(e)) => failures.push((label, e)),
+        }
+    }
+    (outcomes, failures)
+}
+
+/// A batch handler's answer: `{"outcomes": [...]}` when every input succeeded, else the batch
+/// failure ([`batch_failure`]), so the delivery is retried.
+pub fn batch_answer<O: serde::Serialize, E: std::error::Error + 'static>(
+    error_type: &'static str,
+    outcomes: &[O],
+    failures: &[(String, E)],
+) -> Result<serde_json::Value, FunctionError> {
+    match batch_failure(error_type, outcomes.len(), failures) {
+        Some(error) => Err(error),
+        None => Ok(serde_json::json!({ "outcomes": outcomes })),
+    }
+}
+
 /// The error of a batch (SNS records, several inputs) of which some failed: it names how many and
 /// the first, after all inputs were tried. `None` when none failed.
 pub fn batch_failure<E: std::error::Error + 'static>(

@@ -3,7 +3,7 @@
 //! crate holds the function's configuration, wiring and handler.
 
 use lambda_runtime::LambdaEvent;
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::aws::dynamodb::DynamoRollbackLedger;
 use shared::aws::ecs::EcsFleet;
 use shared::aws::sns::SnsNotifier;
@@ -95,11 +95,7 @@ pub async fn handle<F: ReleaseFleet, L: RollbackLedger, N: Notifier>(
     let inputs =
         parse(&event.payload).map_err(|e| FunctionError::new("InvalidEvent", &e).logged())?;
     let (outcomes, failures) = rollbacker.handle(inputs, jiff::Timestamp::now()).await;
-    if let Some(error) = shared::lambda::batch_failure("RollbackFailed", outcomes.len(), &failures)
-    {
-        return Err(error);
-    }
-    Ok(json!({ "outcomes": outcomes }))
+    shared::lambda::batch_answer("RollbackFailed", &outcomes, &failures)
 }
 
 #[cfg(test)]

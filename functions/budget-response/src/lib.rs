@@ -3,7 +3,7 @@
 //! capacity logic in `shared::capacity`; this crate holds the configuration, wiring and handler.
 
 use lambda_runtime::LambdaEvent;
-use serde_json::{Value, json};
+use serde_json::Value;
 use shared::aws::dynamodb::DynamoNotificationLedger;
 use shared::aws::ecs::EcsFleet;
 use shared::aws::sns::SnsNotifier;
@@ -108,12 +108,7 @@ pub async fn handle<F: ServiceFleet, D: NotificationLedger, N: Notifier>(
     let inputs =
         parse(&event.payload).map_err(|e| FunctionError::new("InvalidEvent", &e).logged())?;
     let (outcomes, failures) = responder.handle(inputs, jiff::Timestamp::now()).await;
-    if let Some(error) =
-        shared::lambda::batch_failure("BudgetResponseFailed", outcomes.len(), &failures)
-    {
-        return Err(error);
-    }
-    Ok(json!({ "outcomes": outcomes }))
+    shared::lambda::batch_answer("BudgetResponseFailed", &outcomes, &failures)
 }
 
 #[cfg(test)]

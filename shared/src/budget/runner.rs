@@ -94,9 +94,7 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
         inputs: Vec<BudgetInput>,
         now: Timestamp,
     ) -> (Vec<BudgetOutcome>, Vec<(String, BudgetError)>) {
-        let mut outcomes = Vec::new();
-        let mut failures = Vec::new();
-        for input in inputs {
+        crate::lambda::each_input(inputs, async |input| {
             let kind = match &input {
                 BudgetInput::Budget { .. } => "budget",
                 BudgetInput::Anomaly { .. } => "anomaly",
@@ -109,12 +107,9 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
                 telemetry::Metric::Alerts { kind, outcome },
                 1,
             );
-            match result {
-                Ok(o) => outcomes.push(o),
-                Err(e) => failures.push((label, e)),
-            }
-        }
-        (outcomes, failures)
+            (label, result)
+        })
+        .await
     }
 
     /// One input, claimed in the notification ledger first when it is a notification.
@@ -425,19 +420,33 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
         if environment::is_production(env) {
             return Err(BudgetError::NotHoldable(env.to_string()));
         }
-        let mut done = Vec::new();
-        let mut failed = Vec::new();
-        // Every service is tried, whatever happens to the others.
-        for state in self.fleet.list(&self.config.cluster_of(env)).await? {
-            match self.hold_one(&state, to, why, now).await {
+        let services = self.fleet.list(&self.config.cluster_of(env)).await?;
+        self.every_service("hold", env, services, async |state| {
+            self.hold_one(state, to, why, now).await
+        })
+        .await
+    }
+
+    /// `act` on every service, whatever happens to the others: the lines of those done, or (some
+    /// failed) the partial result announced and an error, so the retry redoes what failed.
+    async fn every_service(
+        &self,
+        action: &'static str,
+        env: &str,
+        services: Vec<crate::capacity::ServiceState>,
+        mut act: impl AsyncFnMut(&crate::capacity::ServiceState) -> Result<String, BudgetError>,
+    ) -> Result<Vec<String>, BudgetError> {
+        let (mut done, mut failed) = (Vec::new(), Vec::new());
+        for state in services {
+            match act(&state).await {
                 Ok(line) => done.push(line),
                 Err(e) => {
-                    warn!(service = %state.id, error = %report(&e), "could not hold the service");
+                    warn!(service = %state.id, error = %report(&e), "could not {action} the service");
                     failed.push(format!("{}: {}", state.id, report(&e)));
                 }
             }
         }
-        self.partial("hold", env, done, failed).await
+        self.partial(action, env, done, failed).await
     }
 
     /// One service held: the hold tag first, then the reduction. Converges when re-run.
@@ -521,30 +530,21 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
         env: &str,
         before: Option<Timestamp>,
     ) -> Result<Vec<String>, BudgetError> {
-        let mut done = Vec::new();
-        let mut failed = Vec::new();
-        for state in self.fleet.list(&self.config.cluster_of(env)).await? {
+        let mut held = self.fleet.list(&self.config.cluster_of(env)).await?;
+        held.retain(|state| {
             let Some(hold) = state.tag(BUDGET_HOLD_TAG) else {
-                continue;
+                return false;
             };
             let since = hold
                 .split_whitespace()
                 .find_map(|p| p.strip_prefix("since="))
                 .and_then(|t| t.parse::<Timestamp>().ok());
-            if let (Some(cutoff), Some(since)) = (before, since)
-                && since >= cutoff
-            {
-                continue;
-            }
-            match self.release_one(&state).await {
-                Ok(line) => done.push(line),
-                Err(e) => {
-                    warn!(service = %state.id, error = %report(&e), "could not release the service");
-                    failed.push(format!("{}: {}", state.id, report(&e)));
-                }
-            }
-        }
-        self.partial("release", env, done, failed).await
+            !matches!((before, since), (Some(cutoff), Some(since)) if since >= cutoff)
+        });
+        self.every_service("release", env, held, async |state| {
+            self.release_one(state).await
+        })
+        .await
     }
 
     /// One held service restored and its hold lifted.

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::rotation::BackendError;
-use crate::secret::SecretString;
+use crate::secret::{Fields, SecretString};
 
 /// A parsed key secret. `Debug` shows neither the key nor the values of other fields.
 #[derive(Clone)]
@@ -30,14 +30,7 @@ impl KeySecret {
     pub fn parse(raw: &SecretString, label: &str) -> Result<Self, BackendError> {
         let text = raw.expose().trim();
         if text.starts_with('{') {
-            let fields = match serde_json::from_str::<Value>(text) {
-                Ok(Value::Object(map)) => map,
-                _ => {
-                    return Err(BackendError::invalid_secret(format!(
-                        "{label} looks like JSON but is not a JSON object with `apiKey`"
-                    )));
-                }
-            };
+            let fields = Fields::parse(raw, label, "{\"apiKey\": \"sk-...\"}")?.into_map();
             let key = match fields.get("apiKey") {
                 Some(Value::String(k)) if valid_key(k) => SecretString::new(k.clone()),
                 Some(_) => {

@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::rotation::BackendError;
-use crate::secret::SecretString;
+use crate::secret::{Fields, SecretString};
 
 /// The suffix of the second login in the alternating-users strategy.
 pub const CLONE_SUFFIX: &str = "_clone";
@@ -71,103 +71,55 @@ pub struct MasterLogin {
     pub endpoint: Endpoint,
 }
 
-/// Reads typed fields of a secret, naming the field (never its value) in errors.
-struct Fields<'a> {
-    map: &'a Map<String, Value>,
-    label: &'a str,
+/// What a PostgreSQL secret looks like, for the error when it is not a JSON object.
+const LIKE: &str =
+    "{\"username\", \"password\", \"engine\": \"postgres\", \"host\", \"port\", \"dbname\"}";
+
+/// A field that reaches the connection (user, host, database): no control characters. A NUL
+/// would end the value inside PostgreSQL's startup packet and smuggle in parameters of its own
+/// (a `search_path` that overrides the function's).
+fn connection_text(f: &Fields, name: &str) -> Result<Option<String>, BackendError> {
+    let value = f.text(name)?;
+    if value
+        .as_deref()
+        .is_some_and(|v| v.chars().any(char::is_control))
+    {
+        return Err(f
+            .invalid(format!("field `{name}` contains control characters"))
+            .into());
+    }
+    Ok(value)
 }
 
-impl Fields<'_> {
-    fn bad(&self, what: String) -> BackendError {
-        BackendError::invalid_secret(format!("{} {what}", self.label))
-    }
-
-    fn text(&self, name: &str) -> Result<Option<String>, BackendError> {
-        match self.map.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
-            Some(Value::String(_)) => Err(self.bad(format!("has an empty `{name}` field"))),
-            Some(_) => Err(self.bad(format!("field `{name}` must be a string"))),
-        }
-    }
-
-    /// A field that reaches the connection (user, host, database): no control characters. A NUL
-    /// would end the value inside PostgreSQL's startup packet and smuggle in parameters of its
-    /// own (a `search_path` that overrides the function's).
-    fn connection_text(&self, name: &str) -> Result<Option<String>, BackendError> {
-        let value = self.text(name)?;
-        if value
-            .as_deref()
-            .is_some_and(|v| v.chars().any(char::is_control))
-        {
-            return Err(self.bad(format!("field `{name}` contains control characters")));
-        }
-        Ok(value)
-    }
-
-    fn required(&self, name: &str) -> Result<String, BackendError> {
-        self.text(name)?
-            .ok_or_else(|| self.bad(format!("has no `{name}` field")))
-    }
-
-    fn port(&self) -> Result<Option<u16>, BackendError> {
-        let bad = || self.bad("field `port` must be a port number".into());
-        match self.map.get("port") {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .and_then(|p| u16::try_from(p).ok())
-                .filter(|p| *p > 0)
-                .map(Some)
-                .ok_or_else(bad),
-            Some(Value::String(s)) => s
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .map(Some)
-                .ok_or_else(bad),
-            Some(_) => Err(bad()),
-        }
-    }
-
-    fn sslmode(&self) -> Result<Option<SslMode>, BackendError> {
-        self.text("sslmode")?
-            .map(|s| {
-                SslMode::parse(&s).ok_or_else(|| {
-                    self.bad(
-                        "field `sslmode` must be disable, prefer, require, verify-ca or verify-full"
-                            .into(),
-                    )
-                })
+fn sslmode(f: &Fields) -> Result<Option<SslMode>, BackendError> {
+    f.text("sslmode")?
+        .map(|s| {
+            SslMode::parse(&s).ok_or_else(|| {
+                f.invalid(
+                    "field `sslmode` must be disable, prefer, require, verify-ca or verify-full",
+                )
+                .into()
             })
-            .transpose()
-    }
+        })
+        .transpose()
+}
 
-    fn engine(&self, required: bool) -> Result<(), BackendError> {
-        let engine = match self.text("engine")? {
-            Some(e) => e,
-            None if required => return Err(self.bad("has no `engine` field".into())),
-            None => return Ok(()),
-        };
-        if ENGINES.iter().any(|e| e.eq_ignore_ascii_case(&engine)) {
-            return Ok(());
-        }
-        Err(self.bad(format!(
+fn engine(f: &Fields, required: bool) -> Result<(), BackendError> {
+    let engine = match f.text("engine")? {
+        Some(e) => e,
+        None if required => return Err(f.invalid("has no `engine` field").into()),
+        None => return Ok(()),
+    };
+    if ENGINES.iter().any(|e| e.eq_ignore_ascii_case(&engine)) {
+        return Ok(());
+    }
+    Err(f
+        .invalid(format!(
             "has engine `{}`, not `postgres` or `aurora-postgresql`: this function rotates \
              PostgreSQL secrets only",
             engine.chars().take(32).collect::<String>()
-        )))
-    }
-
-    fn object(raw: &SecretString, label: &str) -> Result<Map<String, Value>, BackendError> {
-        match serde_json::from_str::<Value>(raw.expose()) {
-            Ok(Value::Object(map)) => Ok(map),
-            _ => Err(BackendError::invalid_secret(format!(
-                "{label} is not a JSON object like {{\"username\", \"password\", \"engine\": \
-                 \"postgres\", \"host\", \"port\", \"dbname\"}}"
-            ))),
-        }
-    }
+        ))
+        .into())
 }
 
 /// A parsed PostgreSQL secret. `Debug` shows where and who, never the password or the values
@@ -203,30 +155,24 @@ impl PgSecret {
     /// Parses a secret value; `label` says which one in errors ("AWSCURRENT", "the master secret").
     /// Errors name fields, never values.
     pub fn parse(raw: &SecretString, label: &str) -> Result<Self, BackendError> {
-        let fields = Fields::object(raw, label)?;
-        let read = Fields {
-            map: &fields,
-            label,
-        };
-        read.engine(true)?;
-        let username = read
-            .connection_text("username")?
-            .ok_or_else(|| read.bad("has no `username` field".into()))?;
+        let read = Fields::parse(raw, label, LIKE)?;
+        engine(&read, true)?;
+        let username = connection_text(&read, "username")?
+            .ok_or_else(|| BackendError::from(read.invalid("has no `username` field")))?;
         if username.len() > MAX_IDENTIFIER_BYTES {
-            return Err(read.bad("field `username` is not a valid PostgreSQL role name".into()));
+            return Err(BackendError::from(
+                read.invalid("field `username` is not a valid PostgreSQL role name"),
+            ));
         }
         let password = SecretString::new(read.required("password")?);
-        let host = read
-            .connection_text("host")?
-            .ok_or_else(|| read.bad("has no `host` field".into()))?;
-        let port = read.port()?.unwrap_or(5432);
-        let dbname = read
-            .connection_text("dbname")?
-            .unwrap_or_else(|| "postgres".into());
-        let sslmode = read.sslmode()?.unwrap_or_default();
+        let host = connection_text(&read, "host")?
+            .ok_or_else(|| BackendError::from(read.invalid("has no `host` field")))?;
+        let port = read.port("port")?.unwrap_or(5432);
+        let dbname = connection_text(&read, "dbname")?.unwrap_or_else(|| "postgres".into());
+        let sslmode = sslmode(&read)?.unwrap_or_default();
         let masterarn = read.text("masterarn")?;
         Ok(Self {
-            fields,
+            fields: read.into_map(),
             username,
             password,
             host,
@@ -260,18 +206,13 @@ impl PgSecret {
         pinned: Option<(&str, u16)>,
     ) -> Result<MasterLogin, BackendError> {
         let label = "the master secret";
-        let fields = Fields::object(raw, label)?;
-        let read = Fields {
-            map: &fields,
-            label,
-        };
-        read.engine(false)?;
-        let username = read
-            .connection_text("username")?
-            .ok_or_else(|| read.bad("has no `username` field".into()))?;
+        let read = Fields::parse(raw, label, LIKE)?;
+        engine(&read, false)?;
+        let username = connection_text(&read, "username")?
+            .ok_or_else(|| BackendError::from(read.invalid("has no `username` field")))?;
         let password = SecretString::new(read.required("password")?);
-        let (host, port) = match (read.connection_text("host")?, pinned) {
-            (Some(host), _) => (host, read.port()?.unwrap_or(5432)),
+        let (host, port) = match (connection_text(&read, "host")?, pinned) {
+            (Some(host), _) => (host, read.port("port")?.unwrap_or(5432)),
             (None, Some((host, port))) => (host.to_string(), port),
             (None, None) => {
                 return Err(BackendError::refused(
@@ -292,10 +233,8 @@ impl PgSecret {
         // The master's database is never the app secret's to choose (it could hold objects the
         // app's owner planted): the master secret's own, else `postgres`, which RDS and Aurora
         // always have. Roles are cluster-wide, so any database serves.
-        endpoint.dbname = read
-            .connection_text("dbname")?
-            .unwrap_or_else(|| "postgres".into());
-        if let Some(mode) = read.sslmode()? {
+        endpoint.dbname = connection_text(&read, "dbname")?.unwrap_or_else(|| "postgres".into());
+        if let Some(mode) = sslmode(&read)? {
             endpoint.sslmode = endpoint.sslmode.max(mode);
         }
         Ok(MasterLogin {

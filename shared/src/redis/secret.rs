@@ -8,7 +8,7 @@ use percent_encoding::percent_decode_str;
 use serde_json::{Map, Value};
 
 use crate::rotation::BackendError;
-use crate::secret::SecretString;
+use crate::secret::{Fields, SecretString};
 
 const DEFAULT_PORT: u16 = 6379;
 
@@ -73,27 +73,18 @@ impl std::fmt::Debug for RedisSecret {
 impl RedisSecret {
     /// Parses a secret value; errors name fields, never values (a URL holds the password).
     pub fn parse(raw: &SecretString, label: &str) -> Result<Self, BackendError> {
-        let bad = |what: &str| BackendError::invalid_secret(format!("{label} {what}"));
-        let fields = match serde_json::from_str::<Value>(raw.expose()) {
-            Ok(Value::Object(map)) => map,
-            _ => {
-                return Err(bad(
-                    "is not a JSON object like {\"url\": \"redis://user:pass@host:port\"} or \
-                     {\"username\", \"password\", \"host\", \"port\", \"tls\"}",
-                ));
-            }
-        };
-        let text = |name: &str| -> Result<Option<String>, BackendError> {
-            match fields.get(name) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
-                Some(_) => Err(bad(&format!("field `{name}` must be a non-empty string"))),
-            }
-        };
+        let read = Fields::parse(
+            raw,
+            label,
+            "{\"url\": \"redis://user:pass@host:port\"} or \
+             {\"username\", \"password\", \"host\", \"port\", \"tls\"}",
+        )?;
+        let bad = |what: &str| BackendError::from(read.invalid(what));
+        let text = |name: &str| read.text(name).map_err(BackendError::from);
         let adminarn = text("adminarn")?;
         let user_arn = text("user_arn")?;
         let replication_group_id = text("replication_group_id")?;
-        let nodes = match fields.get("nodes") {
+        let nodes = match read.map().get("nodes") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => items
                 .iter()
@@ -132,7 +123,7 @@ impl RedisSecret {
             return Ok(Self {
                 port: url.port().unwrap_or(DEFAULT_PORT),
                 shape: Shape::Url(url),
-                fields,
+                fields: read.into_map(),
                 username,
                 password: SecretString::new(password),
                 host,
@@ -145,25 +136,8 @@ impl RedisSecret {
         }
         let password = text("password")?.ok_or_else(|| bad("has neither `url` nor `password`"))?;
         let host = text("host")?.ok_or_else(|| bad("has no `host` field"))?;
-        let port = match fields.get("port") {
-            None | Some(Value::Null) => DEFAULT_PORT,
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .and_then(|p| u16::try_from(p).ok())
-                .filter(|p| *p > 0)
-                .ok_or_else(|| bad("field `port` must be a port number"))?,
-            Some(Value::String(s)) => s
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| bad("field `port` must be a port number"))?,
-            Some(_) => return Err(bad("field `port` must be a port number")),
-        };
-        let tls = match fields.get("tls") {
-            None | Some(Value::Null) => false,
-            Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(bad("field `tls` must be true or false")),
-        };
+        let port = read.port("port")?.unwrap_or(DEFAULT_PORT);
+        let tls = read.flag("tls")?.unwrap_or(false);
         Ok(Self {
             username: text("username")?.unwrap_or_else(|| "default".into()),
             password: SecretString::new(password),
@@ -175,7 +149,7 @@ impl RedisSecret {
             replication_group_id,
             nodes,
             shape: Shape::Fields,
-            fields,
+            fields: read.into_map(),
         })
     }
 

@@ -81,9 +81,7 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
         inputs: Vec<Input>,
         now: Timestamp,
     ) -> (Vec<Outcome>, Vec<(String, RollbackError)>) {
-        let mut outcomes = Vec::new();
-        let mut failures = Vec::new();
-        for input in inputs {
+        crate::lambda::each_input(inputs, async |input| {
             let label = match &input {
                 Input::Alarm { alarm, .. } => format!("alarm {}", alarm.alarm_name),
                 Input::Deployment {
@@ -96,15 +94,13 @@ impl<F: ReleaseFleet, L: RollbackLedger, N: Notifier> Rollbacker<F, L, N> {
                     cluster, service, ..
                 } => format!("manual rollback of {cluster}/{service}"),
             };
-            match self.handle_input(input, &label, now).await {
-                Ok(o) => outcomes.push(o),
-                Err(e) => {
-                    warn!(input = %label, error = %report(&e), "input could not be handled");
-                    failures.push((label, e));
-                }
+            let result = self.handle_input(input, &label, now).await;
+            if let Err(e) = &result {
+                warn!(input = %label, error = %report(e), "input could not be handled");
             }
-        }
-        (outcomes, failures)
+            (label, result)
+        })
+        .await
     }
 
     /// One input: a deployment event is recorded; an alarm or a manual request is decided.

@@ -71,6 +71,13 @@ impl BackendError {
     }
 }
 
+/// A secret the shared reader refused is an `InvalidSecret` backend error, its wording kept.
+impl From<crate::secret::InvalidSecret> for BackendError {
+    fn from(e: crate::secret::InvalidSecret) -> Self {
+        Self::invalid_secret(e.0)
+    }
+}
+
 impl From<StoreError> for BackendError {
     fn from(e: StoreError) -> Self {
         let kind = match e.kind {
