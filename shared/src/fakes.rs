@@ -8,6 +8,7 @@
 pub use crate::aws::fake_ecs::{MemoryFleet, WriteHook, task_definition};
 pub use crate::ledger::fake::MemoryNotificationLedger;
 pub use crate::notify::fake::RecordingNotifier;
+pub use crate::redis::fake_elasticache::MemoryElastiCache;
 pub use crate::redis::node_url::decode_uri_component;
 pub use crate::rollback::fake_ledger::MemoryRollbackLedger;
 pub use crate::rotation::fake_backend::MemoryCredential;

@@ -9,6 +9,7 @@
 
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
+use shared::aws::elasticache::ElastiCacheClient;
 use shared::aws::secrets_manager::SecretsManagerStore;
 use shared::openai::OpenAiBackend;
 use shared::postgres::{PostgresBackend, PostgresOptions};
@@ -543,7 +544,7 @@ async fn every_store_call_interrupted_in_every_rotation_function() -> Result<()>
         create_secret(&client, &unique("macro-ai/dev/redis"), &secret).await
     };
     let redis = interrupt_every_store_call(
-        &RedisBackend::new(self_managed())?,
+        &RedisBackend::<ElastiCacheClient>::new(self_managed())?,
         &policy,
         &client,
         new_redis,
@@ -771,7 +772,7 @@ async fn a_stale_read_after_the_label_move_never_removes_the_new_password() -> R
     stale.freeze(&arn).await?;
     let finishing = Rotator::new(
         stale,
-        RedisBackend::new(self_managed())?,
+        RedisBackend::<ElastiCacheClient>::new(self_managed())?,
         PasswordPolicy::default(),
     );
     if let Err(e) = invoke(&finishing, step_event("finishSecret", &arn, &token)).await {

@@ -13,7 +13,7 @@ use shared::rotation::{PasswordPolicy, Rotator};
 /// The rotator this function runs: the protocol and its backend; deployed, it also watches the
 /// services that consume the secret (`RedisRotator<EcsConsumers, SnsNotifier>`, main.rs).
 pub type RedisRotator<C = NoConsumers, N = Silent> =
-    Rotator<SecretsManagerStore, RedisBackend, C, N>;
+    Rotator<SecretsManagerStore, RedisBackend<ElastiCacheClient>, C, N>;
 
 /// Everything the function reads from its environment, read once at cold start.
 #[derive(Debug, Clone, Default)]

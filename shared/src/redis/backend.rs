@@ -8,15 +8,15 @@
 //! persists it (`ACL SAVE`, or `CONFIG REWRITE` for users kept in redis.conf), so a retried step
 //! also finishes a save that failed.
 
-use sha2::{Digest, Sha256};
-use std::path::PathBuf;
 use std::time::Duration;
 use tracing::info;
 
-use super::connection::{ConnError, RedisConnection, TlsSettings, text};
-use super::elasticache::{ElastiCacheApi, TokenChange, TokenUpdate, fit_policy, user_id, wait_for};
+use super::acl::{Node, password_hash, persist_all, refuse_replicas, require_replica};
+use super::connection::{RedisConnection, TlsSettings};
+use super::elasticache::{ElastiCacheApi, fit_policy, user_id};
+use super::errors::{acl_error, resp_error};
+pub use super::options::RedisOptions;
 pub use super::secret::{Mode, RedisSecret};
-use crate::aws::elasticache::ElastiCacheClient;
 use crate::config::ConfigError;
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, BackendError, BackendErrorKind, CreateContext,
@@ -27,57 +27,16 @@ use crate::secret::SecretString;
 use redis::acl::Rule;
 use redis::{Cmd, Value};
 
-/// Connection settings that are the function's, not the secret's.
-#[derive(Debug, Clone)]
-pub struct RedisOptions {
-    /// Bounds the connect, the TLS handshake and every command.
-    pub timeout: Duration,
-    /// A private CA bundle to trust besides the public roots.
-    pub tls_ca_file: Option<PathBuf>,
-    /// How long a step waits for an ElastiCache user to be `active` or a group `available`.
-    pub elasticache_wait: Duration,
-    /// How often it asks while waiting.
-    pub elasticache_poll: Duration,
-    /// The only user name this function rotates, when set (as AWS's own template checks).
-    pub user_name: Option<String>,
-    /// The only ElastiCache user (ARN) this function rotates, when set.
-    pub user_arn: Option<String>,
-    /// The only replication group whose AUTH token this function rotates, when set.
-    pub replication_group_id: Option<String>,
-    /// The Redis endpoint (host, port): when set, every login must go there. Required for the
-    /// ElastiCache modes, whose secrets could otherwise send the proof anywhere.
-    pub pinned: Option<(String, u16)>,
-    /// The only admin secret (`adminarn`) a self-managed rotation may use, when set
-    /// (`REDIS_ADMIN_SECRET_ARN`, the template's `RedisAdminSecretArn`).
-    pub admin_secret_arn: Option<String>,
-}
-
-impl Default for RedisOptions {
-    fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(5),
-            tls_ca_file: None,
-            elasticache_wait: Duration::from_secs(300),
-            elasticache_poll: Duration::from_secs(5),
-            user_name: None,
-            user_arn: None,
-            replication_group_id: None,
-            pinned: None,
-            admin_secret_arn: None,
-        }
-    }
-}
-
 /// The Redis rotation backend; its TLS settings are built once, at cold start.
 #[derive(Clone)]
-pub struct RedisBackend {
-    timeout: Duration,
-    tls: TlsSettings,
-    options: RedisOptions,
-    elasticache: Option<ElastiCacheClient>,
+pub struct RedisBackend<E> {
+    pub(super) timeout: Duration,
+    pub(super) tls: TlsSettings,
+    pub(super) options: RedisOptions,
+    pub(super) elasticache: Option<E>,
 }
 
-impl RedisBackend {
+impl<E: ElastiCacheApi> RedisBackend<E> {
     pub fn new(options: RedisOptions) -> Result<Self, ConfigError> {
         let tls = TlsSettings::new(options.tls_ca_file.as_deref())
             .map_err(|e| ConfigError::new("REDIS_TLS_CA_FILE", e.to_string()))?;
@@ -90,12 +49,12 @@ impl RedisBackend {
     }
 
     /// With an ElastiCache client: secrets with `user_arn` or `replication_group_id` rotate too.
-    pub fn with_elasticache(mut self, api: ElastiCacheClient) -> Self {
+    pub fn with_elasticache(mut self, api: E) -> Self {
         self.elasticache = Some(api);
         self
     }
 
-    fn api(&self) -> Result<&ElastiCacheClient, BackendError> {
+    pub(super) fn api(&self) -> Result<&E, BackendError> {
         self.elasticache.as_ref().ok_or_else(|| {
             BackendError::new(
                 BackendErrorKind::Failed,
@@ -105,170 +64,12 @@ impl RedisBackend {
         })
     }
 
-    /// The secret names what this function was deployed for: the configured user name, user
-    /// ARN and replication group (IAM allows only those; this says so before calling).
-    fn check_configured(&self, secret: &RedisSecret, mode: &Mode) -> Result<(), BackendError> {
-        let o = &self.options;
-        let mismatch = |what: &str, want: &str| {
-            Err(BackendError::refused(format!(
-                "the secret's {what} is not `{want}`, the one this function rotates"
-            )))
-        };
-        if let Some(want) = &o.user_name
-            && secret.username != *want
-        {
-            return mismatch("user name (REDIS_USER_NAME)", want);
-        }
-        if matches!(mode, Mode::Acl { .. }) {
-            return Ok(());
-        }
-        // ElastiCache: the endpoint, the transport and the resource are the deployment's, never
-        // only the secret's (else the proof could go to any server that says yes).
-        if o.pinned.is_none() {
-            return Err(BackendError::refused(
-                "an ElastiCache secret is rotated only with REDIS_HOST set (the template's \
-                 RedisHost): the endpoint every login must go to",
-            ));
-        }
-        if !secret.tls {
-            return Err(BackendError::refused(
-                "ElastiCache RBAC users and AUTH tokens need in-transit encryption: the secret \
-                 must use rediss:// (or \"tls\": true)",
-            ));
-        }
-        match mode {
-            Mode::ElastiCacheUser { user_arn } => match &o.user_arn {
-                Some(want) if user_arn == want => Ok(()),
-                Some(want) => mismatch("`user_arn` (ELASTICACHE_USER_ARN)", want),
-                None => Err(BackendError::refused(
-                    "an ElastiCache user is rotated only with ELASTICACHE_USER_ARN set",
-                )),
-            },
-            Mode::AuthToken { group_id } => match &o.replication_group_id {
-                Some(want) if group_id == want => Ok(()),
-                Some(want) => mismatch(
-                    "`replication_group_id` (ELASTICACHE_REPLICATION_GROUP_ID)",
-                    want,
-                ),
-                None => Err(BackendError::refused(
-                    "an AUTH token is rotated only with ELASTICACHE_REPLICATION_GROUP_ID set",
-                )),
-            },
-            Mode::Acl { .. } => Ok(()),
-        }
-    }
-
-    /// Waits for the user to be `active`, refusing one whose name is not the secret's.
-    async fn wait_user(&self, id: &str, name: &str) -> Result<(), BackendError> {
-        let api = self.api()?;
-        wait_for(
-            &format!("ElastiCache user `{id}`"),
-            "active",
-            self.options.elasticache_wait,
-            self.options.elasticache_poll,
-            || async {
-                let user = api.describe_user(id).await?;
-                if user.name != name {
-                    return Err(BackendError::refused(format!(
-                        "ElastiCache user `{id}` is named `{}`, not `{name}` as the secret says",
-                        user.name
-                    )));
-                }
-                Ok(user.status)
-            },
-        )
-        .await
-    }
-
-    async fn wait_group(&self, group_id: &str) -> Result<(), BackendError> {
-        let api = self.api()?;
-        wait_for(
-            &format!("replication group `{group_id}`"),
-            "available",
-            self.options.elasticache_wait,
-            self.options.elasticache_poll,
-            || api.group_status(group_id),
-        )
-        .await
-    }
-
-    /// RBAC user: ModifyUser with the pending and the current password (ElastiCache allows two:
-    /// the overlap window), once the user is `active`.
-    async fn set_user<S: SecretStore>(
-        &self,
-        store: &S,
-        staged: &Staged,
-        current: &RedisSecret,
-        pending: &RedisSecret,
-        user_arn: &str,
-    ) -> Result<SetOutcome, BackendError> {
-        let id = user_id(user_arn)?;
-        if self.works(pending, AWSPENDING).await? {
-            return Ok(SetOutcome::AlreadyInPlace);
-        }
-        // The password kept beside the pending one is the one that just logged in, never an
-        // AWSCURRENT value nobody proved (someone else may have chosen it).
-        let proven = self.prove(store, staged, current).await?;
-        self.wait_user(id, &pending.username).await?;
-        self.api()?
-            .set_user_passwords(id, &[&pending.password, &proven.password])
-            .await?;
-        Ok(SetOutcome::Installed {
-            change: format!(
-                "ElastiCache user `{id}` now accepts the pending and the current password"
-            ),
-        })
-    }
-
-    /// AUTH token: if two tokens are in use, SET the current one (dropping the one older than
-    /// AWSCURRENT), then ROTATE in the pending one: current and pending are both accepted.
-    async fn set_token<S: SecretStore>(
-        &self,
-        store: &S,
-        staged: &Staged,
-        current: &RedisSecret,
-        pending: &RedisSecret,
-        group_id: &str,
-    ) -> Result<SetOutcome, BackendError> {
-        if self.works(pending, AWSPENDING).await? {
-            return Ok(SetOutcome::AlreadyInPlace);
-        }
-        let proven = self.prove(store, staged, current).await?;
-        self.wait_group(group_id).await?;
-        let api = self.api()?;
-        // ElastiCache says whether two tokens are in use: ROTATE, and only when it refuses for
-        // that reason SET the token that just logged in (dropping the other one), then ROTATE.
-        // (AWS allows SET only after a ROTATE, which is exactly then.)
-        if api
-            .set_auth_token(group_id, &pending.password, TokenUpdate::Rotate)
-            .await?
-            == TokenChange::TwoTokensInUse
-        {
-            api.set_auth_token(group_id, &proven.password, TokenUpdate::Set)
-                .await?;
-            self.wait_group(group_id).await?;
-            if api
-                .set_auth_token(group_id, &pending.password, TokenUpdate::Rotate)
-                .await?
-                == TokenChange::TwoTokensInUse
-            {
-                return Err(BackendError::new(
-                    BackendErrorKind::Failed,
-                    format!(
-                        "replication group `{group_id}` still reports two AUTH tokens after a SET"
-                    ),
-                ));
-            }
-        }
-        Ok(SetOutcome::Installed {
-            change: format!(
-                "replication group `{group_id}` now accepts the pending and the current AUTH token"
-            ),
-        })
-    }
-
     /// `Ok(true)` when the login works, `Ok(false)` when refused.
-    async fn works(&self, secret: &RedisSecret, label: &str) -> Result<bool, BackendError> {
+    pub(super) async fn works(
+        &self,
+        secret: &RedisSecret,
+        label: &str,
+    ) -> Result<bool, BackendError> {
         match self.check_login(secret, label).await {
             Ok(()) => Ok(true),
             Err(e) if e.kind == BackendErrorKind::LoginRefused => Ok(false),
@@ -277,7 +78,7 @@ impl RedisBackend {
     }
 
     /// Connects and authenticates as `secret`'s user; `label` names the credential in errors.
-    async fn login(
+    pub(super) async fn login(
         &self,
         secret: &RedisSecret,
         label: &str,
@@ -297,7 +98,7 @@ impl RedisBackend {
     /// Connects and authenticates as `secret`'s user, wherever it points: only for logins whose
     /// endpoint an admin chose (the nodes an admin secret lists); everything else goes through
     /// `login`, which holds the endpoint to REDIS_HOST/REDIS_PORT.
-    async fn connect_as(
+    pub(super) async fn connect_as(
         &self,
         secret: &RedisSecret,
         label: &str,
@@ -315,7 +116,11 @@ impl RedisBackend {
 
     /// The login works: a successful `AUTH` is the proof. The `PING` after it only checks the
     /// session; a least-privilege user without `+ping` answers `NOPERM`, which is fine.
-    async fn check_login(&self, secret: &RedisSecret, label: &str) -> Result<(), BackendError> {
+    pub(super) async fn check_login(
+        &self,
+        secret: &RedisSecret,
+        label: &str,
+    ) -> Result<(), BackendError> {
         let mut conn = self.login(secret, label).await?;
         match conn.query(&redis::cmd("PING")).await {
             Ok(Value::SimpleString(s)) if s == "PONG" => Ok(()),
@@ -336,7 +141,7 @@ impl RedisBackend {
     /// replicated). The admin secret is named by `adminarn`, must point at the same server and
     /// another user; the admin's password goes to its own host and the nodes it lists, nowhere
     /// the application secret says.
-    async fn admin_nodes<S: SecretStore>(
+    pub(super) async fn admin_nodes<S: SecretStore>(
         &self,
         store: &S,
         rotated_arn: &str,
@@ -429,7 +234,7 @@ impl RedisBackend {
     /// Proof of possession before the admin acts: the secret's own user logs in with AWSCURRENT
     /// or, if refused (a rotation that added a password but never finished, then a restore),
     /// with AWSPREVIOUS when it names the same user on the same server.
-    async fn prove<S: SecretStore>(
+    pub(super) async fn prove<S: SecretStore>(
         &self,
         store: &S,
         staged: &Staged,
@@ -449,152 +254,9 @@ impl RedisBackend {
         .await?;
         Ok(secret)
     }
-
-    /// The SHA-256 hashes of the user's passwords (what `ACL GETUSER` shows).
-    async fn password_hashes(
-        conn: &mut RedisConnection,
-        user: &str,
-    ) -> Result<Vec<String>, BackendError> {
-        let reply = conn
-            .query(&Cmd::acl_getuser(user))
-            .await
-            .map_err(|e| acl_error(e, user))?;
-        let items = match reply {
-            Value::Array(items) => items,
-            Value::Nil => {
-                return Err(BackendError::refused(format!(
-                    "Redis user `{user}` does not exist: create it (with its permissions) first; \
-                     rotation only changes passwords"
-                )));
-            }
-            _ => {
-                return Err(BackendError::new(
-                    BackendErrorKind::Failed,
-                    "ACL GETUSER answered oddly",
-                ));
-            }
-        };
-        let mut pairs = items.chunks(2);
-        let passwords = pairs
-            .find(|kv| kv.first().and_then(text).as_deref() == Some("passwords"))
-            .and_then(|kv| kv.get(1).cloned());
-        Ok(match passwords {
-            Some(Value::Array(list)) => list.iter().filter_map(text).collect(),
-            _ => Vec::new(),
-        })
-    }
-
-    /// ACLs are not replicated: on a primary with replicas the change would reach one node of
-    /// several, and a failover would bring back the old password. Refused rather than half done.
-    /// `listed` is how many other nodes the admin secret lists (each gets the change too).
-    async fn refuse_replicas(
-        conn: &mut RedisConnection,
-        listed: usize,
-    ) -> Result<(), BackendError> {
-        let info = match conn.query(redis::cmd("INFO").arg("replication")).await {
-            Ok(reply) if text(&reply).is_some() => text(&reply).unwrap_or_default(),
-            Ok(_) => {
-                return Err(BackendError::new(
-                    BackendErrorKind::Failed,
-                    "INFO replication answered oddly: refusing rather than guessing the topology",
-                ));
-            }
-            Err(e) => return Err(acl_error(e, "(INFO replication)")),
-        };
-        if info.lines().any(|l| l.trim() == "role:slave") {
-            return Err(BackendError::refused(
-                "the Redis server is a replica: ACL changes belong on the primary (and each node)",
-            ));
-        }
-        let replicas = info
-            .lines()
-            .find_map(|l| l.strip_prefix("connected_slaves:"))
-            .and_then(|n| n.trim().parse::<u32>().ok())
-            .ok_or_else(|| {
-                BackendError::new(
-                    BackendErrorKind::Failed,
-                    "INFO replication did not say how many replicas are connected: refusing \
-                     rather than guessing the topology",
-                )
-            })?;
-        if replicas as usize > listed {
-            return Err(BackendError::refused(format!(
-                "the Redis server reports {replicas} connected replica(s) and the admin secret \
-                 lists {listed} other node(s): ACL users are not replicated, so the new password \
-                 would miss a node; list every node in the admin secret's `nodes` (or use \
-                 ElastiCache, whose ModifyUser reaches all of them)"
-            )));
-        }
-        Ok(())
-    }
-
-    /// A node the admin secret lists must be a replica (not a primary of its own).
-    async fn require_replica(node: &mut Node) -> Result<(), BackendError> {
-        let info = node
-            .conn
-            .query(redis::cmd("INFO").arg("replication"))
-            .await
-            .map_err(|e| acl_error(e, "(INFO replication)"))?;
-        let info = text(&info).unwrap_or_default();
-        if !info.lines().any(|l| l.trim() == "role:slave") {
-            return Err(BackendError::refused(format!(
-                "{}, listed in the admin secret's `nodes`, is not a replica: list only the \
-                 primary's replicas",
-                node.target
-            )));
-        }
-        Ok(())
-    }
-
-    /// `persist_acl` on every node.
-    async fn persist_all(nodes: &mut [Node]) -> Result<(), BackendError> {
-        for node in nodes {
-            Self::persist_acl(&mut node.conn)
-                .await
-                .map_err(|e| e.context(&format!("on {}", node.target)))?;
-        }
-        Ok(())
-    }
-
-    /// Persists the users so a restart brings back neither a lost pending password nor a removed
-    /// old one: `ACL SAVE` when the server keeps them in an ACL file, `CONFIG REWRITE` when they
-    /// live in redis.conf. A server with neither would forget them: that is an error.
-    async fn persist_acl(conn: &mut RedisConnection) -> Result<&'static str, BackendError> {
-        let saved = match conn.query(&Cmd::acl_save()).await {
-            Ok(_) => return Ok("ACL SAVE"),
-            Err(ConnError::Server { text, .. }) if text.contains("ACL file") => text,
-            Err(e) => {
-                return Err(BackendError::with_source(
-                    match e {
-                        ConnError::Server { .. } => BackendErrorKind::Failed,
-                        _ => BackendErrorKind::Unavailable,
-                    },
-                    "ACL SAVE failed: the change is live but not saved, and a restart would undo \
-                     it; the retried step saves it again",
-                    e,
-                ));
-            }
-        };
-        match conn.query(redis::cmd("CONFIG").arg("REWRITE")).await {
-            Ok(_) => Ok("CONFIG REWRITE"),
-            Err(e) => Err(BackendError::with_source(
-                BackendErrorKind::Failed,
-                format!(
-                    "Redis keeps its users neither in an ACL file ({saved}) nor in a config file \
-                     it can rewrite: a restart would lose the rotated password; configure \
-                     `aclfile` (or start Redis from a redis.conf)"
-                ),
-                e,
-            )),
-        }
-    }
 }
 
-fn password_hash(password: &SecretString) -> String {
-    hex::encode(Sha256::digest(password.expose().as_bytes()))
-}
-
-impl CredentialBackend for RedisBackend {
+impl<E: ElastiCacheApi> CredentialBackend for RedisBackend<E> {
     fn name(&self) -> &'static str {
         "redis"
     }
@@ -670,7 +332,7 @@ impl CredentialBackend for RedisBackend {
         }
         if hashes.iter().all(|h| h.contains(&pending_hash)) {
             // A retry: the password may be live but never saved (ACL SAVE failed last time).
-            Self::persist_all(&mut nodes).await?;
+            persist_all(&mut nodes).await?;
             return Ok(SetOutcome::AlreadyInPlace);
         }
         // The proven password must be one of the user's own: a `nopass` user proves nothing.
@@ -690,9 +352,9 @@ impl CredentialBackend for RedisBackend {
             )));
         }
         let listed = nodes.len() - 1;
-        Self::refuse_replicas(&mut nodes[0].conn, listed).await?;
+        refuse_replicas(&mut nodes[0].conn, listed).await?;
         for node in &mut nodes[1..] {
-            Self::require_replica(node).await?;
+            require_replica(node).await?;
         }
         let add = [Rule::AddPass(pending.password.expose().to_string())];
         for (node, hashes) in nodes.iter_mut().zip(&hashes) {
@@ -703,7 +365,7 @@ impl CredentialBackend for RedisBackend {
                     .map_err(|e| acl_error(e, user))?;
             }
         }
-        Self::persist_all(&mut nodes).await?;
+        persist_all(&mut nodes).await?;
         let on = if listed == 0 {
             String::new()
         } else {
@@ -780,7 +442,7 @@ impl CredentialBackend for RedisBackend {
             .is_some_and(|p| !primary.contains(&password_hash(&p.password)))
         {
             info!(user = %user, "the replaced version's password is not the user's: clean-up left to the next rotation");
-            Self::persist_all(&mut nodes).await?;
+            persist_all(&mut nodes).await?;
             return Ok(None);
         }
         // Nothing is removed anywhere unless every node has every password kept: a node that
@@ -823,7 +485,7 @@ impl CredentialBackend for RedisBackend {
         }
         // Saved whether or not anything was stale: on a retry the save may be the part that
         // failed last time.
-        Self::persist_all(&mut nodes).await?;
+        persist_all(&mut nodes).await?;
         if removed == 0 {
             return Ok(None);
         }
@@ -832,86 +494,4 @@ impl CredentialBackend for RedisBackend {
             "{removed} password(s) older than AWSPREVIOUS removed from Redis user `{user}`"
         )))
     }
-}
-
-/// An admin connection to one node of a self-managed Redis.
-struct Node {
-    /// `host:port`, for messages.
-    target: String,
-    conn: RedisConnection,
-}
-
-impl Node {
-    async fn password_hashes(&mut self, user: &str) -> Result<Vec<String>, BackendError> {
-        RedisBackend::password_hashes(&mut self.conn, user)
-            .await
-            .map_err(|e| e.context(&format!("on {}", self.target)))
-    }
-}
-
-/// Classifies a failed login: refused credentials, an unreachable server, TLS, or other.
-fn resp_error(e: ConnError, label: &str, target: &str) -> BackendError {
-    // Redis before 6 answers a wrong password with `ERR invalid password`.
-    let refused = match &e {
-        ConnError::Server { code, text } => {
-            code == "WRONGPASS" || code == "NOAUTH" || text.contains("invalid password")
-        }
-        _ => false,
-    };
-    // A login's reply may come from any server a secret names: keep only its code (WRONGPASS,
-    // NOAUTH, ERR), never text that server chose to send back.
-    let e = match e {
-        ConnError::Server { code, .. } => ConnError::Server {
-            code: code.chars().take(32).collect(),
-            text: String::new(),
-        },
-        other => other,
-    };
-    let (kind, message) = match &e {
-        _ if refused => (
-            BackendErrorKind::LoginRefused,
-            format!("Redis refused the {label} login ({target})"),
-        ),
-        ConnError::Connect(_) | ConnError::Timeout(_) | ConnError::Io => (
-            BackendErrorKind::Unavailable,
-            format!("could not reach Redis for {label} ({target})"),
-        ),
-        ConnError::Tls(_) | ConnError::TlsConfig(_) => (
-            BackendErrorKind::Failed,
-            format!("TLS with Redis failed for {label} ({target}); TLS is never downgraded"),
-        ),
-        _ => (
-            BackendErrorKind::Failed,
-            format!("Redis login failed for {label} ({target})"),
-        ),
-    };
-    BackendError::with_source(kind, message, e)
-}
-
-fn acl_error(e: ConnError, user: &str) -> BackendError {
-    // Redis echoes a rejected ACL modifier in its error text; a `>password` modifier must not
-    // travel on in an error, so keep only the text before the first quote.
-    let e = match e {
-        ConnError::Server { code, text } => ConnError::Server {
-            code,
-            text: text
-                .split('\'')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-        },
-        other => other,
-    };
-    let kind = match &e {
-        ConnError::Connect(_) | ConnError::Timeout(_) | ConnError::Io => {
-            BackendErrorKind::Unavailable
-        }
-        _ => BackendErrorKind::Failed,
-    };
-    BackendError::with_source(
-        kind,
-        format!("changing the ACL of Redis user `{user}` failed (does the admin login have +acl?)"),
-        e,
-    )
 }
