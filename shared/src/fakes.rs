@@ -5,7 +5,7 @@
 //! labels, conditional writes) and can be told to fail an operation. They model no IAM, no throttling and no eventual consistency: the
 //! end-to-end tests in `tests/` (moto, PostgreSQL, Redis) cover those.
 
-pub use crate::aws::fake_ecs::{MemoryFleet, WriteHook, task_definition};
+pub use crate::capacity::fake_fleet::{MemoryFleet, WriteHook, task_definition};
 pub use crate::ledger::fake::MemoryNotificationLedger;
 pub use crate::notify::fake::RecordingNotifier;
 pub use crate::redis::fake_elasticache::MemoryElastiCache;

@@ -312,3 +312,45 @@ fn the_readme_is_short_and_every_docs_link_resolves() {
     }
     assert!(dead.is_empty(), "links to missing docs: {dead:?}");
 }
+
+/// The domain never imports an adapter: outside `shared/src/aws/` (the SDK adapters) and
+/// `lambda.rs` (the runtime's wiring), no file of `shared` names `crate::aws` or an AWS SDK
+/// crate. The ports are traits in the domain; the function crates plug the adapters in.
+#[test]
+fn no_domain_module_imports_an_adapter() {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("a source folder").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let src = tests::root().join("shared/src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    let mut found = Vec::new();
+    for path in files {
+        let rel = path
+            .strip_prefix(&src)
+            .expect("under src")
+            .to_string_lossy()
+            .to_string();
+        if rel.starts_with("aws/") || rel == "lambda.rs" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("a source file");
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default();
+            if ["crate::aws", "aws_sdk_", "aws_smithy", "aws_config"]
+                .iter()
+                .any(|a| code.contains(a))
+            {
+                found.push(format!("shared/src/{rel}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "the domain imports adapters: {found:#?}");
+}

@@ -7,8 +7,6 @@ pub mod ecs;
 pub mod ecs_consumers;
 pub mod elasticache;
 mod failure;
-#[cfg(any(test, feature = "fakes"))]
-pub mod fake_ecs;
 pub mod secrets_manager;
 pub mod sns;
 

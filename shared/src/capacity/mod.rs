@@ -6,8 +6,12 @@
 //!
 //! - `tags`: the tags on a service (saved capacity, schedule, keep-up, hold, mode, stop mark);
 //! - `fleet`: services, capacities and the `ServiceFleet` port;
+//! - `fake_fleet`: ECS and Application Auto Scaling in memory (the fleet, release and consumer
+//!   ports);
 //! - `operations`: `saved`, `reduce_to`, `reduced`, `restore`.
 
+#[cfg(any(test, feature = "fakes"))]
+pub mod fake_fleet;
 mod fleet;
 mod operations;
 mod tags;

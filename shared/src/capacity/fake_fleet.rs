@@ -1,6 +1,6 @@
-//! ECS and Application Auto Scaling in memory, beside their adapters (`ecs.rs`,
-//! `ecs_consumers.rs`): the fake behind the `ServiceFleet`, `ReleaseFleet`, `ConsumerFleet` and
-//! `ConsumerReader` ports.
+//! ECS and Application Auto Scaling in memory, beside the fleet port (`fleet.rs`): the fake
+//! behind the `ServiceFleet`, `ReleaseFleet`, `ConsumerFleet` and `ConsumerReader` ports (their
+//! adapters are `aws::ecs` and `aws::ecs_consumers`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
