@@ -4,6 +4,7 @@
 //! how to release it, and never scales or caps production.
 
 mod config;
+mod holds;
 mod message;
 mod notices;
 mod runner;

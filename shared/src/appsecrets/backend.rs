@@ -1,163 +1,16 @@
-//! Application keys (JWT signing secrets, cookie encryption keys, internal API keys) rotated with
-//! a verification overlap. There is no backend to install them in: the application reads the
-//! secret. What makes the rotation safe is the value itself: every version carries the key it
-//! replaced under `previous` and the key that will replace it under `next`, and each rotation
-//! promotes `next` to the signing key. So a task started before a rotation (which never reads the
-//! secret again) verifies what a task started after it signs (through `next`), and the reverse
-//! (through `previous`); and the rotation interval is held to at least the longest token life,
-//! so nothing a user holds was signed two keys ago.
+//! The rotation of application keys: `previous`, the signing key and `next`, each version
+//! checked against AWSCURRENT before it is promoted.
 
 use base64::Engine as _;
-use hmac::Mac;
 use serde_json::{Map, Value};
-use std::time::Duration;
 
-use crate::postgres::scram::hmac_sha256;
+use super::keys::*;
+use super::signing::*;
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, BackendError, CreateContext, CredentialBackend, PasswordPolicy,
     Retirement, SecretStore, SetOutcome, Staged, VersionRef,
 };
 use crate::secret::{Fields, SecretString};
-
-/// Where the keys an app still accepts live in the secret.
-pub const PREVIOUS: &str = "previous";
-/// Where the keys the next version signs with are published, so apps accept them first.
-pub const NEXT: &str = "next";
-
-/// How a key's characters are made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyFormat {
-    /// GetRandomPassword's printable characters, minus `exclude`.
-    Printable { exclude: String },
-    /// Lower-case hexadecimal (the OS RNG).
-    Hex,
-    /// Standard base64 without padding (the OS RNG).
-    Base64,
-}
-
-/// One rotated field: its name, length in characters and format.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeySpec {
-    pub name: String,
-    pub length: usize,
-    pub format: KeyFormat,
-}
-
-impl KeySpec {
-    /// Whether `value` is a key of this spec (length and alphabet).
-    fn accepts(&self, value: &str) -> bool {
-        value.chars().count() == self.length
-            && match &self.format {
-                KeyFormat::Printable { exclude } => value
-                    .chars()
-                    .all(|c| c.is_ascii_graphic() && !exclude.contains(c)),
-                KeyFormat::Hex => value.chars().all(|c| c.is_ascii_hexdigit()),
-                KeyFormat::Base64 => base64::engine::general_purpose::STANDARD
-                    .decode(value)
-                    .is_ok(),
-            }
-    }
-
-    fn describe(&self) -> String {
-        match &self.format {
-            KeyFormat::Printable { exclude } => {
-                format!("{} printable characters without `{exclude}`", self.length)
-            }
-            KeyFormat::Hex => format!("{} hex digits", self.length),
-            KeyFormat::Base64 => format!("{} characters of standard base64", self.length),
-        }
-    }
-}
-
-/// The seed's rule for `jwt-secrets`: 64 characters, excluding `" @ / \ '`.
-pub const SEED_EXCLUDE: &str = "\"@/\\'";
-
-/// What the function rotates and how long tokens live.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppSecretOptions {
-    pub keys: Vec<KeySpec>,
-    /// The longest a token or session signed with a key is accepted (`TOKEN_MAX_AGE_HOURS`).
-    pub token_max_age: Duration,
-    /// How old AWSCURRENT must be before a rotation replaces it (`MIN_KEY_AGE_HOURS`, default
-    /// `TOKEN_MAX_AGE_HOURS`): an immediate rotate-secret by hand would otherwise drop a key that
-    /// tokens still carry. 0 turns the guard off (the demo rotates twice in a minute).
-    pub min_key_age: Duration,
-}
-
-impl Default for AppSecretOptions {
-    fn default() -> Self {
-        Self {
-            keys: vec![KeySpec {
-                name: "accessTokenSecret".into(),
-                length: 64,
-                format: KeyFormat::Printable {
-                    exclude: SEED_EXCLUDE.into(),
-                },
-            }],
-            token_max_age: Duration::from_secs(720 * 3600),
-            min_key_age: Duration::from_secs(720 * 3600),
-        }
-    }
-}
-
-/// Reads `APP_SECRET_KEYS` (`name:length[:printable|hex|base64]`, comma-separated); printable
-/// keys exclude `exclude`.
-pub fn parse_keys(raw: &str, exclude: &str) -> Result<Vec<KeySpec>, String> {
-    let mut keys: Vec<KeySpec> = Vec::new();
-    for item in raw.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-        let mut parts = item.split(':');
-        let name = parts.next().unwrap_or_default().trim();
-        if name.is_empty()
-            || name == PREVIOUS
-            || name == NEXT
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            return Err(format!(
-                "`{item}`: a key name is letters, digits, `_` or `-` (and not `previous` or `next`)"
-            ));
-        }
-        let length = parts
-            .next()
-            .and_then(|l| l.trim().parse::<usize>().ok())
-            .filter(|l| (16..=4096).contains(l))
-            .ok_or_else(|| format!("`{item}`: the length must be 16 to 4096 characters"))?;
-        let format = match parts.next().map(str::trim) {
-            None | Some("printable") => KeyFormat::Printable {
-                exclude: exclude.to_string(),
-            },
-            Some("hex") if length % 2 == 0 => KeyFormat::Hex,
-            Some("hex") => return Err(format!("`{item}`: a hex key has an even length")),
-            Some("base64") if length % 4 == 0 => KeyFormat::Base64,
-            Some("base64") => {
-                return Err(format!(
-                    "`{item}`: a base64 key is a whole number of 4-character groups"
-                ));
-            }
-            Some(other) => {
-                return Err(format!(
-                    "`{item}`: unknown format `{other}` (printable, hex or base64)"
-                ));
-            }
-        };
-        if parts.next().is_some() {
-            return Err(format!("`{item}`: name:length[:format], nothing more"));
-        }
-        if keys.iter().any(|k| k.name == name) {
-            return Err(format!("`{name}` is listed twice"));
-        }
-        keys.push(KeySpec {
-            name: name.to_string(),
-            length,
-            format,
-        });
-    }
-    if keys.is_empty() {
-        return Err("lists no key".into());
-    }
-    Ok(keys)
-}
 
 /// The rotation backend for application keys.
 #[derive(Debug, Clone)]
@@ -422,34 +275,6 @@ impl AppSecretsBackend {
     }
 }
 
-fn random_bytes(n: usize) -> Result<Vec<u8>, BackendError> {
-    let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes).map_err(|e| {
-        BackendError::new(
-            crate::rotation::BackendErrorKind::Failed,
-            format!("the OS random number generator failed: {e}"),
-        )
-    })?;
-    Ok(bytes)
-}
-
-/// HMAC-SHA256 of `message` under `key` (what an HS256 JWT signature is).
-pub fn sign(key: &str, message: &[u8]) -> Vec<u8> {
-    let mut mac = hmac_sha256(key.as_bytes());
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
-}
-
-/// What an HS256 verifier that accepts several keys does (the key, `previous`, `next`): true
-/// when any of them made `signature`.
-pub fn verifies(keys: &[&str], message: &[u8], signature: &[u8]) -> bool {
-    keys.iter().any(|key| {
-        let mut mac = hmac_sha256(key.as_bytes());
-        mac.update(message);
-        mac.verify_slice(signature).is_ok()
-    })
-}
-
 impl CredentialBackend for AppSecretsBackend {
     fn name(&self) -> &'static str {
         "app-secrets"
@@ -590,6 +415,7 @@ impl CredentialBackend for AppSecretsBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn given_key_lists_then_they_parse_and_bad_ones_are_named() {
