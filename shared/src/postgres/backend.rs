@@ -12,17 +12,14 @@
 //! further than that login already does.
 
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection};
+use sqlx::{ConnectOptions, Connection};
 use std::future::Future;
-use std::path::PathBuf;
 use std::time::Duration;
-use tracing::info;
 
-use super::scram;
+use super::errors::{login_error, sql_error};
+pub use super::options::PostgresOptions;
 pub use super::secret::{Endpoint, PgSecret, SslMode, Strategy};
-use super::secret::{
-    alternate_username, check_successor, owner_username, quote_ident, quote_literal,
-};
+use super::secret::{alternate_username, check_successor, owner_username};
 use crate::rotation::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, BackendError, BackendErrorKind, CreateContext,
     CredentialBackend, Retirement, SecretStore, SetOutcome, Staged, VersionRef,
@@ -30,45 +27,11 @@ use crate::rotation::{
 use crate::rotation::{prove_possession, secret_arn};
 use crate::secret::SecretString;
 
-/// Connection settings that are the function's, not the secret's.
-#[derive(Debug, Clone)]
-pub struct PostgresOptions {
-    /// How long one login may take before the server counts as unreachable.
-    pub connect_timeout: Duration,
-    /// The longest one statement may run, or wait for a lock, on every session.
-    pub statement_timeout: Duration,
-    /// CA bundle for `verify-ca` / `verify-full` (the RDS bundle in production), added to the
-    /// public roots.
-    pub ssl_root_cert: Option<PathBuf>,
-    /// The least TLS any login gets, whatever a secret says.
-    pub min_sslmode: SslMode,
-    /// The database's host and port: when set, every login must go there.
-    pub pinned: Option<(String, u16)>,
-    /// The one master secret the alternating strategy may use.
-    pub master_secret_arn: Option<String>,
-}
-
-impl Default for PostgresOptions {
-    fn default() -> Self {
-        Self {
-            connect_timeout: Duration::from_secs(5),
-            statement_timeout: Duration::from_secs(5),
-            ssl_root_cert: None,
-            min_sslmode: SslMode::Require,
-            pinned: None,
-            master_secret_arn: None,
-        }
-    }
-}
-
 /// The PostgreSQL rotation backend.
 #[derive(Debug, Clone, Default)]
 pub struct PostgresBackend {
-    options: PostgresOptions,
+    pub(super) options: PostgresOptions,
 }
-
-/// Role attributes that reach beyond an application's own data.
-const ELEVATED: [&str; 4] = ["CREATEROLE", "CREATEDB", "REPLICATION", "BYPASSRLS"];
 
 impl PostgresBackend {
     pub fn new(options: PostgresOptions) -> Self {
@@ -76,7 +39,7 @@ impl PostgresBackend {
     }
 
     /// Logs in as `username` at `at`; `label` names the credential in errors.
-    async fn connect(
+    pub(super) async fn connect(
         &self,
         at: &Endpoint,
         username: &str,
@@ -136,7 +99,7 @@ impl PostgresBackend {
     }
 
     /// With `PG_HOST` set, a login anywhere else is refused before anything is sent.
-    fn check_endpoint(&self, at: &Endpoint) -> Result<(), BackendError> {
+    pub(super) fn check_endpoint(&self, at: &Endpoint) -> Result<(), BackendError> {
         match &self.options.pinned {
             Some((host, port)) if !host.eq_ignore_ascii_case(&at.host) || *port != at.port => {
                 Err(BackendError::refused(format!(
@@ -151,7 +114,7 @@ impl PostgresBackend {
 
     /// Runs one round trip, bounded on our side too (a server that stops answering mid-statement
     /// never reaches its own timeout).
-    async fn bounded<T>(
+    pub(super) async fn bounded<T>(
         &self,
         what: &str,
         work: impl Future<Output = Result<T, sqlx::Error>>,
@@ -170,7 +133,7 @@ impl PostgresBackend {
     }
 
     /// Logs in and runs a query; `Ok` means the credential works.
-    async fn check_login(
+    pub(super) async fn check_login(
         &self,
         at: &Endpoint,
         username: &str,
@@ -189,7 +152,7 @@ impl PostgresBackend {
     }
 
     /// `Ok(true)` when the login already works, `Ok(false)` when it is refused.
-    async fn already_works(
+    pub(super) async fn already_works(
         &self,
         at: &Endpoint,
         secret: &PgSecret,
@@ -210,7 +173,7 @@ impl PostgresBackend {
     /// AWSPREVIOUS's. Both users must be in `allowed`; AWSPREVIOUS is tried only when it names the
     /// same server as AWSCURRENT (else its honest password would go where a rewritten AWSCURRENT
     /// points), with the stricter TLS of the two. Returns the user that proved itself.
-    async fn prove<S: SecretStore>(
+    pub(super) async fn prove<S: SecretStore>(
         &self,
         store: &S,
         staged: &Staged,
@@ -246,7 +209,7 @@ impl PostgresBackend {
         Ok((secret.username, conn))
     }
 
-    async fn set_single_user<S: SecretStore>(
+    pub(super) async fn set_single_user<S: SecretStore>(
         &self,
         store: &S,
         staged: &Staged,
@@ -264,7 +227,7 @@ impl PostgresBackend {
         })
     }
 
-    async fn set_alternating<S: SecretStore>(
+    pub(super) async fn set_alternating<S: SecretStore>(
         &self,
         store: &S,
         staged: &Staged,
@@ -418,342 +381,5 @@ impl CredentialBackend for PostgresBackend {
             AWSCURRENT,
         )
         .await
-    }
-}
-
-impl PostgresBackend {
-    /// Sets `role`'s password from a verifier computed here: the clear text never leaves the
-    /// function.
-    async fn set_password(
-        &self,
-        conn: &mut PgConnection,
-        role: &str,
-        password: &SecretString,
-    ) -> Result<(), BackendError> {
-        let verifier = scram::verifier(password.expose())?;
-        // Only the password: a role may change its own password, not its other attributes.
-        let statement = format!(
-            "ALTER ROLE {} WITH PASSWORD {}",
-            quote_ident(role),
-            quote_literal(&verifier)
-        );
-        self.bounded(
-            &format!("could not set the password of role `{role}`"),
-            sqlx::raw_sql(AssertSqlSafe(statement)).execute(&mut *conn),
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Makes `login` a working login for the alternating pair owned by `owner`, in one
-    /// transaction, after checking that the pair reaches no further than `proven` (the login
-    /// that proved the secret holds the pair's password) already does.
-    ///
-    /// AWS's alternating-users template grants the clone membership in the original user, so
-    /// objects the clone creates are the clone's alone and the original user cannot use them
-    /// after the next swap. Here the clone's sessions run as the owner (`ALTER ROLE clone SET
-    /// role = owner`), so whatever either login creates belongs to the owner and stays fully
-    /// usable by both.
-    async fn ensure_login(
-        &self,
-        conn: &mut PgConnection,
-        owner: &str,
-        login: &str,
-        password: &SecretString,
-        proven: &str,
-    ) -> Result<String, BackendError> {
-        let verifier = scram::verifier(password.expose())?;
-        // Both users of the pair, whichever of them is being set up and whichever proved itself.
-        let clone = alternate_username(owner)?;
-        let mut tx = self
-            .bounded("could not start a transaction", conn.begin())
-            .await?;
-        let rows: Vec<RoleRow> = self
-            .bounded(
-                "could not look up the roles",
-                sqlx::query_as(
-                    "SELECT rolname::text, rolsuper, rolcreaterole, rolcreatedb, rolreplication, \
-                     rolbypassrls, pg_catalog.pg_has_role($3::pg_catalog.name, oid, 'USAGE') \
-                     FROM pg_catalog.pg_roles \
-                     WHERE rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name \
-                        OR rolname OPERATOR(pg_catalog.=) $2::pg_catalog.name",
-                )
-                .bind(owner)
-                .bind(&clone)
-                .bind(proven)
-                .fetch_all(&mut *tx),
-            )
-            .await?;
-        if !rows.iter().any(|r| r.0 == owner) {
-            return Err(BackendError::refused(format!(
-                "role `{owner}` does not exist: the alternating strategy needs the original user"
-            )));
-        }
-        check_reach(&rows, proven)?;
-        // A clone counts only as this function sets it up: linked to its owner (created and
-        // granted in one transaction), with no member of its own (else someone else holds it).
-        let clone_exists = rows.iter().any(|r| r.0 == clone);
-        if clone_exists {
-            let (linked, members): (bool, i64) = self
-                .bounded(
-                    "could not look up the clone's memberships",
-                    sqlx::query_as(
-                        "SELECT pg_catalog.pg_has_role($1::pg_catalog.name, $2::pg_catalog.name, \
-                                'USAGE'), \
-                                (SELECT pg_catalog.count(*) FROM pg_catalog.pg_auth_members m \
-                                 WHERE m.roleid OPERATOR(pg_catalog.=) \
-                                       (SELECT oid FROM pg_catalog.pg_roles \
-                                        WHERE rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name))",
-                    )
-                    .bind(&clone)
-                    .bind(owner)
-                    .fetch_one(&mut *tx),
-                )
-                .await?;
-            if !linked {
-                return Err(BackendError::refused(format!(
-                    "role `{clone}` exists but is not a member of `{owner}`: it was not set up as \
-                     the pair's second login by this function, so it is not adopted"
-                )));
-            }
-            if members > 0 {
-                return Err(BackendError::refused(format!(
-                    "role `{clone}` has members of its own: someone else can act as it, so it \
-                     is not adopted as `{owner}`'s second login"
-                )));
-            }
-        }
-        // Any role either user of the pair belongs to, the proven login must belong to as well.
-        let beyond: Vec<(String, String)> = self
-            .bounded(
-                "could not look up the pair's memberships",
-                sqlx::query_as(
-                    "SELECT p.rolname::text, r.rolname::text \
-                     FROM pg_catalog.pg_roles p JOIN pg_catalog.pg_roles r \
-                       ON r.oid OPERATOR(pg_catalog.<>) p.oid \
-                      AND pg_catalog.pg_has_role(p.oid, r.oid, 'MEMBER') \
-                     WHERE (p.rolname OPERATOR(pg_catalog.=) $1::pg_catalog.name \
-                            OR p.rolname OPERATOR(pg_catalog.=) $2::pg_catalog.name) \
-                       AND NOT pg_catalog.pg_has_role($3::pg_catalog.name, r.oid, 'USAGE') \
-                     ORDER BY 1, 2",
-                )
-                .bind(owner)
-                .bind(&clone)
-                .bind(proven)
-                .fetch_all(&mut *tx),
-            )
-            .await?;
-        if let Some((role, group)) = beyond.first() {
-            return Err(BackendError::refused(format!(
-                "role `{role}` is a member of `{group}`, which the secret's own login `{proven}` \
-                 is not: the rotation never gives an application secret more than its login has"
-            )));
-        }
-        let exists = rows.iter().any(|r| r.0 == login);
-        let set_up = |verb: &str| {
-            format!(
-                "{verb} ROLE {} WITH LOGIN PASSWORD {}",
-                quote_ident(login),
-                quote_literal(&verifier)
-            )
-        };
-        let (statements, change) = if login == owner {
-            (
-                vec![set_up("ALTER")],
-                format!("password of role `{login}` changed"),
-            )
-        } else {
-            (
-                vec![
-                    set_up(if exists { "ALTER" } else { "CREATE" }),
-                    format!("GRANT {} TO {}", quote_ident(owner), quote_ident(login)),
-                    format!(
-                        "ALTER ROLE {} SET role = {}",
-                        quote_ident(login),
-                        quote_literal(owner)
-                    ),
-                ],
-                format!("role `{login}` set up as the alternate login of `{owner}`"),
-            )
-        };
-        for statement in statements {
-            self.bounded(
-                &format!("could not set up role `{login}`"),
-                sqlx::raw_sql(AssertSqlSafe(statement)).execute(&mut *tx),
-            )
-            .await?;
-        }
-        self.bounded("could not commit the role change", tx.commit())
-            .await?;
-        info!(role = login, owner, "alternate login ready");
-        Ok(change)
-    }
-}
-
-/// A role of the pair: name, superuser, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS, and whether
-/// the proven login holds its privileges (`USAGE`: itself, or a member that inherits them).
-type RoleRow = (String, bool, bool, bool, bool, bool, bool);
-
-fn elevated(row: &RoleRow) -> Vec<&'static str> {
-    let flags = [row.2, row.3, row.4, row.5];
-    ELEVATED
-        .iter()
-        .zip(flags)
-        .filter_map(|(name, on)| on.then_some(*name))
-        .collect()
-}
-
-/// Refuses a pair that would reach further than the proven login: a superuser in it, or an
-/// attribute (CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS) that neither the proven login nor a
-/// role of the pair it already belongs to has.
-fn check_reach(rows: &[RoleRow], proven: &str) -> Result<(), BackendError> {
-    let held: Vec<&str> = rows.iter().filter(|r| r.6).flat_map(elevated).collect();
-    for row in rows {
-        if row.1 {
-            return Err(BackendError::refused(format!(
-                "role `{}` is a superuser: the rotation never sets up or changes a superuser \
-                 login for an application secret",
-                row.0
-            )));
-        }
-        if let Some(extra) = elevated(row).into_iter().find(|a| !held.contains(a)) {
-            return Err(BackendError::refused(format!(
-                "role `{}` has {extra}, which the secret's own login `{proven}` does not: the \
-                 rotation never gives an application secret more than its login already has",
-                row.0
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Classifies a failed login: refused credentials, an unreachable server, or anything else.
-fn login_error(e: sqlx::Error, label: &str, target: &str) -> BackendError {
-    let kind = match &e {
-        sqlx::Error::Database(db) => match db.code().as_deref() {
-            // invalid_password, invalid_authorization_specification
-            Some("28P01") | Some("28000") => BackendErrorKind::LoginRefused,
-            // cannot_connect_now (starting or stopping), too_many_connections
-            Some("57P03") | Some("53300") => BackendErrorKind::Unavailable,
-            _ => BackendErrorKind::Failed,
-        },
-        // A certificate the client refused surfaces as an I/O error: it is no outage, and no
-        // retry (least of all one without TLS) would change it.
-        sqlx::Error::Tls(_) => BackendErrorKind::Failed,
-        sqlx::Error::Io(io) if is_tls_refusal(io) => BackendErrorKind::Failed,
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => BackendErrorKind::Unavailable,
-        _ => BackendErrorKind::Failed,
-    };
-    let tls_refused = match &e {
-        sqlx::Error::Tls(_) => true,
-        sqlx::Error::Io(io) => is_tls_refusal(io),
-        _ => false,
-    };
-    let message = match (kind, &e) {
-        (BackendErrorKind::LoginRefused, _) => {
-            format!("PostgreSQL refused the {label} login ({target})")
-        }
-        (BackendErrorKind::Unavailable, _) => {
-            format!("could not reach PostgreSQL for {label} ({target})")
-        }
-        _ if tls_refused => format!(
-            "the TLS handshake with PostgreSQL failed for {label} ({target}): its certificate is \
-             not trusted (PG_SSL_ROOT_CERT) or does not name the host; never retried without TLS"
-        ),
-        _ => format!("could not log in to PostgreSQL with {label} ({target})"),
-    };
-    BackendError::with_source(kind, message, e)
-}
-
-/// True when the TLS layer refused the server (its certificate, its name), not the network.
-fn is_tls_refusal(io: &std::io::Error) -> bool {
-    io.get_ref()
-        .and_then(|inner| inner.downcast_ref::<tokio_rustls::rustls::Error>())
-        .is_some_and(|e| {
-            matches!(
-                e,
-                tokio_rustls::rustls::Error::InvalidCertificate(_)
-                    | tokio_rustls::rustls::Error::NoCertificatesPresented
-                    | tokio_rustls::rustls::Error::PeerIncompatible(_)
-                    | tokio_rustls::rustls::Error::AlertReceived(_)
-            )
-        })
-}
-
-fn sql_error(e: sqlx::Error, what: &str) -> BackendError {
-    let (kind, why) = match &e {
-        sqlx::Error::Io(_) => (BackendErrorKind::Unavailable, ""),
-        sqlx::Error::Database(db) => match db.code().as_deref() {
-            // query_canceled (statement_timeout), lock_not_available (lock_timeout)
-            Some("57014") | Some("55P03") => (
-                BackendErrorKind::Unavailable,
-                ": it timed out, most likely waiting for a lock another session holds on the \
-                 role; the retry finishes it once that session ends",
-            ),
-            // admin_shutdown, crash_shutdown, cannot_connect_now
-            Some("57P01") | Some("57P02") | Some("57P03") => (BackendErrorKind::Unavailable, ""),
-            _ => (BackendErrorKind::Failed, ""),
-        },
-        _ => (BackendErrorKind::Failed, ""),
-    };
-    BackendError::with_source(kind, format!("{what}{why}"), e)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(name: &str, flags: [bool; 5], member: bool) -> RoleRow {
-        (
-            name.into(),
-            flags[0],
-            flags[1],
-            flags[2],
-            flags[3],
-            flags[4],
-            member,
-        )
-    }
-
-    const PLAIN: [bool; 5] = [false; 5];
-
-    #[test]
-    fn given_an_ordinary_pair_then_it_may_be_rotated() {
-        let rows = [row("app", PLAIN, true), row("app_clone", PLAIN, false)];
-        assert!(check_reach(&rows, "app").is_ok());
-        // The owner's CREATEDB is the clone's too when the clone proved itself (it runs as owner).
-        let rows = [
-            row("app", [false, false, true, false, false], true),
-            row("app_clone", PLAIN, true),
-        ];
-        assert!(check_reach(&rows, "app_clone").is_ok());
-    }
-
-    #[test]
-    fn given_a_pair_that_reaches_further_than_the_proven_login_then_it_is_refused() {
-        let superuser = [
-            row("app", PLAIN, true),
-            row("app_clone", [true, false, false, false, false], false),
-        ];
-        let e = check_reach(&superuser, "app").unwrap_err();
-        assert_eq!(e.kind, BackendErrorKind::Refused);
-        assert!(e.message.contains("superuser"), "{}", e.message);
-        // A proven clone that is not (yet) a member of a CREATEROLE owner does not get it.
-        let rows = [
-            row("ops", [false, true, false, false, false], false),
-            row("ops_clone", PLAIN, true),
-        ];
-        let e = check_reach(&rows, "ops_clone").unwrap_err();
-        assert!(e.message.contains("CREATEROLE"), "{}", e.message);
-        let rows = [
-            row("app", PLAIN, true),
-            row("app_clone", [false, false, false, true, false], false),
-        ];
-        assert!(
-            check_reach(&rows, "app")
-                .unwrap_err()
-                .message
-                .contains("REPLICATION")
-        );
     }
 }
