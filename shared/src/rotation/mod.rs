@@ -7,6 +7,7 @@
 //! secret's versions stand and only does what is still missing.
 
 mod backend;
+mod error;
 mod event;
 #[cfg(any(test, feature = "fakes"))]
 pub mod fake_backend;
@@ -14,6 +15,7 @@ pub mod fake_backend;
 pub mod fake_store;
 mod notices;
 mod policy;
+mod retire;
 mod runner;
 mod store;
 

@@ -2,151 +2,20 @@
 //! and the daily validation, written once, each step idempotent and retry-safe.
 
 use super::backend::{
-    BackendError, BackendErrorKind, CreateContext, CredentialBackend, Finished, Retirement,
-    SetOutcome, Staged,
+    BackendError, CreateContext, CredentialBackend, Retirement, SetOutcome, Staged,
 };
+pub use super::error::RotationError;
 use super::event::{RotationRequest, RotationStep, Step};
-use super::notices;
 use super::policy::PasswordPolicy;
 use super::store::{
-    AWSCURRENT, AWSPENDING, AWSPREVIOUS, CurrentSince, SecretDescription, SecretStore, StoreError,
-    StoreErrorKind, VersionRef,
+    AWSCURRENT, AWSPENDING, AWSPREVIOUS, SecretDescription, SecretStore, StoreError, VersionRef,
 };
-use crate::capacity::FleetErrorKind;
-use crate::consumers::{ConsumerReader, GuardError, NoConsumers, Watch};
-use crate::error::report;
+use crate::consumers::{ConsumerReader, NoConsumers, Watch};
 use crate::notify::{Notifier, Silent};
 use crate::secret::SecretString;
 use crate::telemetry::{self, AuditRecord};
 use serde::Serialize;
-use tracing::{info, warn};
-
-/// Everything a rotation step or validation can fail with.
-#[derive(Debug, thiserror::Error)]
-pub enum RotationError {
-    #[error("invalid event: {0}")]
-    InvalidEvent(String),
-    #[error(
-        "unknown rotation step `{0}`: expected createSecret, setSecret, testSecret or finishSecret"
-    )]
-    UnknownStep(String),
-    #[error(
-        "rotation is not enabled on secret `{0}`: enable it (RotationSchedule or rotate-secret) \
-         before invoking the rotation function"
-    )]
-    RotationDisabled(String),
-    #[error("`{token}` is not a version of secret `{secret}`: was it started by another rotation?")]
-    UnknownVersion { secret: String, token: String },
-    #[error(
-        "version `{token}` of secret `{secret}` is not staged AWSPENDING (its labels: {stages}): \
-         a newer rotation may have replaced it"
-    )]
-    NotPending {
-        secret: String,
-        token: String,
-        stages: String,
-    },
-    #[error("secret `{secret}` has no {stage} value")]
-    MissingValue { secret: String, stage: &'static str },
-    #[error("{step} failed for secret `{secret}`")]
-    Store {
-        step: &'static str,
-        secret: String,
-        #[source]
-        source: StoreError,
-    },
-    #[error("{step} failed for secret `{secret}`")]
-    Backend {
-        step: &'static str,
-        secret: String,
-        #[source]
-        source: BackendError,
-    },
-    #[error(
-        "{step} of secret `{secret}` would retire the credential of AWSPREVIOUS, which running \
-         tasks may still hold: {}. Nothing was retired. Redeploy them (refresh-consumers with \
-         {{\"refresh\": \"{secret}\"}}); the same rotation completes when it is retried",
-        .blockers.join("; ")
-    )]
-    ConsumersNotRefreshed {
-        step: &'static str,
-        secret: String,
-        blockers: Vec<String>,
-    },
-    #[error("{step} of secret `{secret}`: the services that may consume it could not be checked")]
-    Consumers {
-        step: &'static str,
-        secret: String,
-        #[source]
-        source: GuardError,
-    },
-}
-
-impl RotationError {
-    /// A stable name for the kind of failure (Lambda's `errorType`, alarms and runbooks key on it).
-    pub fn error_type(&self) -> &'static str {
-        match self {
-            RotationError::InvalidEvent(_) => "InvalidEvent",
-            RotationError::UnknownStep(_) => "UnknownStep",
-            RotationError::RotationDisabled(_) => "RotationDisabled",
-            RotationError::UnknownVersion { .. } => "UnknownVersion",
-            RotationError::NotPending { .. } => "NotPending",
-            RotationError::MissingValue { .. } => "MissingSecretValue",
-            RotationError::Store { source, .. } => match source.kind {
-                StoreErrorKind::Unavailable => "SecretStoreUnavailable",
-                StoreErrorKind::AccessDenied => "SecretStoreAccessDenied",
-                StoreErrorKind::NotFound => "SecretNotFound",
-                _ => "SecretStoreError",
-            },
-            RotationError::Backend { source, .. } => match source.kind {
-                BackendErrorKind::InvalidSecret => "InvalidSecret",
-                BackendErrorKind::Unavailable => "BackendUnavailable",
-                BackendErrorKind::LoginRefused => "LoginRefused",
-                BackendErrorKind::Refused => "RotationRefused",
-                BackendErrorKind::NeedsOperator => "OperatorActionNeeded",
-                BackendErrorKind::Failed => "BackendError",
-            },
-            RotationError::ConsumersNotRefreshed { .. } => "ConsumersNotRefreshed",
-            RotationError::Consumers { source, .. } => match source {
-                GuardError::Fleet(f) if f.kind == FleetErrorKind::Unavailable => {
-                    "ConsumersUnavailable"
-                }
-                _ => "ConsumerCheckFailed",
-            },
-        }
-    }
-
-    /// True when the same request may succeed later without anyone changing anything (a
-    /// deployment that drains, or the refresh the label event starts, clears consumers).
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            RotationError::ConsumersNotRefreshed { .. }
-                | RotationError::Consumers {
-                    source: GuardError::Fleet(crate::capacity::FleetError {
-                        kind: FleetErrorKind::Unavailable,
-                        ..
-                    }),
-                    ..
-                }
-        ) || matches!(
-            self,
-            RotationError::Store {
-                source: StoreError {
-                    kind: StoreErrorKind::Unavailable,
-                    ..
-                },
-                ..
-            } | RotationError::Backend {
-                source: BackendError {
-                    kind: BackendErrorKind::Unavailable,
-                    ..
-                },
-                ..
-            }
-        )
-    }
-}
+use tracing::info;
 
 /// What a step or validation did, returned to the invoker and logged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -182,10 +51,10 @@ fn secret_name(id: &str) -> &str {
 /// Runs the rotation protocol for one backend, and (with a [`Watch`]) waits for the services
 /// that consume the secret before it retires a credential they may hold.
 pub struct Rotator<S, B, C = NoConsumers, N = Silent> {
-    store: S,
-    backend: B,
-    passwords: PasswordPolicy,
-    consumers: Option<Watch<C, N>>,
+    pub(super) store: S,
+    pub(super) backend: B,
+    pub(super) passwords: PasswordPolicy,
+    pub(super) consumers: Option<Watch<C, N>>,
 }
 
 impl<S: SecretStore, B: CredentialBackend> Rotator<S, B> {
@@ -319,7 +188,7 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
         }
     }
 
-    async fn create(
+    pub(super) async fn create(
         &self,
         r: &RotationStep,
         description: &SecretDescription,
@@ -379,7 +248,7 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
         Ok(self.report(r, "created"))
     }
 
-    async fn set(
+    pub(super) async fn set(
         &self,
         r: &RotationStep,
         description: &SecretDescription,
@@ -409,7 +278,7 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
         }
     }
 
-    async fn test(&self, r: &RotationStep) -> Result<Report, RotationError> {
+    pub(super) async fn test(&self, r: &RotationStep) -> Result<Report, RotationError> {
         let pending = self.pending(r).await?;
         self.backend
             .test_pending(&pending)
@@ -420,7 +289,7 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
         Ok(self.report(r, "tested"))
     }
 
-    async fn finish(
+    pub(super) async fn finish(
         &self,
         r: &RotationStep,
         description: &SecretDescription,
@@ -456,7 +325,7 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
         Ok(self.report(r, "finished"))
     }
 
-    fn retirement(
+    pub(super) fn retirement(
         &self,
         r: &RotationStep,
         current: &SecretString,
@@ -464,153 +333,6 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
         self.backend
             .retirement(current)
             .map_err(|source| self.backend_error(r, source))
-    }
-
-    /// Refuses the step while a consumer may still hold AWSPREVIOUS's credential, which the
-    /// step would retire. Nothing has changed when it refuses.
-    async fn guard(
-        &self,
-        r: &RotationStep,
-        description: &SecretDescription,
-    ) -> Result<(), RotationError> {
-        let Some(watch) = &self.consumers else {
-            return Ok(());
-        };
-        let step = r.step.as_str();
-        let blockers =
-            watch
-                .blockers(description)
-                .await
-                .map_err(|source| RotationError::Consumers {
-                    step,
-                    secret: r.secret_id.clone(),
-                    source,
-                })?;
-        if blockers.is_empty() {
-            info!(secret_id = %r.secret_id, step, "no consumer may still hold AWSPREVIOUS: retiring it");
-            return Ok(());
-        }
-        let blockers: Vec<String> = blockers
-            .into_iter()
-            .map(|b| format!("{} ({})", b.service, b.why))
-            .collect();
-        warn!(secret_id = %r.secret_id, step, services = %blockers.join("; "),
-              "consumers may still hold AWSPREVIOUS: nothing retired");
-        watch
-            .notifier
-            .announce(notices::consumers_not_refreshed(
-                self.backend.name(),
-                description.name.as_deref().unwrap_or(&r.secret_id),
-                step,
-                &blockers,
-            ))
-            .await;
-        Err(RotationError::ConsumersNotRefreshed {
-            step,
-            secret: r.secret_id.clone(),
-            blockers,
-        })
-    }
-
-    /// A rotation without overlap (single-user PostgreSQL) breaks every running consumer at
-    /// setSecret, until it is redeployed: said once, at createSecret, in the log and a notice.
-    async fn warn_no_overlap(&self, r: &RotationStep, description: &SecretDescription) {
-        let Some(watch) = &self.consumers else {
-            return;
-        };
-        match watch.running(description).await {
-            Ok(running) if running.is_empty() => {}
-            Ok(running) => {
-                let services: Vec<String> =
-                    running.iter().map(|c| c.service.id.to_string()).collect();
-                warn!(secret_id = %r.secret_id, services = %services.join(", "),
-                      "single-user rotation: these services fail from setSecret until they are redeployed");
-                watch
-                    .notifier
-                    .announce(notices::no_overlap(
-                        self.backend.name(),
-                        description.name.as_deref().unwrap_or(&r.secret_id),
-                        &services,
-                    ))
-                    .await;
-            }
-            Err(e) => {
-                warn!(secret_id = %r.secret_id, error = %report(&e), "the services consuming the secret could not be listed");
-            }
-        }
-    }
-
-    /// Records on the secret when this version became AWSCURRENT (now, just after the move: at
-    /// or after it). Best effort: the label event and a manual refresh record it too, and a
-    /// rotation that finds no record waits for a refresh rather than guess.
-    async fn record_current_since(&self, r: &RotationStep, previous: Option<&str>) {
-        let previous = previous.filter(|p| *p != r.token);
-        let since = CurrentSince::new(&r.token, previous, jiff::Timestamp::now());
-        if let Err(e) = self.store.mark_current_since(&r.secret_id, &since).await {
-            warn!(secret_id = %r.secret_id, error = %report(&e),
-                  "when AWSCURRENT moved could not be recorded on the secret");
-        }
-    }
-
-    /// Whether a retried finishSecret may run a clean-up that retires credentials. The guard ran
-    /// before this rotation moved AWSCURRENT; but AWSCURRENT may have been moved by someone else
-    /// (an operator finishing a rotation the guard kept waiting), so a backend that retires at
-    /// finishSecret asks again, and a clean-up consumers could still need waits for the next
-    /// rotation (said in the log).
-    async fn clean_up_may_retire(
-        &self,
-        r: &RotationStep,
-        description: &SecretDescription,
-    ) -> Result<bool, RotationError> {
-        let Some(watch) = &self.consumers else {
-            return Ok(true);
-        };
-        let current = self
-            .required(r, VersionRef::Stage(AWSCURRENT), AWSCURRENT)
-            .await?;
-        if self.retirement(r, &current)? != Retirement::AtFinish {
-            return Ok(true);
-        }
-        let blockers =
-            watch
-                .blockers(description)
-                .await
-                .map_err(|source| RotationError::Consumers {
-                    step: r.step.as_str(),
-                    secret: r.secret_id.clone(),
-                    source,
-                })?;
-        if blockers.is_empty() {
-            return Ok(true);
-        }
-        warn!(secret_id = %r.secret_id, services = %blockers.iter().map(|b| b.service.as_str()).collect::<Vec<_>>().join(", "),
-              "AWSCURRENT moved, but consumers may still hold an older value: the clean-up waits for the next rotation");
-        Ok(false)
-    }
-
-    /// The backend's clean-up once AWSCURRENT moved; idempotent, so retries run it again.
-    async fn clean_up(
-        &self,
-        r: &RotationStep,
-        description: &SecretDescription,
-        previous: Option<&str>,
-    ) -> Result<(), RotationError> {
-        let finished = Finished {
-            secret_id: &r.secret_id,
-            secret_arn: description.arn.as_deref().unwrap_or(&r.secret_id),
-            current: &r.token,
-            previous: previous.filter(|p| *p != r.token),
-            description,
-        };
-        if let Some(change) = self
-            .backend
-            .after_finish(&self.store, &finished)
-            .await
-            .map_err(|source| self.backend_error(r, source))?
-        {
-            self.audit(r, &change, "after AWSCURRENT moved", "cleaned up");
-        }
-        Ok(())
     }
 
     /// Validation: the current credential logs in. Changes nothing.
@@ -648,7 +370,7 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
         })
     }
 
-    async fn staged(&self, r: &RotationStep) -> Result<Staged, RotationError> {
+    pub(super) async fn staged(&self, r: &RotationStep) -> Result<Staged, RotationError> {
         let current = self
             .required(r, VersionRef::Stage(AWSCURRENT), AWSCURRENT)
             .await?;
@@ -663,7 +385,7 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
     }
 
     /// This rotation's AWSPENDING value (its version, with the label still on it).
-    async fn pending(&self, r: &RotationStep) -> Result<SecretString, RotationError> {
+    pub(super) async fn pending(&self, r: &RotationStep) -> Result<SecretString, RotationError> {
         let version = VersionRef::Version {
             id: &r.token,
             stage: AWSPENDING,
@@ -671,7 +393,7 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
         self.required(r, version, AWSPENDING).await
     }
 
-    async fn required(
+    pub(super) async fn required(
         &self,
         r: &RotationStep,
         version: VersionRef<'_>,
@@ -687,7 +409,7 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
             })
     }
 
-    fn store_error(&self, r: &RotationStep, source: StoreError) -> RotationError {
+    pub(super) fn store_error(&self, r: &RotationStep, source: StoreError) -> RotationError {
         RotationError::Store {
             step: r.step.as_str(),
             secret: r.secret_id.clone(),
@@ -695,7 +417,7 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
         }
     }
 
-    fn backend_error(&self, r: &RotationStep, source: BackendError) -> RotationError {
+    pub(super) fn backend_error(&self, r: &RotationStep, source: BackendError) -> RotationError {
         RotationError::Backend {
             step: r.step.as_str(),
             secret: r.secret_id.clone(),
@@ -703,7 +425,7 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
         }
     }
 
-    fn audit(&self, r: &RotationStep, what: &str, before: &str, after: &str) {
+    pub(super) fn audit(&self, r: &RotationStep, what: &str, before: &str, after: &str) {
         telemetry::audit(&AuditRecord {
             service: self.backend.name(),
             action: r.step.as_str(),
@@ -715,7 +437,7 @@ impl<S: SecretStore, B: CredentialBackend, C: ConsumerReader, N: Notifier> Rotat
         });
     }
 
-    fn report(&self, r: &RotationStep, outcome: &'static str) -> Report {
+    pub(super) fn report(&self, r: &RotationStep, outcome: &'static str) -> Report {
         Report {
             secret_id: r.secret_id.clone(),
             step: r.step.as_str(),
