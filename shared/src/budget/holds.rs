@@ -5,7 +5,8 @@
 use super::notices;
 use super::runner::{BudgetError, BudgetResponder};
 use crate::capacity::{
-    self, BUDGET_HOLD_TAG, Change, SAVED_CAPACITY_TAG, STOPPED_AT_TAG, ServiceFleet,
+    self, BUDGET_HOLD_TAG, Change, HOLD_STOPPED_BY_SCHEDULE, SAVED_CAPACITY_TAG, STOPPED_AT_TAG,
+    ServiceFleet, held_stopped_by_schedule, hold_since,
 };
 use crate::environment;
 use crate::error::report;
@@ -74,7 +75,11 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
         let value = |stopped: bool| {
             format!(
                 "since={now} to={to}{}",
-                if stopped { " stopped=schedule" } else { "" }
+                if stopped {
+                    format!(" {HOLD_STOPPED_BY_SCHEDULE}")
+                } else {
+                    String::new()
+                }
             )
         };
         let tagged_now = state.tag(BUDGET_HOLD_TAG).is_none();
@@ -141,14 +146,8 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
     ) -> Result<Vec<String>, BudgetError> {
         let mut held = self.fleet.list(&self.config.cluster_of(env)).await?;
         held.retain(|state| {
-            let Some(hold) = state.tag(BUDGET_HOLD_TAG) else {
-                return false;
-            };
-            let since = hold
-                .split_whitespace()
-                .find_map(|p| p.strip_prefix("since="))
-                .and_then(|t| t.parse::<Timestamp>().ok());
-            !matches!((before, since), (Some(cutoff), Some(since)) if since >= cutoff)
+            state.tag(BUDGET_HOLD_TAG).is_some()
+                && !matches!((before, hold_since(state)), (Some(cutoff), Some(since)) if since >= cutoff)
         });
         self.every_service("release", env, held, async |state| {
             self.release_one(state).await
@@ -163,12 +162,8 @@ impl<F: ServiceFleet, D: NotificationLedger, N: Notifier> BudgetResponder<F, D, 
     ) -> Result<String, BudgetError> {
         // Stopped by its stop-only schedule before the hold (the flag), or during it (after-hours
         // marks a held stop-only service when its off hours begin): left stopped.
-        let hold = state.tag(BUDGET_HOLD_TAG).unwrap_or_default();
-        let flagged = hold.split_whitespace().any(|p| p == "stopped=schedule");
-        let since = hold
-            .split_whitespace()
-            .find_map(|p| p.strip_prefix("since="))
-            .and_then(|t| t.parse::<Timestamp>().ok());
+        let flagged = held_stopped_by_schedule(state);
+        let since = hold_since(state);
         let mark = state
             .tag(STOPPED_AT_TAG)
             .and_then(|m| m.parse::<Timestamp>().ok());

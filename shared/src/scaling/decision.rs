@@ -4,7 +4,7 @@
 use super::event::Mode;
 use crate::capacity::{
     BUDGET_HOLD_TAG, ENVIRONMENT_TAG, KEEP_UP_UNTIL_TAG, SCHEDULE_MODE_TAG, SCHEDULE_TAG,
-    STOPPED_AT_TAG, ServiceState, reduced,
+    STOPPED_AT_TAG, ServiceState, hold_field, reduced,
 };
 use crate::environment;
 use crate::schedule::{Schedule, Schedules};
@@ -27,9 +27,8 @@ pub fn is_prod(state: &ServiceState) -> bool {
 /// The task count a budget hold keeps the service at, when it is held: the hold tag's `to=`,
 /// 0 when the tag does not say (a hold never lets a service run more than it could).
 pub fn hold_to(state: &ServiceState) -> Option<i32> {
-    state.tag(BUDGET_HOLD_TAG).map(|hold| {
-        hold.split_whitespace()
-            .find_map(|p| p.strip_prefix("to="))
+    state.tag(BUDGET_HOLD_TAG).map(|_| {
+        hold_field(state, "to")
             .and_then(|n| n.parse::<i32>().ok())
             .map_or(0, |n| n.max(0))
     })

@@ -6,8 +6,7 @@ use super::decision::{Plan, decide, environment_of};
 use super::event::{Mode, ScalingRequest};
 use super::plan::{PlanReport, ServicePlan, plan_service};
 use crate::capacity::{
-    self, BUDGET_HOLD_TAG, CapacityError, Change, SAVED_CAPACITY_TAG, STOPPED_AT_TAG, ServiceFleet,
-    ServiceState,
+    self, CapacityError, Change, SAVED_CAPACITY_TAG, STOPPED_AT_TAG, ServiceFleet, ServiceState,
 };
 use crate::error::report;
 use crate::notify::{Notice, Notifier};
@@ -238,11 +237,7 @@ impl<F: ServiceFleet, N: Notifier> Scaler<F, N> {
         state: &ServiceState,
         at: jiff::Timestamp,
     ) -> Result<(), CapacityError> {
-        let since = state.tag(BUDGET_HOLD_TAG).and_then(|hold| {
-            hold.split_whitespace()
-                .find_map(|p| p.strip_prefix("since="))
-                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        });
+        let since = capacity::hold_since(state);
         // A `since` beyond how late an event can be is not budget-response's: not followed.
         let latest = at
             .checked_add(super::decision::MAX_EVENT_LATENESS)

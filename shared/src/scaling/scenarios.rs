@@ -46,6 +46,20 @@ pub(super) fn budget_at(fleet: &MemoryFleet, input: BudgetInput, now: jiff::Time
     );
 }
 
+/// After-hours scaling of dev with the seed's schedules in UTC, one service at a time.
+fn dev_scaler(fleet: &MemoryFleet) -> Scaler<&MemoryFleet, RecordingNotifier> {
+    Scaler::new(
+        fleet,
+        RecordingNotifier::default(),
+        ScalingConfig {
+            clusters: vec![DEV.into()],
+            schedules: Schedules::new("UTC", None).expect("the seed's schedules"),
+            concurrency: 1,
+            production: false,
+        },
+    )
+}
+
 fn hold() -> BudgetInput {
     BudgetInput::Hold {
         environment: "dev".into(),
@@ -74,16 +88,7 @@ async fn given_a_hold_landing_before_any_write_of_the_morning_restore_then_its_r
             Some((1, 4)),
             &[(SCHEDULE_TAG, "dev-office-hours")],
         );
-        let scaler = Scaler::new(
-            &fleet,
-            RecordingNotifier::default(),
-            ScalingConfig {
-                clusters: vec![DEV.into()],
-                schedules: Schedules::new("UTC", None).expect("the seed's schedules"),
-                concurrency: 1,
-                production: false,
-            },
-        );
+        let scaler = dev_scaler(&fleet);
         scaler.run(&request(EVENING)).await;
         assert_eq!(capacity(&fleet), (0, Some((0, 0))), "the evening");
         let writes = Arc::new(AtomicUsize::new(0));
@@ -133,16 +138,7 @@ async fn given_a_held_service_left_above_its_hold_then_the_next_run_reduces_it_a
                 ),
             ],
         );
-        let scaler = Scaler::new(
-            &fleet,
-            RecordingNotifier::default(),
-            ScalingConfig {
-                clusters: vec![DEV.into()],
-                schedules: Schedules::new("UTC", None).expect("the seed's schedules"),
-                concurrency: 1,
-                production: false,
-            },
-        );
+        let scaler = dev_scaler(&fleet);
         let report = scaler.run(&request(event)).await;
         assert_eq!(capacity(&fleet), (0, Some((0, 0))), "{report:?}");
         budget(

@@ -142,19 +142,7 @@ fn rotation_events(arn: &str, token: &str) -> Vec<Value> {
 }
 
 async fn rotate_postgres(stack: &'static Stack) -> Result<Row> {
-    let client = stack.secrets_manager(&MotoAccount(DEFAULT_ACCOUNT.into()));
-    let (user, password) = (unique("bench"), unique("initial"));
-    let mut admin = stack.pg_admin().await?;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "CREATE ROLE {user} LOGIN PASSWORD '{password}'"
-    )))
-    .execute(&mut admin)
-    .await?;
-    let secret = json!({"username": user, "password": password, "engine": "postgres",
-                        "host": stack.pg_host, "port": stack.pg_port, "dbname": "postgres",
-                        "sslmode": "require"});
-    let arn = create_secret(&client, &unique("bench/database"), &secret).await?;
-    let token = start_rotation(&client, &arn).await?;
+    let (arn, token) = pg_fixture_on(stack, Wire::Require).await?;
     measure(
         "rotate-postgres",
         "full rotation (4 steps)",
@@ -165,16 +153,8 @@ async fn rotate_postgres(stack: &'static Stack) -> Result<Row> {
 }
 
 async fn rotate_redis(stack: &'static Stack) -> Result<Row> {
-    let client = stack.secrets_manager(&MotoAccount(DEFAULT_ACCOUNT.into()));
-    let (user, password) = (unique("bench"), unique("initial"));
-    create_user(&mut stack.redis_admin().await?, &user, &password).await?;
-    let admin = json!({"username": stack.redis_admin_user, "password": stack.redis_admin_password(),
-                       "host": stack.redis_host, "port": stack.redis_port});
-    let admin_arn = create_secret(&client, &unique("bench/redis-admin"), &admin).await?;
-    let secret = json!({"url": format!("redis://{user}:{password}@{}:{}", stack.redis_host, stack.redis_port),
-                        "adminarn": admin_arn});
-    let arn = create_secret(&client, &unique("bench/redis"), &secret).await?;
-    let token = start_rotation(&client, &arn).await?;
+    let admin_arn = redis_admin_on(stack, Wire::Plaintext).await?;
+    let (arn, token) = redis_fixture_on(stack, Wire::Plaintext, &admin_arn).await?;
     measure(
         "rotate-redis",
         "full rotation (4 steps)",
