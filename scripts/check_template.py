@@ -74,6 +74,11 @@ def main(path):
         binary = meta.get("BuildProperties", {}).get("Binary")
         if meta.get("BuildMethod") != "rust-cargolambda" or binary not in folders:
             problems.append(f"{name}: must build with rust-cargolambda a binary under functions/ (has {binary})")
+        if props.get("CodeUri") != f"functions/{binary}":
+            # From the workspace root, cargo would build the binary with every function's
+            # features of `shared` unified: all backends in every function.
+            problems.append(f"{name}: CodeUri must be functions/{binary}, the crate's own folder "
+                            f"(has {props.get('CodeUri')})")
         built.append(binary)
         if props.get("LoggingConfig", {}).get("LogFormat") != "JSON":
             problems.append(f"{name}: LoggingConfig.LogFormat must be JSON")
@@ -92,7 +97,7 @@ def main(path):
             print("  - " + p)
         return 1
     print(f"template.yaml: {len(built)} functions checked (runtime, handler, architecture, build, "
-          f"JSON logs); Resource \"*\" only for {len(UNSCOPABLE)} unscopable actions")
+          f"JSON logs, own CodeUri); Resource \"*\" only for {len(UNSCOPABLE)} unscopable actions")
     return 0
 
 

@@ -8,7 +8,9 @@
 pub use crate::capacity::fake_fleet::{MemoryFleet, WriteHook, task_definition};
 pub use crate::ledger::fake::MemoryNotificationLedger;
 pub use crate::notify::fake::RecordingNotifier;
+#[cfg(feature = "redis")]
 pub use crate::redis::fake_elasticache::MemoryElastiCache;
+#[cfg(feature = "redis")]
 pub use crate::redis::node_url::decode_uri_component;
 pub use crate::rollback::fake_ledger::MemoryRollbackLedger;
 pub use crate::rotation::fake_backend::MemoryCredential;

@@ -8,6 +8,7 @@ pub mod budget;
 pub mod capacity;
 pub mod config;
 pub mod consumers;
+mod digest;
 pub mod environment;
 pub mod error;
 pub mod event;
@@ -18,8 +19,11 @@ pub mod fuzzing;
 pub mod lambda;
 pub mod ledger;
 pub mod notify;
+#[cfg(feature = "openai")]
 pub mod openai;
+#[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "redis")]
 pub mod redis;
 pub mod rollback;
 pub mod rotation;

@@ -354,3 +354,78 @@ fn no_domain_module_imports_an_adapter() {
     }
     assert!(found.is_empty(), "the domain imports adapters: {found:#?}");
 }
+
+/// Each function is built from only what it uses (`shared`'s features, docs/layout.md): its
+/// dependency tree, as cargo resolves it for that package alone (how `sam build` builds it, from
+/// the function's folder), holds exactly the heavy clients of the backends and services it calls.
+#[test]
+fn each_function_compiles_only_the_clients_it_calls() {
+    const HEAVY: [&str; 6] = [
+        "sqlx-core",
+        "redis",
+        "aws-sdk-elasticache",
+        "reqwest",
+        "aws-sdk-applicationautoscaling",
+        "aws-sdk-dynamodb",
+    ];
+    let expected: [(&str, &[&str]); 8] = [
+        ("rotate-postgres", &["sqlx-core"]),
+        ("rotate-redis", &["redis", "aws-sdk-elasticache"]),
+        ("rotate-openai-key", &["reqwest"]),
+        ("rotate-app-secrets", &[]),
+        ("after-hours-scaling", &["aws-sdk-applicationautoscaling"]),
+        (
+            "budget-response",
+            &["aws-sdk-applicationautoscaling", "aws-sdk-dynamodb"],
+        ),
+        (
+            "alarm-rollback",
+            &["aws-sdk-applicationautoscaling", "aws-sdk-dynamodb"],
+        ),
+        ("refresh-consumers", &["aws-sdk-dynamodb"]),
+    ];
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut wrong = Vec::new();
+    for (function, wanted) in expected {
+        let out = std::process::Command::new(&cargo)
+            .args([
+                "tree",
+                "--offline",
+                "--locked",
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+                "-p",
+            ])
+            .arg(function)
+            .current_dir(tests::root())
+            .output()
+            .expect("cargo tree runs");
+        assert!(
+            out.status.success(),
+            "cargo tree -p {function}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tree = String::from_utf8_lossy(&out.stdout);
+        let has: BTreeSet<&str> = tree
+            .lines()
+            .filter_map(|line| line.split_whitespace().next())
+            .filter(|name| HEAVY.contains(name))
+            .collect();
+        let wanted: BTreeSet<&str> = wanted.iter().copied().collect();
+        if has != wanted {
+            wrong.push(format!("{function}: has {has:?}, should have {wanted:?}"));
+        }
+    }
+    // Every function folder is listed above, so a new one is checked too.
+    let folders = std::fs::read_dir(tests::root().join("functions"))
+        .expect("functions/")
+        .count();
+    assert_eq!(
+        folders,
+        expected.len(),
+        "a function missing from this check"
+    );
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}

@@ -2,7 +2,7 @@
 
 use hmac::Mac;
 
-use crate::postgres::scram::hmac_sha256;
+use crate::digest::hmac_sha256;
 use crate::rotation::BackendError;
 
 pub(super) fn random_bytes(n: usize) -> Result<Vec<u8>, BackendError> {

@@ -5,11 +5,10 @@
 use aws_sdk_applicationautoscaling::Client as AutoScaling;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use aws_sdk_ecs::Client as Ecs;
-use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types::{ServiceField, Tag};
 use std::collections::BTreeMap;
 
-use super::{CallFailure, call_failure, is_transient_code};
+use super::fleet_error;
 use crate::capacity::{
     Bounds, Capacity, FleetError, FleetErrorKind, ServiceFleet, ServiceId, ServiceState,
 };
@@ -102,39 +101,6 @@ impl EcsFleet {
 
     pub fn new(ecs: Ecs, autoscaling: AutoScaling) -> Self {
         Self { ecs, autoscaling }
-    }
-}
-
-pub(super) fn fleet_error<E, R>(
-    operation: &'static str,
-    target: &str,
-    err: SdkError<E, R>,
-) -> FleetError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    let kind = match call_failure(&err) {
-        CallFailure::Unreachable => FleetErrorKind::Unavailable,
-        CallFailure::Service(Some(code)) => match code.as_str() {
-            "ServiceNotFoundException"
-            | "ServiceNotActiveException"
-            | "ClusterNotFoundException"
-            | "ObjectNotFoundException"
-            | "ResourceNotFoundException" => FleetErrorKind::NotFound,
-            "AccessDeniedException" | "AccessDenied" => FleetErrorKind::AccessDenied,
-            c if is_transient_code(c) || c == "ConcurrentUpdateException" => {
-                FleetErrorKind::Unavailable
-            }
-            _ => FleetErrorKind::Other,
-        },
-        _ => FleetErrorKind::Other,
-    };
-    FleetError {
-        operation,
-        target: target.to_string(),
-        kind,
-        source: Box::new(err),
     }
 }
 

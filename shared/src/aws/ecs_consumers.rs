@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_ecs::Client as Ecs;
 use aws_sdk_ecs::types::ServiceField;
 
-use super::ecs::fleet_error;
+use super::fleet_error;
 use crate::aws::sns::SnsNotifier;
 use crate::capacity::{FleetError, ServiceId};
 use crate::consumers::{

@@ -3,6 +3,8 @@
 
 use aws_sdk_secretsmanager::error::{ProvideErrorMetadata, SdkError};
 
+use crate::capacity::{FleetError, FleetErrorKind};
+
 /// How an SDK call failed, independent of the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum CallFailure {
@@ -35,4 +37,39 @@ pub(crate) fn is_transient_code(code: &str) -> bool {
             | "InternalFailure"
             | "ServiceUnavailable"
     )
+}
+
+/// An ECS or Application Auto Scaling call's failure as the fleet ports see it (both ECS
+/// adapters, `ecs` and `ecs_consumers`, map through this).
+pub(crate) fn fleet_error<E, R>(
+    operation: &'static str,
+    target: &str,
+    err: SdkError<E, R>,
+) -> FleetError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let kind = match call_failure(&err) {
+        CallFailure::Unreachable => FleetErrorKind::Unavailable,
+        CallFailure::Service(Some(code)) => match code.as_str() {
+            "ServiceNotFoundException"
+            | "ServiceNotActiveException"
+            | "ClusterNotFoundException"
+            | "ObjectNotFoundException"
+            | "ResourceNotFoundException" => FleetErrorKind::NotFound,
+            "AccessDeniedException" | "AccessDenied" => FleetErrorKind::AccessDenied,
+            c if is_transient_code(c) || c == "ConcurrentUpdateException" => {
+                FleetErrorKind::Unavailable
+            }
+            _ => FleetErrorKind::Other,
+        },
+        _ => FleetErrorKind::Other,
+    };
+    FleetError {
+        operation,
+        target: target.to_string(),
+        kind,
+        source: Box::new(err),
+    }
 }

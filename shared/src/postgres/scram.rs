@@ -3,16 +3,15 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::Mac;
 use sha2::{Digest, Sha256};
 
+use crate::digest::hmac_sha256;
 use crate::rotation::BackendError;
 
 /// PostgreSQL's own default iteration count (`scram_iterations`).
 const ITERATIONS: u32 = 4096;
 const SALT_LEN: usize = 16;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// The verifier PostgreSQL stores for `password`: `SCRAM-SHA-256$<i>:<salt>$<StoredKey>:<ServerKey>`.
 ///
@@ -35,15 +34,6 @@ pub fn verifier(password: &str) -> Result<String, BackendError> {
         )
     })?;
     Ok(verifier_with(password.as_bytes(), &salt, ITERATIONS))
-}
-
-/// An HMAC-SHA-256 keyed with `key`. HMAC accepts keys of any length (longer ones are hashed):
-/// `new_from_slice` cannot fail for it.
-pub(crate) fn hmac_sha256(key: &[u8]) -> HmacSha256 {
-    match HmacSha256::new_from_slice(key) {
-        Ok(m) => m,
-        Err(_) => unreachable!("HMAC-SHA-256 takes keys of any length"),
-    }
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
