@@ -79,10 +79,16 @@ impl fmt::Display for FunctionError {
 impl std::error::Error for FunctionError {}
 
 /// A function's cold start: tracing, then the AWS SDK configuration every client is built from
-/// (region, credentials and `AWS_ENDPOINT_URL*` from the environment).
+/// (region, credentials and `AWS_ENDPOINT_URL*` from the environment), with an HTTPS client that
+/// reads the platform's CA bundle once instead of scanning its certificate directory
+/// ([`crate::aws::https`]).
 pub async fn init() -> aws_config::SdkConfig {
     init_tracing();
-    aws_config::load_from_env().await
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(client) = crate::aws::https::https_client() {
+        loader = loader.http_client(client);
+    }
+    loader.load().await
 }
 
 /// The runtime loop every function runs: each invocation is handled as itself

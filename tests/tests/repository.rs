@@ -358,6 +358,8 @@ fn no_domain_module_imports_an_adapter() {
 /// Each function is built from only what it uses (`shared`'s features, docs/layout.md): its
 /// dependency tree, as cargo resolves it for that package alone (how `sam build` builds it, from
 /// the function's folder), holds exactly the heavy clients of the backends and services it calls.
+/// And every crate all functions share has one feature set in all of them (shared/Cargo.toml's
+/// alignment), so `sam build` compiles the SDK stack once, not once per function group.
 #[test]
 fn each_function_compiles_only_the_clients_it_calls() {
     const HEAVY: [&str; 6] = [
@@ -386,6 +388,7 @@ fn each_function_compiles_only_the_clients_it_calls() {
     ];
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut wrong = Vec::new();
+    let mut trees: Vec<(&str, BTreeMap<String, String>)> = Vec::new();
     for (function, wanted) in expected {
         let out = std::process::Command::new(&cargo)
             .args([
@@ -393,11 +396,11 @@ fn each_function_compiles_only_the_clients_it_calls() {
                 "--offline",
                 "--locked",
                 "-e",
-                "normal",
+                "normal,build",
                 "--prefix",
                 "none",
-                "-p",
             ])
+            .args(["-f", "{p}|{f}", "-p"])
             .arg(function)
             .current_dir(tests::root())
             .output()
@@ -408,16 +411,46 @@ fn each_function_compiles_only_the_clients_it_calls() {
             String::from_utf8_lossy(&out.stderr)
         );
         let tree = String::from_utf8_lossy(&out.stdout);
-        let has: BTreeSet<&str> = tree
+        // `name vX.Y.Z (path)|feature,feature`, one per crate.
+        let crates: BTreeMap<String, String> = tree
             .lines()
-            .filter_map(|line| line.split_whitespace().next())
+            .filter_map(|line| line.split_once('|'))
+            .map(|(package, features)| {
+                let mut words = package.split_whitespace();
+                let id = format!(
+                    "{} {}",
+                    words.next().unwrap_or_default(),
+                    words.next().unwrap_or_default()
+                );
+                // A crate seen before ends in ` (*)`.
+                (id, features.trim_end_matches(" (*)").to_string())
+            })
+            .collect();
+        let has: BTreeSet<&str> = crates
+            .keys()
+            .filter_map(|id| id.split_whitespace().next())
             .filter(|name| HEAVY.contains(name))
             .collect();
         let wanted: BTreeSet<&str> = wanted.iter().copied().collect();
         if has != wanted {
             wrong.push(format!("{function}: has {has:?}, should have {wanted:?}"));
         }
+        trees.push((function, crates));
     }
+    let mut unaligned = Vec::new();
+    if let Some((_, first)) = trees.first() {
+        for (id, _) in first.iter().filter(|(id, _)| !id.starts_with("shared ")) {
+            let sets: BTreeSet<Option<&String>> = trees.iter().map(|(_, t)| t.get(id)).collect();
+            if !sets.contains(&None) && sets.len() > 1 {
+                unaligned.push(format!("{id}: {sets:?}"));
+            }
+        }
+    }
+    assert!(
+        unaligned.is_empty(),
+        "crates with a different feature set per function (align them in shared/Cargo.toml): \
+         {unaligned:#?}"
+    );
     // Every function folder is listed above, so a new one is checked too.
     let folders = std::fs::read_dir(tests::root().join("functions"))
         .expect("functions/")

@@ -10,6 +10,7 @@ pub mod ecs_consumers;
 #[cfg(feature = "redis")]
 pub mod elasticache;
 mod failure;
+pub mod https;
 pub mod secrets_manager;
 pub mod sns;
 

@@ -143,7 +143,8 @@ impl PostgresBackend {
         let mut conn = self.connect(at, username, password, label).await?;
         self.bounded(
             &format!("a test query as {label} failed"),
-            sqlx::query("SELECT 1").execute(&mut conn),
+            // The simple protocol: one round trip, where a prepared statement takes two.
+            sqlx::raw_sql("SELECT 1").execute(&mut conn),
         )
         .await?;
         // The server ends the session when the socket closes; a failed goodbye changes nothing.
@@ -319,16 +320,33 @@ impl CredentialBackend for PostgresBackend {
         let current = PgSecret::parse(&staged.current, AWSCURRENT)?;
         let pending = PgSecret::parse(&staged.pending, AWSPENDING)?;
         check_successor(&current, &pending)?;
-        if self
-            .already_works(&current.endpoint(), &pending, AWSPENDING)
-            .await?
-        {
-            return Ok(SetOutcome::AlreadyInPlace);
-        }
         match current.strategy() {
             Strategy::SingleUser => {
-                self.set_single_user(store, staged, &current, &pending)
+                // Possession first: on the happy path AWSCURRENT's login proves and changes, and
+                // "already set?" is asked only when the server refuses it (a retry after the
+                // change). A rotation saves the refused AWSPENDING login it used to start with.
+                match self
+                    .set_single_user(store, staged, &current, &pending)
                     .await
+                {
+                    Err(refused) if refused.kind == BackendErrorKind::LoginRefused => {
+                        if self
+                            .already_works(&current.endpoint(), &pending, AWSPENDING)
+                            .await?
+                        {
+                            return Ok(SetOutcome::AlreadyInPlace);
+                        }
+                        Err(refused)
+                    }
+                    outcome => outcome,
+                }
+            }
+            Strategy::Alternating { .. }
+                if self
+                    .already_works(&current.endpoint(), &pending, AWSPENDING)
+                    .await? =>
+            {
+                Ok(SetOutcome::AlreadyInPlace)
             }
             Strategy::Alternating { master_arn } => {
                 // Compared by the ARNs Secrets Manager gives them, whatever spelling names them.

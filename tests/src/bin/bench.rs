@@ -310,10 +310,62 @@ async fn raw_rotation(stack: &'static Stack, arn: &str, token: &str) -> Result<D
     Ok(started.elapsed())
 }
 
+/// Where a rotation's time goes: each kind of call, how many a rotation makes, their total.
+#[derive(Default)]
+struct Breakdown {
+    parts: Vec<(&'static str, u32, Duration)>,
+    total: Duration,
+}
+
+impl Breakdown {
+    const SECRETS_MANAGER: &'static str = "Secrets Manager calls (moto over HTTP)";
+    const LOGIN: &'static str = "PostgreSQL logins (TCP, TLS `require`, SCRAM)";
+    const SQL: &'static str = "SQL statements (simple protocol, one round trip each)";
+    const VERIFIER: &'static str = "our SCRAM verifier (4096 iterations)";
+
+    async fn time<T>(
+        &mut self,
+        kind: &'static str,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        let started = Instant::now();
+        let out = work.await;
+        let took = started.elapsed();
+        match self.parts.iter_mut().find(|(k, ..)| *k == kind) {
+            Some(part) => {
+                part.1 += 1;
+                part.2 += took;
+            }
+            None => self.parts.push((kind, 1, took)),
+        }
+        out
+    }
+
+    /// The sum of `runs` breakdowns, each part's time divided by the number of runs.
+    fn mean(runs: &[Breakdown]) -> Breakdown {
+        let mut mean = Breakdown::default();
+        let n = runs.len().max(1) as u32;
+        for run in runs {
+            mean.total += run.total / n;
+            for (kind, count, took) in &run.parts {
+                match mean.parts.iter_mut().find(|(k, ..)| k == kind) {
+                    Some(part) => part.2 += *took / n,
+                    None => mean.parts.push((kind, *count, *took / n)),
+                }
+            }
+        }
+        mean
+    }
+}
+
 /// The calls the function makes for one single-user rotation (the protocol's guards and
-/// idempotence reads included), made directly and in sequence: what the function is measured against.
-async fn same_calls_rotation(stack: &'static Stack, arn: &str, token: &str) -> Result<Duration> {
+/// idempotence reads included, in its order, on its wire: TLS `require`), made directly and in
+/// sequence, each timed: what the function is measured against, and where the time goes.
+async fn same_calls_rotation(stack: &'static Stack, arn: &str, token: &str) -> Result<Breakdown> {
+    const SM: &str = Breakdown::SECRETS_MANAGER;
+    const SET_PATH: &str = "SET search_path = pg_catalog, pg_temp";
     let client = stack.secrets_manager(&MotoAccount(DEFAULT_ACCOUNT.into()));
+    let mut b = Breakdown::default();
     let started = Instant::now();
     let get = |stage: &'static str, version: Option<&str>| {
         client
@@ -324,81 +376,130 @@ async fn same_calls_rotation(stack: &'static Stack, arn: &str, token: &str) -> R
             .send()
     };
     // createSecret
-    client.describe_secret().secret_id(arn).send().await?;
+    b.time(SM, client.describe_secret().secret_id(arn).send())
+        .await?;
     let current: Value = serde_json::from_str(
-        get("AWSCURRENT", None)
+        b.time(SM, get("AWSCURRENT", None))
             .await?
             .secret_string()
             .unwrap_or_default(),
     )?;
-    let _ = get("AWSPENDING", Some(token)).await;
-    let password = client
-        .get_random_password()
-        .password_length(32)
-        .exclude_characters(":/@\"'\\`")
-        .send()
+    let _ = b.time(SM, get("AWSPENDING", Some(token))).await;
+    let password = b
+        .time(
+            SM,
+            client
+                .get_random_password()
+                .password_length(32)
+                .exclude_characters(":/@\"'\\`")
+                .send(),
+        )
         .await?
         .random_password()
         .unwrap_or_default()
         .to_string();
     let mut pending = current.clone();
     pending["password"] = json!(password);
-    client
-        .put_secret_value()
-        .secret_id(arn)
-        .client_request_token(token)
-        .secret_string(pending.to_string())
-        .version_stages("AWSPENDING")
-        .send()
+    b.time(
+        SM,
+        client
+            .put_secret_value()
+            .secret_id(arn)
+            .client_request_token(token)
+            .secret_string(pending.to_string())
+            .version_stages("AWSPENDING")
+            .send(),
+    )
+    .await?;
+    // setSecret: possession with AWSCURRENT, then the change.
+    b.time(SM, client.describe_secret().secret_id(arn).send())
         .await?;
-    // setSecret
-    client.describe_secret().secret_id(arn).send().await?;
-    get("AWSCURRENT", None).await?;
-    get("AWSPENDING", Some(token)).await?;
+    b.time(SM, get("AWSCURRENT", None)).await?;
+    b.time(SM, get("AWSPENDING", Some(token))).await?;
     let user = current["username"].as_str().unwrap_or_default().to_string();
-    let _ = stack.pg_connect_tls(&user, &password).await;
-    let mut conn = stack
-        .pg_connect_tls(&user, current["password"].as_str().unwrap_or_default())
+    let mut conn = b
+        .time(
+            Breakdown::LOGIN,
+            stack.pg_connect_tls(&user, current["password"].as_str().unwrap_or_default()),
+        )
         .await?;
-    let verifier = shared::postgres::scram::verifier(&password)?;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "ALTER ROLE \"{user}\" WITH PASSWORD '{verifier}'"
-    )))
-    .execute(&mut conn)
+    b.time(Breakdown::SQL, sqlx::raw_sql(SET_PATH).execute(&mut conn))
+        .await?;
+    let verifier = b
+        .time(Breakdown::VERIFIER, async {
+            shared::postgres::scram::verifier(&password)
+        })
+        .await?;
+    b.time(
+        Breakdown::SQL,
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "ALTER ROLE \"{user}\" WITH PASSWORD '{verifier}'"
+        )))
+        .execute(&mut conn),
+    )
     .await?;
     // testSecret
-    client.describe_secret().secret_id(arn).send().await?;
-    get("AWSPENDING", Some(token)).await?;
-    let mut test = stack.pg_connect_tls(&user, &password).await?;
-    sqlx::query("SELECT 1").execute(&mut test).await?;
+    b.time(SM, client.describe_secret().secret_id(arn).send())
+        .await?;
+    b.time(SM, get("AWSPENDING", Some(token))).await?;
+    let mut test = b
+        .time(Breakdown::LOGIN, stack.pg_connect_tls(&user, &password))
+        .await?;
+    b.time(Breakdown::SQL, sqlx::raw_sql(SET_PATH).execute(&mut test))
+        .await?;
+    b.time(Breakdown::SQL, sqlx::raw_sql("SELECT 1").execute(&mut test))
+        .await?;
     // finishSecret
-    let d = client.describe_secret().secret_id(arn).send().await?;
+    let d = b
+        .time(SM, client.describe_secret().secret_id(arn).send())
+        .await?;
     let old = d.version_ids_to_stages().and_then(|m| {
         m.iter()
             .find(|(_, s)| s.iter().any(|l| l == "AWSCURRENT"))
             .map(|(k, _)| k.clone())
     });
-    client
-        .update_secret_version_stage()
-        .secret_id(arn)
-        .version_stage("AWSCURRENT")
-        .move_to_version_id(token)
-        .set_remove_from_version_id(old)
-        .send()
-        .await?;
-    client
-        .update_secret_version_stage()
-        .secret_id(arn)
-        .version_stage("AWSPENDING")
-        .remove_from_version_id(token)
-        .send()
-        .await?;
-    Ok(started.elapsed())
+    b.time(
+        SM,
+        client
+            .update_secret_version_stage()
+            .secret_id(arn)
+            .version_stage("AWSCURRENT")
+            .move_to_version_id(token)
+            .set_remove_from_version_id(old)
+            .send(),
+    )
+    .await?;
+    b.time(
+        SM,
+        client
+            .tag_resource()
+            .secret_id(arn)
+            .tags(
+                aws_sdk_secretsmanager::types::Tag::builder()
+                    .key("macro-ai:current-since")
+                    .value(jiff::Timestamp::now().to_string())
+                    .build(),
+            )
+            .send(),
+    )
+    .await?;
+    b.time(
+        SM,
+        client
+            .update_secret_version_stage()
+            .secret_id(arn)
+            .version_stage("AWSPENDING")
+            .remove_from_version_id(token)
+            .send(),
+    )
+    .await?;
+    b.total = started.elapsed();
+    Ok(b)
 }
 
 /// Median wall time of a full rotation: the function (release bootstrap, through the Runtime
 /// API) against the raw calls, 7 runs each on fresh secrets.
-async fn rotation_against_raw(stack: &'static Stack) -> Result<(Duration, Duration, Duration)> {
+async fn rotation_against_raw(stack: &'static Stack) -> Result<(Duration, Breakdown, Duration)> {
     let mut function = Vec::new();
     let mut raw = Vec::new();
     let mut same = Vec::new();
@@ -426,7 +527,9 @@ async fn rotation_against_raw(stack: &'static Stack) -> Result<(Duration, Durati
     }
     let _ = child.kill();
     let _ = child.wait();
-    Ok((median(function), median(same), median(raw)))
+    let mut breakdown = Breakdown::mean(&same);
+    breakdown.total = median(same.iter().map(|b| b.total).collect());
+    Ok((median(function), breakdown, median(raw)))
 }
 
 /// How a rotation function reaches its server, for the TLS comparison.
@@ -808,24 +911,31 @@ async fn main() -> Result<()> {
     if binary("refresh-consumers").exists() {
         rows.push(refresh_consumers(stack).await?);
     }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    // Every figure the release comparison keeps (bench/figures.tsv; scripts/bench_compare.py).
+    let mut figures: Vec<(String, f64, &str)> = Vec::new();
     eprintln!();
     eprintln!(
         "| function | bootstrap size | cold init (median of 20) | run | run time | peak RSS |"
     );
     eprintln!("|---|---|---|---|---|---|");
     for r in rows {
+        let size = r.size_bytes as f64 / 1048576.0;
+        let rss = r.peak_rss_kib as f64 / 1024.0;
         eprintln!(
-            "| {} | {:.2} MiB | {:.1} ms | {} | {:.1} ms | {:.1} MiB |",
+            "| {} | {size:.2} MiB | {:.1} ms | {} | {:.1} ms | {rss:.1} MiB |",
             r.function,
-            r.size_bytes as f64 / 1048576.0,
-            r.cold_init.as_secs_f64() * 1000.0,
+            ms(r.cold_init),
             r.run,
-            r.run_time.as_secs_f64() * 1000.0,
-            r.peak_rss_kib as f64 / 1024.0
+            ms(r.run_time),
         );
+        figures.push((format!("{}.size", r.function), size, "MiB"));
+        figures.push((format!("{}.init", r.function), ms(r.cold_init), "ms"));
+        figures.push((format!("{}.rss", r.function), rss, "MiB"));
+        figures.push((format!("{}.run", r.function), ms(r.run_time), "ms"));
     }
-    let (function, same, raw) = rotation_against_raw(stack).await?;
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let (function, breakdown, raw) = rotation_against_raw(stack).await?;
+    let same = breakdown.total;
     eprintln!();
     eprintln!(
         "| full single-user PostgreSQL rotation (median of 7) | wall time | function / this |"
@@ -844,6 +954,30 @@ async fn main() -> Result<()> {
         "| a floor without the protocol's guard and idempotence reads | {:.1} ms | {:.2}x |",
         ms(raw),
         ms(function) / ms(raw)
+    );
+    figures.push((
+        "rotate-postgres.rotation-vs-direct".into(),
+        ms(function) / ms(same),
+        "x",
+    ));
+    eprintln!();
+    eprintln!(
+        "| where the directly made calls' time goes (mean of 7) | per rotation | time | share |"
+    );
+    eprintln!("|---|---|---|---|");
+    let mut accounted = Duration::ZERO;
+    for (kind, count, took) in &breakdown.parts {
+        accounted += *took;
+        eprintln!(
+            "| {kind} | {count} | {:.1} ms | {:.0}% |",
+            ms(*took),
+            100.0 * ms(*took) / ms(same)
+        );
+    }
+    eprintln!(
+        "| the rest (JSON, the driver's own work) | | {:.1} ms | {:.0}% |",
+        ms(same.saturating_sub(accounted)),
+        100.0 * ms(same.saturating_sub(accounted)) / ms(same)
     );
     eprintln!();
     eprintln!(
@@ -872,6 +1006,15 @@ async fn main() -> Result<()> {
             cell(at(Wire::Verified)),
             ms(worst) / ms(plain)
         );
+        for (wire, name) in [
+            (Wire::Plaintext, "plaintext"),
+            (Wire::Require, "require"),
+            (Wire::Verified, "verified"),
+        ] {
+            if let Some(d) = at(wire) {
+                figures.push((format!("{function}.rotation-{name}"), ms(d), "ms"));
+            }
+        }
     }
     eprintln!();
     eprintln!(
@@ -890,5 +1033,23 @@ async fn main() -> Result<()> {
             took.as_secs_f64() * 1000.0
         );
     }
-    Ok(())
+    write_figures(&figures)
+}
+
+/// Writes the figures where `scripts/bench_compare.py` reads them (`BENCH_FIGURES`, else
+/// `bench/figures.tsv`): one `name<TAB>value<TAB>unit` line each, sorted by name.
+fn write_figures(figures: &[(String, f64, &str)]) -> Result<()> {
+    let path = std::env::var_os("BENCH_FIGURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("bench/figures.tsv"));
+    let mut lines: Vec<String> = figures
+        .iter()
+        .map(|(name, value, unit)| format!("{name}\t{value:.2}\t{unit}"))
+        .collect();
+    lines.sort();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&path, lines.join("\n") + "\n")
+        .with_context(|| format!("writing {}", path.display()))
 }
