@@ -3,8 +3,9 @@
 
 `scripts/bench` writes every figure to bench/figures.tsv (`name<TAB>value<TAB>unit`, lower is
 better for all of them: sizes, cold init, peak RSS, run and rotation times, ratios). This prints
-each beside the value committed at HEAD and flags one that grew by more than 10%, unless a commit
-since the figures were last committed says why, with a trailer in its message:
+each beside the value committed at HEAD and flags one that grew by more than 10% (or from 0, or
+disappeared), unless a commit after the one that last recorded the figures says why, with a
+trailer in its message:
 
     Bench-why: rotate-postgres.size: sqlx 0.9.1 (TCP_NODELAY again) adds 6 KiB
 
@@ -13,6 +14,7 @@ The name may be a glob (`*.init`, `rotate-redis.*`). Exit status 1 when a growth
 """
 
 import fnmatch
+import math
 import os
 import subprocess
 import sys
@@ -28,9 +30,11 @@ def parse(text):
         parts = line.split("\t")
         if len(parts) == 3 and parts[0] and not parts[0].startswith("#"):
             try:
-                figures[parts[0]] = (float(parts[1]), parts[2])
+                value = float(parts[1])
             except ValueError:
                 continue
+            if math.isfinite(value):
+                figures[parts[0]] = (value, parts[2])
     return figures
 
 
@@ -50,9 +54,18 @@ def trailers(messages):
 def compare(committed, now, whys):
     """Rows (name, committed, now, unit, note) and the names whose growth nobody explained."""
     rows, unexplained = [], []
+
+    def judge(name, what):
+        reason = next((r for g, r in whys if fnmatch.fnmatchcase(name, g)), None)
+        if reason:
+            return f"{what}, explained: {reason}"
+        unexplained.append(name)
+        return f"{what}: UNEXPLAINED (add a `Bench-why: {name}: ...` trailer)"
+
     for name in sorted(set(committed) | set(now)):
         if name not in now:
-            rows.append((name, committed[name][0], None, committed[name][1], "gone"))
+            # A figure that disappears (a function the bench no longer measures) needs a reason too.
+            rows.append((name, committed[name][0], None, committed[name][1], judge(name, "gone")))
             continue
         value, unit = now[name]
         if name not in committed:
@@ -60,20 +73,19 @@ def compare(committed, now, whys):
             continue
         before = committed[name][0]
         note = ""
-        if before > 0 and value > before * (1 + LIMIT):
-            growth = f"grew {100 * (value / before - 1):+.0f}%"
-            reason = next((r for g, r in whys if fnmatch.fnmatchcase(name, g)), None)
-            if reason:
-                note = f"{growth}, explained: {reason}"
-            else:
-                note = f"{growth}: UNEXPLAINED (add a `Bench-why: {name}: ...` trailer)"
-                unexplained.append(name)
+        if before <= 0 < value:
+            note = judge(name, "grew from 0")
+        elif before > 0 and value > before * (1 + LIMIT):
+            note = judge(name, f"grew {100 * (value / before - 1):+.0f}%")
         rows.append((name, before, value, unit, note))
     return rows, unexplained
 
 
 def git(*args):
-    out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+    try:
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+    except OSError:
+        return None
     return out.stdout if out.returncode == 0 else None
 
 
@@ -85,10 +97,9 @@ def main(path):
         print(f"no committed {FIGURES} to compare with: commit this run's as the first release")
         return 0
     committed = parse(committed_text)
+    # The reasons: trailers of the commits after the one that last recorded the figures.
     last = (git("log", "-1", "--format=%H", "--", FIGURES) or "").strip()
-    span = f"{last}..HEAD" if last else "HEAD"
-    messages = (git("log", "--format=%B%x00", span) or "").split("\0")
-    messages.append(git("log", "-1", "--format=%B", "HEAD") or "")
+    messages = (git("log", "--format=%B%x00", f"{last}..HEAD") or "").split("\0") if last else []
     rows, unexplained = compare(committed, now, trailers(messages))
     cell = lambda v: "" if v is None else f"{v:.2f}"
     print("| figure | committed | now | unit | |")
@@ -111,13 +122,15 @@ def self_test():
     rows, unexplained = compare(committed, now, whys)
     notes = {name: note for name, _, _, _, note in rows}
     assert notes["a.size"] == "", notes  # +9.9%: within the limit
-    assert unexplained == ["a.init"], unexplained  # +12%, no trailer
+    assert unexplained == ["a.init", "z"], unexplained  # +12%, no trailer; z gone
     assert notes["b.init"].startswith("grew +20%, explained"), notes
     assert notes["c.run"] == "", notes  # faster is never flagged
-    assert notes["n"] == "new" and notes["z"] == "gone", notes
-    rows, unexplained = compare(committed, now, trailers(["Bench-why: *.init: both"]))
+    assert notes["n"] == "new" and notes["z"].startswith("gone: UNEXPLAINED"), notes
+    rows, unexplained = compare(committed, now, trailers(["Bench-why: *.init: both\nBench-why: z: dropped"]))
     assert unexplained == [], unexplained
-    print("bench_compare self-test: passed (limit, trailers, globs, faster, new and gone)")
+    rows, unexplained = compare(parse("q\t0\tms\n"), parse("q\t3\tms\nr\tnan\tms\n"), [])
+    assert unexplained == ["q"] and [r[0] for r in rows] == ["q"], (rows, unexplained)
+    print("bench_compare self-test: passed (limit, trailers, globs, faster, new, gone, from 0, NaN)")
     return 0
 
 

@@ -72,6 +72,8 @@ pub struct Logins {
     pub tls_by_function: usize,
     /// Attempted without TLS, authorized or refused.
     pub plaintext: usize,
+    /// Refused: the password did not match.
+    pub refused: usize,
 }
 
 impl Stack {
@@ -190,6 +192,8 @@ impl Stack {
                 }
             } else if line.contains("DETAIL:") && line.contains("\"hostnossl ") {
                 seen.plaintext += 1;
+            } else if line.contains("FATAL:  password authentication failed") {
+                seen.refused += 1;
             }
         }
         Ok(seen)

@@ -388,7 +388,7 @@ fn each_function_compiles_only_the_clients_it_calls() {
     ];
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut wrong = Vec::new();
-    let mut trees: Vec<(&str, BTreeMap<String, String>)> = Vec::new();
+    let mut trees: Vec<(&str, BTreeMap<String, BTreeSet<String>>)> = Vec::new();
     for (function, wanted) in expected {
         let out = std::process::Command::new(&cargo)
             .args([
@@ -411,21 +411,20 @@ fn each_function_compiles_only_the_clients_it_calls() {
             String::from_utf8_lossy(&out.stderr)
         );
         let tree = String::from_utf8_lossy(&out.stdout);
-        // `name vX.Y.Z (path)|feature,feature`, one per crate.
-        let crates: BTreeMap<String, String> = tree
-            .lines()
-            .filter_map(|line| line.split_once('|'))
-            .map(|(package, features)| {
-                let mut words = package.split_whitespace();
-                let id = format!(
-                    "{} {}",
-                    words.next().unwrap_or_default(),
-                    words.next().unwrap_or_default()
-                );
-                // A crate seen before ends in ` (*)`.
-                (id, features.trim_end_matches(" (*)").to_string())
-            })
-            .collect();
+        // `name vX.Y.Z (path)|feature,feature`, one per crate and kind of use: a crate both
+        // built for the host (a build script's) and linked may have two sets.
+        let mut crates: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (package, features) in tree.lines().filter_map(|line| line.split_once('|')) {
+            let mut words = package.split_whitespace();
+            let id = format!(
+                "{} {}",
+                words.next().unwrap_or_default(),
+                words.next().unwrap_or_default()
+            );
+            // A crate seen before ends in ` (*)`.
+            let features = features.trim_end_matches(" (*)").to_string();
+            crates.entry(id).or_default().insert(features);
+        }
         let has: BTreeSet<&str> = crates
             .keys()
             .filter_map(|id| id.split_whitespace().next())
@@ -437,15 +436,18 @@ fn each_function_compiles_only_the_clients_it_calls() {
         }
         trees.push((function, crates));
     }
-    let mut unaligned = Vec::new();
-    if let Some((_, first)) = trees.first() {
-        for (id, _) in first.iter().filter(|(id, _)| !id.starts_with("shared ")) {
-            let sets: BTreeSet<Option<&String>> = trees.iter().map(|(_, t)| t.get(id)).collect();
-            if !sets.contains(&None) && sets.len() > 1 {
-                unaligned.push(format!("{id}: {sets:?}"));
-            }
+    // Every crate two or more functions share: one feature set (or pair of sets) in all of them.
+    let mut uses: BTreeMap<&String, BTreeSet<&BTreeSet<String>>> = BTreeMap::new();
+    for (_, crates) in &trees {
+        for (id, sets) in crates {
+            uses.entry(id).or_default().insert(sets);
         }
     }
+    let unaligned: Vec<String> = uses
+        .iter()
+        .filter(|(id, sets)| !id.starts_with("shared ") && sets.len() > 1)
+        .map(|(id, sets)| format!("{id}: {sets:?}"))
+        .collect();
     assert!(
         unaligned.is_empty(),
         "crates with a different feature set per function (align them in shared/Cargo.toml): \

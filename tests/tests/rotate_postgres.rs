@@ -609,3 +609,69 @@ async fn set_secret_falls_back_to_awsprevious_when_awscurrent_is_refused() -> Re
     );
     Ok(())
 }
+
+/// A retried setSecret whose change the server applied (its reply lost) on a secret that has an
+/// AWSPREVIOUS: AWSCURRENT is refused, AWSPENDING is found in place and AWSPREVIOUS is never
+/// tried, so the retry cannot depend on AWSPREVIOUS's login (its TLS, its server's mood). And a
+/// first try, on the happy path, logs in once, with no refused AWSPENDING login before it.
+#[tokio::test]
+async fn a_retried_set_finds_the_change_in_place_before_trying_awsprevious() -> Result<()> {
+    let DevDatabase {
+        stack,
+        client,
+        user,
+        arn,
+        ..
+    } = DevDatabase::seeded().await?;
+    let f = rotator(client.clone());
+    rotate(&f, &client, &arn).await?;
+    // The first rotation's setSecret: one login, AWSCURRENT's, and no refused one.
+    let after_first = settled_logins(stack, &user).await?;
+    assert_eq!(after_first.refused, 0, "{after_first:?}");
+
+    let token = start_rotation(&client, &arn).await?;
+    assert!(
+        invoke(&f, step_event("createSecret", &arn, &token))
+            .await
+            .is_ok()
+    );
+    let pending = value_at(&client, &arn, "AWSPENDING").await?;
+    let mut admin = stack.pg_admin().await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ALTER ROLE {user} PASSWORD '{}'",
+        password(&pending)
+    )))
+    .execute(&mut admin)
+    .await?;
+    let r = invoke(&f, step_event("setSecret", &arn, &token)).await;
+    assert_eq!(outcome(&r), "alreadySet");
+    let after_retry = settled_logins(stack, &user).await?;
+    assert_eq!(
+        after_retry.refused - after_first.refused,
+        1,
+        "AWSCURRENT refused, then AWSPENDING works: AWSPREVIOUS not tried ({after_retry:?})"
+    );
+    for step in ["testSecret", "finishSecret"] {
+        assert!(
+            invoke(&f, step_event(step, &arn, &token)).await.is_ok(),
+            "{step}"
+        );
+    }
+    assert!(logs_in(stack, &value_at(&client, &arn, "AWSCURRENT").await?).await);
+    Ok(())
+}
+
+/// The role's logins once the server's log has them all (it writes them as they happen; a
+/// refusal may land a moment after the client saw it).
+async fn settled_logins(stack: &Stack, user: &str) -> Result<tests::Logins> {
+    let mut seen = stack.pg_logins(user)?;
+    for _ in 0..10 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let now = stack.pg_logins(user)?;
+        if now == seen {
+            return Ok(now);
+        }
+        seen = now;
+    }
+    Ok(seen)
+}

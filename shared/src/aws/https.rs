@@ -18,15 +18,33 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The client for [`crate::lambda::init`]; `None` keeps the SDK's default.
+///
+/// `SSL_CERT_FILE` is taken exactly as given: when it cannot be read, the default it falls back
+/// to reads the same variable and trusts nothing, as before (openssl-probe would skip a missing
+/// file and quietly trust the system bundle instead).
 pub fn https_client() -> Option<SharedHttpClient> {
-    if std::env::var_os("SSL_CERT_DIR").is_some() {
-        return None;
+    let chosen = if std::env::var_os("SSL_CERT_DIR").is_some() {
+        None
+    } else if let Some(file) = std::env::var_os("SSL_CERT_FILE") {
+        https_client_trusting(Path::new(&file)).map(|c| (c, PathBuf::from(file)))
+    } else {
+        openssl_probe::probe()
+            .cert_file
+            .and_then(|file| https_client_trusting(&file).map(|c| (c, file)))
+    };
+    match chosen {
+        Some((client, file)) => {
+            tracing::debug!(bundle = %file.display(), "the SDK trusts this CA bundle");
+            Some(client)
+        }
+        None => {
+            tracing::debug!("the SDK trusts its default roots (rustls-native-certs)");
+            None
+        }
     }
-    let bundle = openssl_probe::probe().cert_file?;
-    https_client_trusting(&bundle)
 }
 
 /// An HTTPS client that trusts exactly the certificates of the PEM bundle at `path`; `None` when

@@ -24,7 +24,7 @@ use crate::rotation::{
     AWSCURRENT, AWSPENDING, AWSPREVIOUS, BackendError, BackendErrorKind, CreateContext,
     CredentialBackend, Retirement, SecretStore, SetOutcome, Staged, VersionRef,
 };
-use crate::rotation::{prove_possession, secret_arn};
+use crate::rotation::{prove_with_previous, secret_arn};
 use crate::secret::SecretString;
 
 /// The PostgreSQL rotation backend.
@@ -181,16 +181,39 @@ impl PostgresBackend {
         current: &PgSecret,
         allowed: &[&str],
     ) -> Result<(String, PgConnection), BackendError> {
-        if !allowed.contains(&current.username.as_str()) {
-            return Err(BackendError::refused(format!(
-                "AWSCURRENT's user `{}` is not one of the users this rotation changes",
-                current.username
-            )));
+        check_allowed(current, allowed)?;
+        match self
+            .connect(
+                &current.endpoint(),
+                &current.username,
+                &current.password,
+                AWSCURRENT,
+            )
+            .await
+        {
+            Ok(conn) => Ok((current.username.clone(), conn)),
+            Err(refused) if refused.kind == BackendErrorKind::LoginRefused => {
+                self.prove_previous(store, staged, current, allowed, refused)
+                    .await
+            }
+            Err(e) => Err(e),
         }
-        let (secret, conn) = prove_possession(
+    }
+
+    /// AWSCURRENT was `refused`: AWSPREVIOUS, when it names the same server and an allowed user,
+    /// with the stricter TLS of the two ([`prove_with_previous`]).
+    async fn prove_previous<S: SecretStore>(
+        &self,
+        store: &S,
+        staged: &Staged,
+        current: &PgSecret,
+        allowed: &[&str],
+        refused: BackendError,
+    ) -> Result<(String, PgConnection), BackendError> {
+        let (secret, conn) = prove_with_previous(
             store,
             &staged.secret_id,
-            current,
+            refused,
             |raw| {
                 PgSecret::parse(raw, AWSPREVIOUS)
                     .ok()
@@ -210,6 +233,10 @@ impl PostgresBackend {
         Ok((secret.username, conn))
     }
 
+    /// A single user: possession with AWSCURRENT, then the change. When the server refuses
+    /// AWSCURRENT, AWSPENDING is asked next (a retry after the change was applied and its reply
+    /// lost finds it in place), AWSPREVIOUS last: so a retry never depends on AWSPREVIOUS's
+    /// login, and the happy path makes one login, not a refused AWSPENDING one first.
     pub(super) async fn set_single_user<S: SecretStore>(
         &self,
         store: &S,
@@ -217,9 +244,31 @@ impl PostgresBackend {
         current: &PgSecret,
         pending: &PgSecret,
     ) -> Result<SetOutcome, BackendError> {
-        let (_, mut conn) = self
-            .prove(store, staged, current, &[pending.username.as_str()])
-            .await?;
+        let allowed = [pending.username.as_str()];
+        check_allowed(current, &allowed)?;
+        let mut conn = match self
+            .connect(
+                &current.endpoint(),
+                &current.username,
+                &current.password,
+                AWSCURRENT,
+            )
+            .await
+        {
+            Ok(conn) => conn,
+            Err(refused) if refused.kind == BackendErrorKind::LoginRefused => {
+                if self
+                    .already_works(&current.endpoint(), pending, AWSPENDING)
+                    .await?
+                {
+                    return Ok(SetOutcome::AlreadyInPlace);
+                }
+                self.prove_previous(store, staged, current, &allowed, refused)
+                    .await?
+                    .1
+            }
+            Err(e) => return Err(e),
+        };
         self.set_password(&mut conn, &pending.username, &pending.password)
             .await?;
         let _ = conn.close().await;
@@ -322,24 +371,8 @@ impl CredentialBackend for PostgresBackend {
         check_successor(&current, &pending)?;
         match current.strategy() {
             Strategy::SingleUser => {
-                // Possession first: on the happy path AWSCURRENT's login proves and changes, and
-                // "already set?" is asked only when the server refuses it (a retry after the
-                // change). A rotation saves the refused AWSPENDING login it used to start with.
-                match self
-                    .set_single_user(store, staged, &current, &pending)
+                self.set_single_user(store, staged, &current, &pending)
                     .await
-                {
-                    Err(refused) if refused.kind == BackendErrorKind::LoginRefused => {
-                        if self
-                            .already_works(&current.endpoint(), &pending, AWSPENDING)
-                            .await?
-                        {
-                            return Ok(SetOutcome::AlreadyInPlace);
-                        }
-                        Err(refused)
-                    }
-                    outcome => outcome,
-                }
             }
             Strategy::Alternating { .. }
                 if self
@@ -399,5 +432,17 @@ impl CredentialBackend for PostgresBackend {
             AWSCURRENT,
         )
         .await
+    }
+}
+
+/// Only users the rotation changes may prove possession.
+fn check_allowed(current: &PgSecret, allowed: &[&str]) -> Result<(), BackendError> {
+    if allowed.contains(&current.username.as_str()) {
+        Ok(())
+    } else {
+        Err(BackendError::refused(format!(
+            "AWSCURRENT's user `{}` is not one of the users this rotation changes",
+            current.username
+        )))
     }
 }

@@ -272,6 +272,24 @@ where
         Err(e) if e.kind == BackendErrorKind::LoginRefused => e,
         Err(e) => return Err(e),
     };
+    prove_with_previous(store, secret_id, refused, previous, login).await
+}
+
+/// The second half of [`prove_possession`], for a backend that asks something between the two
+/// (PostgreSQL's single user: is AWSPENDING's password already in place?): AWSCURRENT's login was
+/// `refused`; AWSPREVIOUS, read as `previous` reads it, logs in instead or the refusal stands.
+pub async fn prove_with_previous<S, T, C, Fut>(
+    store: &S,
+    secret_id: &str,
+    refused: BackendError,
+    previous: impl Fn(&SecretString) -> Option<T>,
+    login: impl Fn(T, &'static str) -> Fut,
+) -> Result<(T, C), BackendError>
+where
+    S: SecretStore,
+    T: Clone,
+    Fut: Future<Output = Result<C, BackendError>>,
+{
     let previous = match store.get(secret_id, VersionRef::Stage(AWSPREVIOUS)).await {
         Ok(Some(raw)) => previous(&raw),
         // AWSPREVIOUS is only a fallback; its absence leaves AWSCURRENT's refusal.

@@ -21,7 +21,7 @@ mod store;
 
 pub use backend::{
     BackendError, BackendErrorKind, CreateContext, CredentialBackend, Finished, Retirement,
-    SetOutcome, Staged, prove_possession, secret_arn,
+    SetOutcome, Staged, prove_possession, prove_with_previous, secret_arn,
 };
 pub use runner::{Report, RotationError, Rotator};
 pub use store::{
