@@ -182,15 +182,7 @@ impl PostgresBackend {
         allowed: &[&str],
     ) -> Result<(String, PgConnection), BackendError> {
         check_allowed(current, allowed)?;
-        match self
-            .connect(
-                &current.endpoint(),
-                &current.username,
-                &current.password,
-                AWSCURRENT,
-            )
-            .await
-        {
+        match self.current_login(current).await {
             Ok(conn) => Ok((current.username.clone(), conn)),
             Err(refused) if refused.kind == BackendErrorKind::LoginRefused => {
                 self.prove_previous(store, staged, current, allowed, refused)
@@ -198,6 +190,17 @@ impl PostgresBackend {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// AWSCURRENT's own login, at the server it names.
+    async fn current_login(&self, current: &PgSecret) -> Result<PgConnection, BackendError> {
+        self.connect(
+            &current.endpoint(),
+            &current.username,
+            &current.password,
+            AWSCURRENT,
+        )
+        .await
     }
 
     /// AWSCURRENT was `refused`: AWSPREVIOUS, when it names the same server and an allowed user,
@@ -246,15 +249,7 @@ impl PostgresBackend {
     ) -> Result<SetOutcome, BackendError> {
         let allowed = [pending.username.as_str()];
         check_allowed(current, &allowed)?;
-        let mut conn = match self
-            .connect(
-                &current.endpoint(),
-                &current.username,
-                &current.password,
-                AWSCURRENT,
-            )
-            .await
-        {
+        let mut conn = match self.current_login(current).await {
             Ok(conn) => conn,
             Err(refused) if refused.kind == BackendErrorKind::LoginRefused => {
                 if self
